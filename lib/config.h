@@ -1,0 +1,85 @@
+/*
+ * config.h - keybound.conf: one parser, shared by keybound-keys, the admin
+ * CLI and (through keybound-keys) the PAM module.
+ */
+#ifndef KB_CONFIG_H
+#define KB_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define KB_CONFIG_PATH		"/etc/keybound/keybound.conf"
+#define KB_CONFIG_MAX_BYTES	(64 * 1024)
+#define KB_CONFIG_MAX_URIS	16
+
+enum kb_schema {
+	KB_SCHEMA_KEYBOUND = 0,
+	KB_SCHEMA_OPENSSH_LPK,
+	KB_SCHEMA_CUSTOM,
+};
+
+struct kb_config {
+	char *uris[KB_CONFIG_MAX_URIS];	/* in failover order */
+	size_t nuris;
+	char *base;
+	enum kb_schema schema;
+	/* profile presets, overridable one by one; NULL = not used */
+	char *key_filter;		/* template with %u %i */
+	char *key_attribute;
+	char *fingerprint_attribute;
+	char *expiry_attribute;
+	char *options_attribute;
+	char *instance;			/* expanded instance id */
+	char *binddn;
+	char *bindpw_file;
+	char *sasl_mech;
+	int starttls;			/* 1 = yes (default) */
+	char *tls_cacert;
+	char *tls_cacertdir;
+	char *tls_cert;
+	char *tls_key;
+	unsigned timeout;		/* seconds, whole lookup */
+	unsigned network_timeout;	/* seconds, per connect / reply */
+	char *cache_dir;
+	unsigned cache_ttl;		/* seconds */
+	unsigned offline_max_age;	/* seconds */
+	unsigned allowed_key_types;	/* enum kb_keytype mask */
+	unsigned min_rsa_bits;
+	unsigned max_keys;
+};
+
+/*
+ * Called once per problem with "FILE:LINE: keyword: problem" (no newline).
+ */
+typedef void (*config_report_fn)(void *ctx, const char *msg);
+
+/* Flags for config_load(). */
+#define KB_CONFIG_CHECK_OWNER	0x1	/* refuse a config not owned by root
+					   or writable by group/other */
+
+/*
+ * Read and validate a config file.  Every bad line is reported through
+ * report (if not NULL), then the whole file is refused with KB_ERR_CONFIG.
+ * Profile presets are applied, then explicit keywords override them; the
+ * instance spec is expanded; plain-text ldap:// with starttls no is refused
+ * unless every such URI is loopback.  Ownership and mode are checked with
+ * fstat on the opened descriptor.
+ */
+int config_load(const char *path, unsigned flags, config_report_fn report,
+    void *ctx, struct kb_config **cfgp);
+
+/* Free a config (NULL is fine). */
+void config_free(struct kb_config *cfg);
+
+/*
+ * Read the bind password from cfg->bindpw_file: owned by root (or the
+ * caller's euid), no group/world write, no world read; one trailing
+ * newline removed; empty refused.  Caller wipes with explicit_bzero()
+ * and frees.
+ */
+int config_read_password(const char *path, char **pwp, size_t *lenp);
+
+/* Name of a schema profile ("keybound", ...). */
+const char *config_schema_name(enum kb_schema s);
+
+#endif /* KB_CONFIG_H */

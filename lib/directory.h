@@ -1,0 +1,114 @@
+/*
+ * directory.h - the LDAP directory client.  lib/directory.c is the only file
+ * that includes <ldap.h>; everything else sees these types.
+ */
+#ifndef KB_DIRECTORY_H
+#define KB_DIRECTORY_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct kb_config;
+struct kb_dir;
+
+#define KB_DIR_VALUE_MAX	(64 * 1024)	/* longer values are rejected */
+#define KB_DIR_MAX_ENTRIES	10000		/* hard size limit per search */
+
+/* One attribute value: raw bytes, NUL-terminated copy (may hold NULs). */
+struct kb_val {
+	const char *bytes;
+	size_t len;
+};
+
+/* One attribute of an entry as returned by a search. */
+struct kb_attr {
+	const char *name;
+	const struct kb_val *vals;
+	size_t nvals;
+};
+
+/*
+ * Called once per entry; attrs holds the requested attributes that were
+ * present (names as the caller asked for them).  Return 0 to go on, a
+ * negative KB_ERR_* to stop the search with that error.
+ */
+typedef int (*dir_entry_fn)(void *ctx, const char *dn,
+    const struct kb_attr *attrs, size_t nattrs);
+
+/* Overrides for the admin CLI (-H, -D, -y/-W); NULL members = from cfg. */
+struct kb_dir_auth {
+	const char *uri;		/* one URI replacing cfg's list */
+	const char *binddn;
+	const char *password;		/* in memory, already read */
+	size_t passwordlen;
+};
+
+/*
+ * Connect and bind: try cfg's URIs in order under the absolute monotonic
+ * deadline, each attempt bounded by min(network_timeout, time left); a
+ * server that accepts and never answers loses its turn.  TLS is always
+ * verified (demand); LDAPNOINIT keeps environment and ldaprc files out.
+ * auth may be NULL.  On failure *dp is NULL and errbuf (if errlen > 0)
+ * holds a short printable reason.
+ */
+int dir_open(const struct kb_config *cfg, const struct kb_dir_auth *auth,
+    const struct timespec *deadline, struct kb_dir **dp,
+    char *errbuf, size_t errlen);
+
+/* Unbind and free (NULL is fine). */
+void dir_close(struct kb_dir *d);
+
+/* The URI of the connected server (for logs). */
+const char *dir_uri(const struct kb_dir *d);
+
+/* Scopes for dir_search(). */
+#define KB_SCOPE_BASE	0
+#define KB_SCOPE_ONE	1
+#define KB_SCOPE_SUB	2
+
+/*
+ * Search base with filter (already escaped), asking only for attrs
+ * (NULL-terminated); sizelimit 0 means KB_DIR_MAX_ENTRIES.  Each entry is
+ * handed to fn.  Values over KB_DIR_VALUE_MAX are dropped (and counted in
+ * *dropped if not NULL).  Bounded by the deadline given to dir_open().
+ */
+int dir_search(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, size_t sizelimit,
+    dir_entry_fn fn, void *ctx, size_t *dropped);
+
+/* Modification operations. */
+enum kb_mod_op {
+	KB_MOD_ADD = 0,
+	KB_MOD_DELETE,
+	KB_MOD_REPLACE,
+};
+
+struct kb_mod {
+	enum kb_mod_op op;
+	const char *attr;
+	const char *const *vals;	/* NULL-terminated; NULL = none */
+};
+
+/* Add an entry dn with the given attributes (ops ignored: all adds). */
+int dir_add(struct kb_dir *d, const char *dn, const struct kb_mod *mods,
+    size_t nmods);
+
+/*
+ * One atomic modify of dn.  If assertion is not NULL it is sent as the
+ * RFC 4528 assertion control (a filter the entry must match), failing with
+ * KB_ERR_DIR_ASSERTION.  permissive=1 sends the permissive-modify control
+ * so adding a present value or deleting an absent one is not an error.
+ */
+int dir_modify(struct kb_dir *d, const char *dn, const struct kb_mod *mods,
+    size_t nmods, const char *assertion, int permissive);
+
+/* Delete dn, guarded by the assertion filter if not NULL. */
+int dir_delete(struct kb_dir *d, const char *dn, const char *assertion);
+
+/* The bound identity for audit logs ("anonymous" if none). */
+const char *dir_bind_identity(const struct kb_dir *d);
+
+/* Short printable text of the last server error (may be ""). */
+const char *dir_last_error(const struct kb_dir *d);
+
+#endif /* KB_DIRECTORY_H */

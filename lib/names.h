@@ -1,0 +1,62 @@
+/*
+ * names.h - validation of user, instance and key pair names, RFC 4515
+ * filter-value escaping and %-template expansion.
+ */
+#ifndef KB_NAMES_H
+#define KB_NAMES_H
+
+#include <stddef.h>
+
+#define KB_USER_MAX		256	/* bytes */
+#define KB_INSTANCE_MAX		253	/* bytes */
+#define KB_KEYPAIR_NAME_MIN	2
+#define KB_KEYPAIR_NAME_MAX	64
+
+/*
+ * A user name is 1..256 bytes, no control byte (< 0x20, 0x7f), no leading or
+ * trailing space, does not start with '-', and is valid UTF-8 (real POSIX
+ * and directory names, including non-ASCII ones, pass).
+ * Returns 0 or KB_ERR_USER_NAME.
+ */
+int name_user_valid(const char *user, size_t len);
+
+/*
+ * An instance id: 1..253 bytes of [A-Za-z0-9._-], not starting with '-' or
+ * '.'.  Returns 0 or KB_ERR_INSTANCE_NAME.
+ */
+int name_instance_valid(const char *instance);
+
+/*
+ * A key pair name (the clouds' rule): 2..64 characters, starting with a
+ * letter, then letters, digits, ':', '_', '-'.  Returns 0 or
+ * KB_ERR_KEYPAIR_NAME.
+ */
+int name_keypair_valid(const char *name);
+
+/*
+ * RFC 4515 escaping of one assertion value: '*', '(', ')', '\' and NUL and
+ * every byte outside 0x21..0x7e become \XX.  *outp is NUL-terminated.
+ */
+int filter_escape(const char *val, size_t len, char **outp);
+
+/*
+ * Expand a filter template: %u -> escaped user, %i -> escaped instance,
+ * %f -> escaped fingerprint (NULL: %f is an error), %% -> %.  Any other
+ * %-sequence is KB_ERR_FILTER_TEMPLATE.  Values are always escaped.
+ */
+int filter_expand(const char *tmpl, const char *user, const char *instance,
+    const char *fingerprint, char **outp);
+
+/*
+ * RFC 4514 escaping of one RDN attribute value for building a DN.
+ */
+int dn_escape_value(const char *val, char **outp);
+
+/*
+ * Expand the `instance` config value: a literal, or %h (short host name),
+ * %H (full host name as the kernel has it; no DNS lookup), %m
+ * (/etc/machine-id).  The result is checked with name_instance_valid().
+ */
+int instance_expand(const char *spec, char **outp);
+
+#endif /* KB_NAMES_H */
