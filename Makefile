@@ -74,7 +74,7 @@ FUZZERS	:= $(FUZZ_SRC:%.c=$(B)/%)
 .PHONY: all check check-asan check-valgrind fuzz fuzz-build deps demo bench \
 	install uninstall clean tests
 
-all: $(PROGS) tests
+all: $(LIBKB) $(PROGS) tests
 
 tests: $(UNITS) $(TOOLS)
 
