@@ -1,0 +1,202 @@
+# tests/lib/sshd.sh - a real sshd on loopback for integration tests (sourced
+# after tests/lib/common.sh).  Everything started here is stopped by PID and
+# everything created is removed at exit.
+#
+#   kb_install_keys_cmd
+#       Install $KB_BUILD/keybound-keys into a fresh root-owned 0755
+#       directory under /run (sshd checks the command and every parent
+#       directory).  Creates the dedicated AuthorizedKeysCommandUser and a
+#       cache directory it owns (0700).  Exports:
+#         KB_KEYS_CMD    absolute path of the installed keybound-keys
+#         KB_CMD_USER    the command user
+#         KB_CACHE_DIR   a cache_dir owned by KB_CMD_USER, for keybound.conf
+#
+#   kb_make_user NAME [PASSWORD]
+#       useradd -M a local login user (shell /bin/sh, home /); with PASSWORD
+#       a real SHA-512 crypt hash (openssl passwd -6), without one the
+#       account has no usable password but is not locked.  Removed with
+#       userdel at exit.  NAME must be unique per run (e.g. "kbalice$$";
+#       at most 32 bytes); an existing user is refused.
+#
+#   sshd_start KEYBOUND_CONF [--pam PAM_SERVICE_DIR] [sshd_config lines...]
+#       Run /usr/sbin/sshd -D -e on 127.0.0.1:$(kb_free_port) with a fresh
+#       host key and a config built from
+#       config-examples/sshd_config.d/40-keybound.conf (command path
+#       replaced by "$KB_KEYS_CMD -c KEYBOUND_CONF", AuthorizedKeysCommandUser
+#       by $KB_CMD_USER, UsePAM no unless --pam).  With --pam, sshd runs
+#       under pam_wrapper (LD_PRELOAD=libpam_wrapper.so, PAM_WRAPPER=1,
+#       PAM_WRAPPER_SERVICE_DIR=DIR, which must hold a file named "sshd"),
+#       so /etc/pam.d is never read.  Extra arguments are appended as
+#       sshd_config lines.  Calls kb_install_keys_cmd if not done yet.
+#       Exports SSHD_PORT SSHD_PID SSHD_LOG SSHD_CONFIG.  Stopped at exit.
+#
+#   sshd_stop
+#       Stop the sshd started by sshd_start (also done at exit).
+#
+#   kb_ssh_key_login USER KEYFILE [COMMAND...]
+#       Public key login as USER with KEYFILE only (BatchMode, no agent, no
+#       known_hosts); runs COMMAND (default: true).  Returns ssh's status.
+#
+#   kb_ssh_password_login USER PASSWORD password|keyboard-interactive
+#       Password or keyboard-interactive login through sshpass (password in
+#       the environment, not argv).  Returns sshpass's status (0 = logged in).
+
+KB_SSHD_EXAMPLE=$KB_SRC/config-examples/sshd_config.d/40-keybound.conf
+
+kb_install_keys_cmd() {
+	local dir
+	[ -n "${KB_KEYS_CMD:-}" ] && return 0
+	[ "$(id -u)" = 0 ] || { echo "sshd.sh: needs root" >&2; return 1; }
+	[ -x "$KB_BUILD/keybound-keys" ] || {
+		echo "sshd.sh: $KB_BUILD/keybound-keys not built" >&2
+		return 1
+	}
+	dir=$(mktemp -d /run/kbkeys.XXXXXX) || return 1
+	kb_on_exit "rm -rf '$dir'"
+	chown root:root "$dir" && chmod 0755 "$dir" || return 1
+	install -o root -g root -m 0755 "$KB_BUILD/keybound-keys" \
+	    "$dir/keybound-keys" || return 1
+	KB_KEYS_CMD=$dir/keybound-keys
+
+	KB_CMD_USER=kbcmd$$
+	kb_add_system_user "$KB_CMD_USER" || return 1
+
+	KB_CACHE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kbcache.XXXXXX") || return 1
+	kb_on_exit "rm -rf '$KB_CACHE_DIR'"
+	chown "$KB_CMD_USER:" "$KB_CACHE_DIR" && chmod 0700 "$KB_CACHE_DIR" ||
+	    return 1
+	export KB_KEYS_CMD KB_CMD_USER KB_CACHE_DIR
+}
+
+# kb_add_system_user NAME: a user with no password and no login shell.
+kb_add_system_user() {
+	if getent passwd "$1" >/dev/null; then
+		echo "sshd.sh: user $1 already exists" >&2
+		return 1
+	fi
+	useradd -M -d / -s /usr/sbin/nologin "$1" || return 1
+	kb_on_exit "userdel -f '$1'"
+}
+
+kb_make_user() {
+	local name=$1 pw=${2:-} hash
+	if getent passwd "$name" >/dev/null; then
+		echo "sshd.sh: user $name already exists" >&2
+		return 1
+	fi
+	useradd -M -d / -s /bin/sh "$name" || return 1
+	kb_on_exit "userdel -f '$name'"
+	if [ -n "$pw" ]; then
+		hash=$(printf '%s\n' "$pw" | openssl passwd -6 -stdin) ||
+		    return 1
+	else
+		hash='*'	# no password, but not "!" (locked)
+	fi
+	usermod -p "$hash" "$name"
+}
+
+sshd_start() {
+	local conf=$1 pamdir="" dir line
+	shift
+	if [ "${1:-}" = --pam ]; then
+		pamdir=$2
+		shift 2
+		[ -f "$pamdir/sshd" ] || {
+			echo "sshd.sh: $pamdir/sshd missing" >&2
+			return 1
+		}
+	fi
+	kb_install_keys_cmd || return 1
+	# sshd's compiled-in privilege separation directory; the package
+	# creates it at boot, containers may lack it.  Left in place.
+	[ -d /run/sshd ] || install -d -o root -g root -m 0755 /run/sshd
+
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/kbsshd.XXXXXX") || return 1
+	kb_on_exit "rm -rf '$dir'"
+	ssh-keygen -q -t ed25519 -N '' -C '' -f "$dir/host_ed25519" ||
+	    return 1
+	SSHD_PORT=$(kb_free_port) || return 1
+	SSHD_CONFIG=$dir/sshd_config
+	SSHD_LOG=$dir/sshd.log
+	{
+		echo "Port $SSHD_PORT"
+		echo "ListenAddress 127.0.0.1"
+		echo "HostKey $dir/host_ed25519"
+		echo "PidFile none"
+		echo "LogLevel VERBOSE"
+		echo "StrictModes yes"
+		echo "MaxAuthTries 6"
+		echo "LoginGraceTime 30"
+		echo "PermitRootLogin no"
+		echo "KbdInteractiveAuthentication yes"
+		for line in "$@"; do
+			echo "$line"
+		done
+		# The example drop-in, made to point at the test tree.
+		sed -e "s|/usr/local/bin/keybound-keys|$KB_KEYS_CMD -c $conf|" \
+		    -e "s|^AuthorizedKeysCommandUser .*|AuthorizedKeysCommandUser $KB_CMD_USER|" \
+		    -e "s|^UsePAM .*|UsePAM $([ -n "$pamdir" ] && echo yes || echo no)|" \
+		    "$KB_SSHD_EXAMPLE"
+	} >"$SSHD_CONFIG"
+	grep -q "^AuthorizedKeysCommand $KB_KEYS_CMD -c $conf %u %f\$" \
+	    "$SSHD_CONFIG" || {
+		echo "sshd.sh: example drop-in has no AuthorizedKeysCommand" >&2
+		return 1
+	}
+	/usr/sbin/sshd -t -f "$SSHD_CONFIG" || return 1
+	if [ -n "$pamdir" ]; then
+		env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+		    PAM_WRAPPER_SERVICE_DIR="$pamdir" \
+		    /usr/sbin/sshd -D -e -f "$SSHD_CONFIG" \
+		    >"$SSHD_LOG" 2>&1 </dev/null &
+	else
+		/usr/sbin/sshd -D -e -f "$SSHD_CONFIG" \
+		    >"$SSHD_LOG" 2>&1 </dev/null &
+	fi
+	SSHD_PID=$!
+	kb_kill_at_exit "$SSHD_PID"
+	export SSHD_PORT SSHD_PID SSHD_LOG SSHD_CONFIG
+	if ! kb_wait_port "$SSHD_PORT" 10; then
+		echo "sshd.sh: sshd did not start:" >&2
+		cat "$SSHD_LOG" >&2
+		return 1
+	fi
+}
+
+sshd_stop() {
+	local i
+	[ -n "${SSHD_PID:-}" ] || return 0
+	kill "$SSHD_PID" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 "$SSHD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$SSHD_PID" 2>/dev/null
+	wait "$SSHD_PID" 2>/dev/null
+	SSHD_PID=
+}
+
+kb_ssh_opts() {
+	echo -F /dev/null -o StrictHostKeyChecking=no \
+	    -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+	    -o LogLevel=ERROR -o ConnectTimeout=10 -p "$SSHD_PORT"
+}
+
+kb_ssh_key_login() {
+	local user=$1 key=$2
+	shift 2
+	[ $# -gt 0 ] || set -- true
+	# shellcheck disable=SC2046
+	ssh $(kb_ssh_opts) -i "$key" -o IdentitiesOnly=yes -o BatchMode=yes \
+	    -o IdentityAgent=none -o PreferredAuthentications=publickey \
+	    "$user@127.0.0.1" "$@" </dev/null
+}
+
+kb_ssh_password_login() {
+	local user=$1 pw=$2 method=$3
+	# shellcheck disable=SC2046
+	SSHPASS=$pw sshpass -e ssh $(kb_ssh_opts) -o BatchMode=no \
+	    -o IdentityAgent=none -o PubkeyAuthentication=no \
+	    -o PreferredAuthentications="$method" \
+	    -o NumberOfPasswordPrompts=1 "$user@127.0.0.1" true </dev/null
+}
