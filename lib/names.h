@@ -47,6 +47,20 @@ int filter_escape(const char *val, size_t len, char **outp);
 int filter_expand(const char *tmpl, const char *user, const char *instance,
     const char *fingerprint, char **outp);
 
+/* What filter_template_check() found in a template. */
+#define KB_FILTER_USES_USER		0x1	/* %u */
+#define KB_FILTER_USES_INSTANCE		0x2	/* %i */
+#define KB_FILTER_USES_FINGERPRINT	0x4	/* %f */
+
+/*
+ * Check that a filter template is one RFC 4515 filter (nesting at most 32
+ * deep) whose %u %i %f %% appear only inside assertion values, so that
+ * filter_expand() of it is a well-formed filter whatever the values.
+ * *usesp (if not NULL) gets KB_FILTER_USES_* bits.  Returns 0 or
+ * KB_ERR_FILTER_TEMPLATE.
+ */
+int filter_template_check(const char *tmpl, unsigned *usesp);
+
 /*
  * RFC 4514 escaping of one RDN attribute value for building a DN.
  */
