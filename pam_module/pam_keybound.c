@@ -1,0 +1,383 @@
+/*
+ * pam_keybound.c - refuse password (and keyboard-interactive) login while a
+ * key pair is attached to (this instance, PAM_USER).
+ *
+ *   auth required pam_keybound.so [config=FILE] [users=LIST]
+ *       [on_error=deny|allow] [timeout=SECONDS] [notify] [debug]
+ *
+ * The module links neither libldap nor libcrypto into the host: it asks
+ * `keybound-keys -c FILE --has-keys USER` (installed at KB_HELPER_PATH,
+ * fixed at build time) and maps the exit status.  It never returns
+ * PAM_SUCCESS: at best it steps aside (PAM_IGNORE) and the rest of the
+ * stack decides.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#define PAM_SM_AUTH
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "config.h"
+#include "helper.h"
+#include "names.h"
+
+#ifndef KB_HELPER_PATH
+#error "KB_HELPER_PATH must be defined by the build"
+#endif
+
+#define PK_TIMEOUT_DEFAULT	10	/* seconds; keybound-keys' own is 3 */
+#define PK_TIMEOUT_MAX		120	/* sshd's default LoginGraceTime */
+#define PK_USERS_MAX		4096	/* bytes in users= */
+#define PK_LOG_NAME_MAX		64	/* bytes of a name shown in a log line */
+#define PK_LOG_BUF		(PK_LOG_NAME_MAX * 4 + 4)
+
+#define PK_NOTICE	"Password login is disabled for this account because " \
+			"a key pair is attached to it; log in with the key."
+
+struct pk_args {
+	const char *config;	/* absolute path; points into argv */
+	const char *users;	/* comma-separated list, NULL = everyone */
+	int on_error_allow;	/* 0 = deny (default) */
+	int notify;
+	int debug;
+	long timeout_ms;
+};
+
+/* What keybound-keys said, as far as the module is concerned. */
+enum pk_verdict {
+	PK_ERROR = 0,		/* no trustworthy answer: on_error decides */
+	PK_ATTACHED,		/* exit 0: a usable key pair is attached */
+	PK_NOT_ATTACHED,	/* exit 3: nothing attached */
+};
+
+/*
+ * Render up to PK_LOG_NAME_MAX bytes of s for a log line: printable ASCII
+ * other than '\\' and '"' as is, everything else as \xNN, "..." if cut.
+ */
+static void
+log_escape(const char *s, char *buf, size_t bufsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, o = 0;
+
+	for (i = 0; p[i] != '\0' && i < PK_LOG_NAME_MAX; i++) {
+		if (o + 5 > bufsz)
+			break;
+		if (p[i] > 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '"') {
+			buf[o++] = (char)p[i];
+			continue;
+		}
+		buf[o++] = '\\';
+		buf[o++] = 'x';
+		buf[o++] = hex[p[i] >> 4];
+		buf[o++] = hex[p[i] & 0xf];
+	}
+	if (p[i] != '\0' && o + 4 <= bufsz) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+}
+
+/* Strict decimal in [min, max]; no sign, no spaces, no trailing bytes. */
+static int
+parse_seconds(const char *s, long min, long max, long *vp)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*vp = v;
+	return 0;
+}
+
+/* users=a,b,c: non-empty entries, each a valid user name. */
+static int
+users_valid(const char *list)
+{
+	const char *p, *comma;
+	size_t len;
+
+	if (strnlen(list, PK_USERS_MAX + 1) > PK_USERS_MAX)
+		return -1;
+	for (p = list;; p = comma + 1) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len == 0 || name_user_valid(p, len) != 0)
+			return -1;
+		if (comma == NULL)
+			return 0;
+	}
+}
+
+/* Is user one of the comma-separated entries of list? */
+static int
+users_contains(const char *list, const char *user)
+{
+	const char *p, *comma;
+	size_t len, ulen = strlen(user);
+
+	for (p = list;; p = comma + 1) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len == ulen && memcmp(p, user, len) == 0)
+			return 1;
+		if (comma == NULL)
+			return 0;
+	}
+}
+
+/* config=: an absolute path without control bytes. */
+static int
+config_path_valid(const char *path)
+{
+	const unsigned char *p;
+	size_t len = strnlen(path, PATH_MAX);
+
+	if (len < 2 || len >= PATH_MAX || path[0] != '/')
+		return -1;
+	for (p = (const unsigned char *)path; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return -1;
+	return 0;
+}
+
+/*
+ * Parse the module arguments; every bad or repeated one is logged and the
+ * whole set refused (PAM_SERVICE_ERR).
+ */
+static int
+args_parse(pam_handle_t *pamh, int argc, const char **argv,
+    struct pk_args *a)
+{
+	char shown[PK_LOG_BUF];
+	const char *arg, *v;
+	unsigned seen = 0, bit;
+	long secs;
+	int i, bad = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->config = KB_CONFIG_PATH;
+	a->timeout_ms = PK_TIMEOUT_DEFAULT * 1000L;
+	for (i = 0; i < argc; i++) {
+		arg = argv[i] != NULL ? argv[i] : "";
+		if (strncmp(arg, "config=", 7) == 0) {
+			bit = 0x01;
+			v = arg + 7;
+			if (config_path_valid(v) == 0)
+				a->config = v;
+			else
+				bit |= 0x80;
+		} else if (strncmp(arg, "users=", 6) == 0) {
+			bit = 0x02;
+			v = arg + 6;
+			if (users_valid(v) == 0)
+				a->users = v;
+			else
+				bit |= 0x80;
+		} else if (strcmp(arg, "on_error=deny") == 0) {
+			bit = 0x04;
+			a->on_error_allow = 0;
+		} else if (strcmp(arg, "on_error=allow") == 0) {
+			bit = 0x04;
+			a->on_error_allow = 1;
+		} else if (strncmp(arg, "timeout=", 8) == 0) {
+			bit = 0x08;
+			if (parse_seconds(arg + 8, 1, PK_TIMEOUT_MAX, &secs) == 0)
+				a->timeout_ms = secs * 1000L;
+			else
+				bit |= 0x80;
+		} else if (strcmp(arg, "notify") == 0) {
+			bit = 0x10;
+			a->notify = 1;
+		} else if (strcmp(arg, "debug") == 0) {
+			bit = 0x20;
+			a->debug = 1;
+		} else {
+			bit = 0x80;
+		}
+		if ((bit & 0x80) != 0 || (seen & bit) != 0) {
+			log_escape(arg, shown, sizeof(shown));
+			pam_syslog(pamh, LOG_ERR, "%s argument \"%s\"",
+			    (bit & 0x80) != 0 ? "bad" : "repeated", shown);
+			bad = 1;
+		}
+		seen |= bit & 0x7f;
+	}
+	return bad ? PAM_SERVICE_ERR : PAM_SUCCESS;
+}
+
+/* Map the helper's outcome: only exit 0 and exit 3 are answers. */
+static enum pk_verdict
+verdict_of(const struct helper_result *res)
+{
+	switch (res->outcome) {
+	case HELPER_EXITED:
+		switch (res->code) {
+		case 0:
+			return PK_ATTACHED;
+		case 3:
+			return PK_NOT_ATTACHED;
+		default:
+			return PK_ERROR;
+		}
+	case HELPER_SIGNALED:
+	case HELPER_TIMEOUT:
+	case HELPER_EXEC_FAILED:
+	case HELPER_SPAWN_FAILED:
+	default:
+		return PK_ERROR;
+	}
+}
+
+/* Describe a failed run for the log line. */
+static void
+describe_failure(const struct helper_result *res, char *buf, size_t bufsz)
+{
+	switch (res->outcome) {
+	case HELPER_EXITED:
+		snprintf(buf, bufsz, "helper-exit=%d", res->code);
+		break;
+	case HELPER_SIGNALED:
+		snprintf(buf, bufsz, "helper-signal=%d", res->code);
+		break;
+	case HELPER_TIMEOUT:
+		snprintf(buf, bufsz, "helper-timeout");
+		break;
+	case HELPER_EXEC_FAILED:
+		snprintf(buf, bufsz, "helper-exec-failed (%s)",
+		    strerror(res->err));
+		break;
+	case HELPER_SPAWN_FAILED:
+	default:
+		snprintf(buf, bufsz, "spawn-failed (%s)", strerror(res->err));
+		break;
+	}
+}
+
+/* Ask keybound-keys about user; fills *res. */
+static void
+ask_helper(const struct pk_args *a, const char *user,
+    struct helper_result *res)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
+	char *argv[6];
+
+	/* execve's prototype is not const-correct; nothing writes these. */
+	argv[0] = (char *)(uintptr_t)KB_HELPER_PATH;
+	argv[1] = (char *)(uintptr_t)"-c";
+	argv[2] = (char *)(uintptr_t)a->config;
+	argv[3] = (char *)(uintptr_t)"--has-keys";
+	argv[4] = (char *)(uintptr_t)user;
+	argv[5] = NULL;
+	helper_run(KB_HELPER_PATH, argv, envp, a->timeout_ms, res);
+}
+
+/* Turn the verdict into a PAM code and write the one log line. */
+static int
+decide(pam_handle_t *pamh, int flags, const struct pk_args *a,
+    const char *user, const struct helper_result *res)
+{
+	char shown[PK_LOG_BUF], why[128];
+	int r = PAM_AUTH_ERR;
+
+	log_escape(user, shown, sizeof(shown));
+	switch (verdict_of(res)) {
+	case PK_ATTACHED:
+		r = PAM_AUTH_ERR;
+		pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
+		    "reason=key-pair-attached elapsed_ms=%ld", shown,
+		    res->elapsed_ms);
+		if (a->notify && (flags & PAM_SILENT) == 0)
+			(void)pam_info(pamh, "%s", PK_NOTICE);
+		break;
+	case PK_NOT_ATTACHED:
+		r = PAM_IGNORE;
+		pam_syslog(pamh, LOG_INFO, "user=%s decision=ignore "
+		    "reason=not-attached elapsed_ms=%ld", shown,
+		    res->elapsed_ms);
+		break;
+	case PK_ERROR:
+	default:
+		r = a->on_error_allow ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+		describe_failure(res, why, sizeof(why));
+		pam_syslog(pamh, LOG_ERR, "user=%s decision=%s reason=%s "
+		    "on_error=%s elapsed_ms=%ld", shown,
+		    a->on_error_allow ? "ignore" : "unavailable", why,
+		    a->on_error_allow ? "allow" : "deny", res->elapsed_ms);
+		break;
+	}
+	return r;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	struct helper_result res;
+	struct pk_args a;
+	char shown[PK_LOG_BUF];
+	const char *user = NULL;
+	int r = PAM_AUTH_ERR;
+
+	if ((r = args_parse(pamh, argc, argv, &a)) != PAM_SUCCESS) {
+		r = PAM_SERVICE_ERR;
+		goto out;
+	}
+	if ((r = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS ||
+	    user == NULL) {
+		if (r != PAM_INCOMPLETE)
+			r = PAM_USER_UNKNOWN;
+		pam_syslog(pamh, LOG_ERR, "no user name: decision=deny");
+		goto out;
+	}
+	/* Any client-chosen string arrives here: check it before all else. */
+	if (name_user_valid(user, strnlen(user, KB_USER_MAX + 1)) != 0) {
+		log_escape(user, shown, sizeof(shown));
+		pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
+		    "reason=invalid-user-name", shown);
+		r = PAM_USER_UNKNOWN;
+		goto out;
+	}
+	if (a.users != NULL && !users_contains(a.users, user)) {
+		if (a.debug) {
+			log_escape(user, shown, sizeof(shown));
+			pam_syslog(pamh, LOG_DEBUG, "user=%s decision=ignore "
+			    "reason=not-in-users", shown);
+		}
+		r = PAM_IGNORE;
+		goto out;
+	}
+	if (a.debug)
+		pam_syslog(pamh, LOG_DEBUG, "running %s -c %s --has-keys "
+		    "(timeout %ld ms)", KB_HELPER_PATH, a.config,
+		    a.timeout_ms);
+	ask_helper(&a, user, &res);
+	r = decide(pamh, flags, &a, user, &res);
+ out:
+	/* This module can refuse or step aside; it never grants. */
+	if (r == PAM_SUCCESS)
+		r = PAM_AUTH_ERR;
+	return r;
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
