@@ -41,6 +41,13 @@ struct kb_keyopts {
 int opts_parse(const char *s, size_t len, int mode, struct kb_keyopts *o,
     char *dropped, size_t dropsz);
 
+/*
+ * Syntax check only (keywords, quoting per sshd's rules, separators) of an
+ * options prefix taken from a key line; nothing is kept.  0 or
+ * KB_ERR_OPT_SYNTAX / KB_ERR_TOO_LONG.
+ */
+int opts_check_syntax(const char *s, size_t len);
+
 /* Validate a from= pattern list (no quotes, comma separated patterns). */
 int opts_valid_from(const char *patterns);
 
