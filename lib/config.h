@@ -11,6 +11,8 @@
 #define KB_CONFIG_PATH		"/etc/keybound/keybound.conf"
 #define KB_CONFIG_MAX_BYTES	(64 * 1024)
 #define KB_CONFIG_MAX_URIS	16
+#define KB_CONFIG_MAX_LINE	4096	/* bytes per line, newline excluded */
+#define KB_CONFIG_MAX_PASSWORD	4096	/* bytes in a bindpw_file */
 
 enum kb_schema {
 	KB_SCHEMA_KEYBOUND = 0,
@@ -67,6 +69,26 @@ typedef void (*config_report_fn)(void *ctx, const char *msg);
  */
 int config_load(const char *path, unsigned flags, config_report_fn report,
     void *ctx, struct kb_config **cfgp);
+
+/*
+ * Parse a config held in memory (len bytes, NUL bytes refused) exactly as
+ * config_load() parses a file's contents; name is the FILE of the
+ * messages.  No ownership or mode checks.
+ */
+int config_parse_buffer(const char *name, const char *buf, size_t len,
+    config_report_fn report, void *ctx, struct kb_config **cfgp);
+
+/*
+ * Value parsers shared with the PAM module's arguments.  Each returns 0 or
+ * KB_ERR_CONFIG and sets its out-param only on success.
+ */
+/* Decimal digits only (no sign, blank or junk), value in min..max. */
+int config_parse_uint(const char *s, unsigned min, unsigned max,
+    unsigned *valp);
+/* "yes" -> 1, "no" -> 0, case-insensitive. */
+int config_parse_bool(const char *s, int *valp);
+/* Index of s in the NULL-terminated list words, case-insensitive. */
+int config_parse_choice(const char *s, const char *const *words, int *idxp);
 
 /* Free a config (NULL is fine). */
 void config_free(struct kb_config *cfg);

@@ -32,6 +32,7 @@
 #define MACHINE_ID_PATH		"/etc/machine-id"
 #define MACHINE_ID_LEN		32
 #define FILTER_MAX_DEPTH	32
+#define KB_ATTRIBUTE_MAX	128
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -150,6 +151,21 @@ name_keypair_valid(const char *name)
 	}
 	if (i < KB_KEYPAIR_NAME_MIN)
 		return KB_ERR_KEYPAIR_NAME;
+	return 0;
+}
+
+int
+name_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	uint32_t cp;
+	size_t i, n;
+
+	if (s == NULL && len != 0)
+		return KB_ERR_INVALID_ARG;
+	for (i = 0; i < len; i += n)
+		if ((n = utf8_seq(u + i, len - i, &cp)) == 0)
+			return KB_ERR_INVALID_ARG;
 	return 0;
 }
 
@@ -514,6 +530,21 @@ fp_filter(struct fparse *p, int depth)
 	if (r != 0 || p->s[p->pos] != ')')
 		return -1;
 	p->pos++;
+	return 0;
+}
+
+int
+name_attribute_valid(const char *name)
+{
+	struct fparse p;
+
+	if (name == NULL || strlen(name) > KB_ATTRIBUTE_MAX)
+		return KB_ERR_INVALID_ARG;
+	p.s = (const unsigned char *)name;
+	p.pos = 0;
+	p.uses = 0;
+	if (fp_oid(&p) != 0 || p.s[p.pos] != '\0')
+		return KB_ERR_INVALID_ARG;
 	return 0;
 }
 

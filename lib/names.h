@@ -34,6 +34,19 @@ int name_instance_valid(const char *instance);
 int name_keypair_valid(const char *name);
 
 /*
+ * 0 if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), else KB_ERR_INVALID_ARG.
+ */
+int name_utf8_valid(const char *s, size_t len);
+
+/*
+ * An LDAP attribute type name (RFC 4512): a descriptor (letter, then
+ * letters, digits, '-') or a numeric OID, at most 128 bytes, no options.
+ * Returns 0 or KB_ERR_INVALID_ARG.
+ */
+int name_attribute_valid(const char *name);
+
+/*
  * RFC 4515 escaping of one assertion value: '*', '(', ')', '\' and NUL and
  * every byte outside 0x21..0x7e become \XX.  *outp is NUL-terminated.
  */
