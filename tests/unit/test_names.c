@@ -1,0 +1,600 @@
+/*
+ * test_names.c - user/instance/key pair names, RFC 4515 filter escaping
+ * and expansion, filter templates, RFC 4514 DN escaping, instance specs.
+ *
+ * The escaping checks use their own decoder and well-formedness walker,
+ * written independently of lib/names.c.
+ */
+#include <sys/utsname.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb.h"
+#include "names.h"
+#include "tap.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;	/* upper case is not what we emit */
+}
+
+/*
+ * Walk an escaped assertion value: every byte is printable ASCII
+ * (0x21..0x7e) other than * ( ) \, or a \XX escape with lower-case hex.
+ * Decode into dec (room for len bytes); return the decoded length, or -1
+ * on the first violation.
+ */
+static long
+check_escaped(const char *s, size_t len, unsigned char *dec)
+{
+	size_t i, n = 0;
+	unsigned char c;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\\') {
+			if (len - i < 3)
+				return -1;
+			hi = hexval((unsigned char)s[i + 1]);
+			lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			dec[n++] = (unsigned char)(hi << 4 | lo);
+			i += 2;
+			continue;
+		}
+		if (c < 0x21 || c > 0x7e || c == '*' || c == '(' || c == ')')
+			return -1;
+		dec[n++] = c;
+	}
+	return (long)n;
+}
+
+/* Escape val, check the output is clean and decodes back byte for byte. */
+static int
+escape_roundtrip(const char *val, size_t len)
+{
+	unsigned char *dec = NULL;
+	char *out = NULL;
+	long n;
+	int ok = 0;
+
+	if (filter_escape(val, len, &out) != 0 || out == NULL)
+		goto done;
+	if ((dec = malloc(strlen(out) + 1)) == NULL)
+		goto done;
+	n = check_escaped(out, strlen(out), dec);
+	ok = n >= 0 && (size_t)n == len && memcmp(dec, val, len) == 0;
+ done:
+	free(out);
+	free(dec);
+	return ok;
+}
+
+/* Unescaped parentheses balance and never close below zero. */
+static int
+parens_balanced(const char *f, size_t *nopen)
+{
+	long depth = 0;
+	size_t i, opens = 0;
+
+	for (i = 0; f[i] != '\0'; i++) {
+		if (f[i] == '\\') {
+			if (f[i + 1] == '\0' || f[i + 2] == '\0')
+				return 0;
+			i += 2;
+		} else if (f[i] == '(') {
+			depth++;
+			opens++;
+		} else if (f[i] == ')' && --depth < 0)
+			return 0;
+	}
+	*nopen = opens;
+	return depth == 0;
+}
+
+/*
+ * Expand a template "PREFIX%uSUFFIX" and check that the text between the
+ * literal prefix and suffix is a clean escaping of user, and that no '*'
+ * or extra parenthesis got in.
+ */
+static int
+expand_user_ok(const char *user)
+{
+	static const char prefix[] =
+	    "(&(objectClass=keyboundKeyPair)(keyboundAttachment=";
+	static const char suffix[] = "@web01))";
+	unsigned char *dec = NULL;
+	char *out = NULL;
+	size_t olen, mid, nopen;
+	long n;
+	int ok = 0;
+
+	if (filter_expand("(&(objectClass=keyboundKeyPair)"
+	    "(keyboundAttachment=%u@%i))", user, "web01", NULL, &out) != 0)
+		goto done;
+	olen = strlen(out);
+	if (olen < sizeof(prefix) - 1 + sizeof(suffix) - 1 ||
+	    strncmp(out, prefix, sizeof(prefix) - 1) != 0 ||
+	    strcmp(out + olen - (sizeof(suffix) - 1), suffix) != 0)
+		goto done;
+	mid = olen - (sizeof(prefix) - 1) - (sizeof(suffix) - 1);
+	if ((dec = malloc(mid + 1)) == NULL)
+		goto done;
+	n = check_escaped(out + sizeof(prefix) - 1, mid, dec);
+	if (n < 0 || (size_t)n != strlen(user) ||
+	    memcmp(dec, user, (size_t)n) != 0)
+		goto done;
+	if (!parens_balanced(out, &nopen) || nopen != 3 ||
+	    strchr(out, '*') != NULL)
+		goto done;
+	ok = 1;
+ done:
+	free(out);
+	free(dec);
+	return ok;
+}
+
+static void
+test_escape(void)
+{
+	static const char *hostile[] = {
+		"*", "*)(uid=*", "\\", "\\2a", "(|(uid=*))", ")(", "()",
+		"alice)(|(objectClass=*)", "*)(&", "\\5c\\2a", "a b", " ",
+		"%u", "%%", "bogus)(uid=*", "x\\", "\\\\", "@", "user@host",
+		"\xc3\xa9t\xc3\xa9", "\xff\xfe", "(", ")", "**", "\\00",
+	};
+	char one[2], *big, *out = NULL;
+	const size_t biglen = 64 * 1024;
+	size_t i;
+
+	for (i = 0; i < NELEM(hostile); i++) {
+		CHECK(escape_roundtrip(hostile[i], strlen(hostile[i])));
+		CHECK(expand_user_ok(hostile[i]));
+	}
+	for (i = 1; i <= 0xff; i++) {		/* every non-NUL byte */
+		one[0] = (char)i;
+		one[1] = '\0';
+		CHECK(escape_roundtrip(one, 1));
+		CHECK(expand_user_ok(one));
+	}
+	/* embedded NUL through filter_escape's len */
+	CHECK(escape_roundtrip("a\0b", 3));
+	CHECK(escape_roundtrip("\0", 1));
+	CHECK_EQ_INT(filter_escape("a\0*", 3, &out), 0);
+	CHECK_EQ_STR(out, "a\\00\\2a");
+	free(out);
+	/* exact encodings */
+	CHECK_EQ_INT(filter_escape("*)(uid=*", 8, &out), 0);
+	CHECK_EQ_STR(out, "\\2a\\29\\28uid=\\2a");
+	free(out);
+	CHECK_EQ_INT(filter_escape("a b\x7f\x80", 5, &out), 0);
+	CHECK_EQ_STR(out, "a\\20b\\7f\\80");
+	free(out);
+	CHECK_EQ_INT(filter_escape("", 0, &out), 0);
+	CHECK_EQ_STR(out, "");
+	free(out);
+	/* a 64 KiB value: every byte value, several times */
+	if ((big = malloc(biglen + 1)) == NULL) {
+		CHECK(big != NULL);
+		return;
+	}
+	for (i = 0; i < biglen; i++)
+		big[i] = (char)(i % 256);
+	CHECK(escape_roundtrip(big, biglen));
+	for (i = 0; i < biglen; i++)
+		big[i] = (char)(1 + i % 255);
+	big[biglen] = '\0';
+	CHECK(expand_user_ok(big));
+	memset(big, '*', biglen);
+	CHECK(expand_user_ok(big));
+	free(big);
+}
+
+static void
+test_expand(void)
+{
+	char *out = (char *)1;
+
+	CHECK_EQ_INT(filter_expand("(uid=%u)", "alice", NULL, NULL, &out), 0);
+	CHECK_EQ_STR(out, "(uid=alice)");
+	free(out);
+	CHECK_EQ_INT(filter_expand("(&(a=%u)(b=%i)(c=%f)(d=100%%))", "u*",
+	    "i(", "SHA256:x/y+z", &out), 0);
+	CHECK_EQ_STR(out, "(&(a=u\\2a)(b=i\\28)(c=SHA256:x/y+z)(d=100%))");
+	free(out);
+	CHECK_EQ_INT(filter_expand("(a=%i%u)", "%u", "%i", NULL, &out), 0);
+	CHECK_EQ_STR(out, "(a=%i%u)");	/* no second round of expansion */
+	free(out);
+
+	out = (char *)1;
+	CHECK_EQ_INT(filter_expand("(a=%f)", "u", "i", NULL, &out),
+	    KB_ERR_FILTER_TEMPLATE);
+	CHECK(out == NULL);
+	out = (char *)1;
+	CHECK_EQ_INT(filter_expand("(a=%x)", "u", "i", NULL, &out),
+	    KB_ERR_FILTER_TEMPLATE);
+	CHECK(out == NULL);
+	CHECK_EQ_INT(filter_expand("(a=b)%", "u", "i", NULL, &out),
+	    KB_ERR_FILTER_TEMPLATE);
+	CHECK_EQ_INT(filter_expand("(a=%U)", "u", "i", NULL, &out),
+	    KB_ERR_FILTER_TEMPLATE);
+	CHECK_EQ_INT(filter_expand("(a=%u)", NULL, "i", NULL, &out),
+	    KB_ERR_FILTER_TEMPLATE);
+	CHECK_EQ_INT(filter_expand("(a=%i)", "u", NULL, NULL, &out),
+	    KB_ERR_FILTER_TEMPLATE);
+	CHECK(out == NULL);
+}
+
+static void
+test_templates(void)
+{
+	static const char *good[] = {
+		"(&(objectClass=keyboundKeyPair)(keyboundAttachment=%u@%i))",
+		"(&(objectClass=ldapPublicKey)(uid=%u))",
+		"(uid=%u)",
+		"(|(uid=%u)(mail=%u@example.com))",
+		"(!(cn=%u))",
+		"(&(uid=%u)(!(pwdAccountLockedTime=*)))",
+		"(cn=pre*%u*post)",
+		"(uid:caseExactMatch:=%u)",
+		"(uid:=%u)",
+		"(uid:dn:2.5.13.5:=%u)",
+		"(:dn:2.5.13.5:=%u)",
+		"(2.5.4.3=%u)",
+		"(cn;lang-en=%u)",
+		"(uid>=%u)", "(uid<=%u)", "(uid~=%u)",
+		"(description=a\\2ab %u)",
+	};
+	static const char *bad[] = {
+		"", "uid=%u", "(uid=%u", "uid=%u)", "(uid=%u))", "((uid=%u))",
+		"(%u=x)", "(uid=%x)", "(uid=%)", "(uid=%u)(x=1)",
+		"(&)", "(|)", "(!)", "(!(a=1)(b=2))", "(uid>=*%u)",
+		"(uid=\\2)", "(uid=\\zz)", "(uid=a(b)", "(=x%u)",
+		"(1uid=%u)", "(01.2=%u)", "(1=%u)", "(cn;=%u)",
+		"(:=%u)", "(cn:dn:=%u", "(uid=%u) ",
+		" (uid=%u)", "(uid=\x01%u)", "(u id=%u)",
+	};
+	char deep[256];
+	unsigned uses;
+	size_t i;
+
+	for (i = 0; i < NELEM(good); i++) {
+		CHECK_EQ_INT(filter_template_check(good[i], &uses), 0);
+		if (filter_template_check(good[i], NULL) != 0)
+			fprintf(stderr, "refused good template %s\n", good[i]);
+	}
+	for (i = 0; i < NELEM(bad); i++) {
+		CHECK_EQ_INT(filter_template_check(bad[i], &uses),
+		    KB_ERR_FILTER_TEMPLATE);
+		if (filter_template_check(bad[i], NULL) == 0)
+			fprintf(stderr, "accepted bad template %s\n", bad[i]);
+	}
+	CHECK_EQ_INT(filter_template_check(good[0], &uses), 0);
+	CHECK_EQ_INT(uses, KB_FILTER_USES_USER | KB_FILTER_USES_INSTANCE);
+	CHECK_EQ_INT(filter_template_check("(&(a=%f)(b=%%))", &uses), 0);
+	CHECK_EQ_INT(uses, KB_FILTER_USES_FINGERPRINT);
+	/* nesting: 32 levels are fine, 40 are not */
+	memset(deep, 0, sizeof(deep));
+	for (i = 0; i < 32; i++)
+		strcat(deep, "(!");
+	strcat(deep, "(a=%u)");
+	for (i = 0; i < 32; i++)
+		strcat(deep, ")");
+	CHECK_EQ_INT(filter_template_check(deep, NULL), 0);
+	memset(deep, 0, sizeof(deep));
+	for (i = 0; i < 40; i++)
+		strcat(deep, "(!");
+	strcat(deep, "(a=%u)");
+	for (i = 0; i < 40; i++)
+		strcat(deep, ")");
+	CHECK_EQ_INT(filter_template_check(deep, NULL),
+	    KB_ERR_FILTER_TEMPLATE);
+}
+
+struct bytes {
+	const char *s;
+	size_t len;	/* 0: strlen */
+};
+
+static void
+test_user_names(void)
+{
+	static const char *real[] = {
+		"alice", "j.doe", "svc_backup$", "user@example.com",
+		"DOMAIN\\user", "a", "root", "www-data", "_apt", "Bob",
+		"x1", "first last", "o'brien", "jos\xc3\xa9",
+		"\xe5\xbc\xa0\xe4\xbc\x9f", "\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd",
+		"\xf0\x9f\x94\x91key", "user+tag", "a-", "a.", "123",
+		"bogus)(uid=*", "*", "\\2a", "a\\",
+	};
+	static const struct bytes hostile[] = {
+		{ "", 1 }, { "-alice", 0 }, { "--", 0 }, { "-", 0 },
+		{ " alice", 0 }, { "alice ", 0 }, { " ", 0 }, { "  ", 0 },
+		{ "ali\0ce", 6 }, { "\0", 1 }, { "alice\n", 0 },
+		{ "alice\r", 0 }, { "al\tice", 0 }, { "\x1b[31m", 0 },
+		{ "a\x7f", 0 }, { "\xff", 0 }, { "\xc3", 0 },
+		{ "a\xc3(", 0 }, { "\xc0\xaf", 0 }, { "\xe0\x80\xaf", 0 },
+		{ "\xed\xa0\x80", 0 }, { "\xf4\x90\x80\x80", 0 },
+		{ "\xf8\x88\x80\x80\x80", 0 }, { "\x80", 0 }, { "\xbf", 0 },
+		{ "a\xc2\x85", 0 }, { "\xc2\x9f", 0 }, { "\xfe\xff", 0 },
+		{ "\xe2\x82", 0 }, { "alice\xf0\x9f\x94", 0 },
+	};
+	static const size_t toolong[] = { 257, 4096, 65536 };
+	char *buf;
+	size_t i, nrefused = 0;
+
+	for (i = 0; i < NELEM(real); i++) {
+		CHECK_EQ_INT(name_user_valid(real[i], strlen(real[i])), 0);
+		if (name_user_valid(real[i], strlen(real[i])) != 0)
+			fprintf(stderr, "refused real name %s\n", real[i]);
+	}
+	for (i = 0; i < NELEM(hostile); i++) {
+		size_t len = hostile[i].len ? hostile[i].len :
+		    strlen(hostile[i].s);
+
+		if (hostile[i].s[0] == '\0' && hostile[i].len == 1)
+			len = 0;	/* the empty name */
+		CHECK_EQ_INT(name_user_valid(hostile[i].s, len),
+		    KB_ERR_USER_NAME);
+		nrefused += name_user_valid(hostile[i].s, len) != 0;
+	}
+	/* every control byte, alone and inside a name */
+	for (i = 1; i < 0x20; i++) {
+		char n1[2] = { (char)i, 0 }, n2[4] = { 'a', (char)i, 'b', 0 };
+
+		CHECK_EQ_INT(name_user_valid(n1, 1), KB_ERR_USER_NAME);
+		CHECK_EQ_INT(name_user_valid(n2, 3), KB_ERR_USER_NAME);
+		nrefused += 2;
+	}
+	CHECK_EQ_INT(name_user_valid("\x7f", 1), KB_ERR_USER_NAME);
+	CHECK_EQ_INT(name_user_valid(NULL, 0), KB_ERR_USER_NAME);
+	/* lengths: 256 bytes fine, 257 / 4 KiB / 64 KiB not */
+	if ((buf = malloc(65536)) == NULL) {
+		CHECK(buf != NULL);
+		return;
+	}
+	memset(buf, 'a', 65536);
+	CHECK_EQ_INT(name_user_valid(buf, 256), 0);
+	for (i = 0; i < NELEM(toolong); i++) {
+		CHECK_EQ_INT(name_user_valid(buf, toolong[i]),
+		    KB_ERR_USER_NAME);
+		nrefused++;
+	}
+	/* 256 bytes ending inside a multi-byte character */
+	memcpy(buf + 254, "\xc3\xa9", 2);
+	CHECK_EQ_INT(name_user_valid(buf, 256), 0);
+	CHECK_EQ_INT(name_user_valid(buf, 255), KB_ERR_USER_NAME);
+	free(buf);
+	CHECK(nrefused >= 40);
+}
+
+static void
+test_instance_names(void)
+{
+	static const char *good[] = {
+		"web01", "web-01.example.com", "a", "3d1219c7c4c5404aaa1f6d2a48adfda4",
+		"db_1", "A.B-C_D", "1",
+	};
+	static const char *bad[] = {
+		"", "-web", ".web", "web 01", "web@01", "web/01", "web:01",
+		"web\n", "w\xc3\xa9", "web*", "web(1)", "web\\", "\t",
+		"web%h",
+	};
+	char buf[300];
+	size_t i;
+
+	for (i = 0; i < NELEM(good); i++)
+		CHECK_EQ_INT(name_instance_valid(good[i]), 0);
+	for (i = 0; i < NELEM(bad); i++)
+		CHECK_EQ_INT(name_instance_valid(bad[i]), KB_ERR_INSTANCE_NAME);
+	CHECK_EQ_INT(name_instance_valid(NULL), KB_ERR_INSTANCE_NAME);
+	memset(buf, 'a', sizeof(buf));
+	buf[253] = '\0';
+	CHECK_EQ_INT(name_instance_valid(buf), 0);
+	buf[253] = 'a';
+	buf[254] = '\0';
+	CHECK_EQ_INT(name_instance_valid(buf), KB_ERR_INSTANCE_NAME);
+}
+
+static void
+test_keypair_names(void)
+{
+	static const char *good[] = {
+		"ab", "alice-laptop", "k1", "Deploy_Key:2024", "a-", "z:",
+		"KeyPair_01", "x0123456789012345678901234567890123456789"
+		"01234567890123456789012",	/* 64 */
+	};
+	static const char *bad[] = {
+		"", "a", "1abc", "-ab", "_ab", ":ab", "ab cd", "ab,cd",
+		"ab=cd", "ab+cd", "ab\"", "ab\\cd", "ab;cd", "ab<", "ab>",
+		"ab#", "#ab", " ab", "ab ", "ab.cd", "ab/cd", "ab*", "ab(",
+		"ab\n", "\xc3\xa9t\xc3\xa9", "ab\xc3\xa9",
+		"x01234567890123456789012345678901234567890123456789"
+		"01234567890123",		/* 65 */
+	};
+	size_t i;
+
+	for (i = 0; i < NELEM(good); i++)
+		CHECK_EQ_INT(name_keypair_valid(good[i]), 0);
+	for (i = 0; i < NELEM(bad); i++)
+		CHECK_EQ_INT(name_keypair_valid(bad[i]), KB_ERR_KEYPAIR_NAME);
+	CHECK_EQ_INT(name_keypair_valid(NULL), KB_ERR_KEYPAIR_NAME);
+}
+
+static void
+test_dn_escape(void)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+		{ "alice", "alice" },
+		{ "a,b", "a\\,b" },
+		{ "a+b", "a\\+b" },
+		{ "a\"b", "a\\\"b" },
+		{ "a\\b", "a\\\\b" },
+		{ "a<b>c", "a\\<b\\>c" },
+		{ "a;b", "a\\;b" },
+		{ "a=b", "a\\=b" },
+		{ " a", "\\ a" },
+		{ "a ", "a\\ " },
+		{ " ", "\\ " },
+		{ "  ", "\\ \\ " },
+		{ "a b", "a b" },
+		{ "#a", "\\#a" },
+		{ "a#", "a#" },
+		{ "a\nb", "a\\0ab" },
+		{ "\x01\x1f\x7f", "\\01\\1f\\7f" },
+		{ "\xc3\xa9", "\\c3\\a9" },
+		{ "cn=x,dc=evil", "cn\\=x\\,dc\\=evil" },
+		{ "*()", "*()" },
+	};
+	char *out;
+	size_t i;
+
+	for (i = 0; i < NELEM(t); i++) {
+		out = NULL;
+		CHECK_EQ_INT(dn_escape_value(t[i].in, &out), 0);
+		CHECK_EQ_STR(out, t[i].out);
+		free(out);
+	}
+	out = (char *)1;
+	CHECK_EQ_INT(dn_escape_value("", &out), KB_ERR_INVALID_ARG);
+	CHECK(out == NULL);
+	CHECK_EQ_INT(dn_escape_value(NULL, &out), KB_ERR_INVALID_ARG);
+}
+
+/* The machine id as instance_expand should see it, or "" if unusable. */
+static void
+read_machine_id(char *id, size_t idlen)
+{
+	FILE *f;
+	size_t i;
+
+	id[0] = '\0';
+	if ((f = fopen("/etc/machine-id", "re")) == NULL)
+		return;
+	if (fgets(id, (int)idlen, f) == NULL)
+		id[0] = '\0';
+	fclose(f);
+	id[strcspn(id, "\n")] = '\0';
+	for (i = 0; id[i] != '\0'; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			id[0] = '\0';
+	if (strlen(id) != 32)
+		id[0] = '\0';
+}
+
+static void
+test_instance_expand(void)
+{
+	static const char *bad[] = {
+		"", "%", "%x", "%%", "web %h", "-%h", "%h@x", "web/1", "%u",
+	};
+	struct utsname u;
+	char full[300], shortname[300], id[64], want[400];
+	char *out;
+	size_t i;
+
+	CHECK(uname(&u) == 0);
+	snprintf(full, sizeof(full), "%s", u.nodename);
+	snprintf(shortname, sizeof(shortname), "%s", u.nodename);
+	shortname[strcspn(shortname, ".")] = '\0';
+	read_machine_id(id, sizeof(id));
+
+	CHECK_EQ_INT(instance_expand("web01", &out), 0);
+	CHECK_EQ_STR(out, "web01");
+	free(out);
+	if (name_instance_valid(shortname) == 0) {
+		CHECK_EQ_INT(instance_expand("%h", &out), 0);
+		CHECK_EQ_STR(out, shortname);
+		free(out);
+		snprintf(want, sizeof(want), "web-%s", shortname);
+		CHECK_EQ_INT(instance_expand("web-%h", &out), 0);
+		CHECK_EQ_STR(out, want);
+		free(out);
+	}
+	if (name_instance_valid(full) == 0) {
+		CHECK_EQ_INT(instance_expand("%H", &out), 0);
+		CHECK_EQ_STR(out, full);
+		free(out);
+	}
+	if (id[0] != '\0') {
+		CHECK_EQ_INT(instance_expand("%m", &out), 0);
+		CHECK_EQ_STR(out, id);
+		free(out);
+		snprintf(want, sizeof(want), "%s.%s", shortname, id);
+		if (name_instance_valid(shortname) == 0) {
+			CHECK_EQ_INT(instance_expand("%h.%m", &out), 0);
+			CHECK_EQ_STR(out, want);
+			free(out);
+		}
+	} else {
+		out = (char *)1;
+		CHECK(instance_expand("%m", &out) != 0);
+		CHECK(out == NULL);
+	}
+	for (i = 0; i < NELEM(bad); i++) {
+		out = (char *)1;
+		CHECK(instance_expand(bad[i], &out) != 0);
+		CHECK(out == NULL);
+	}
+}
+
+static void
+test_attributes_utf8(void)
+{
+	static const char *good[] = {
+		"cn", "keyboundPublicKey", "sshPublicKey", "x-attr",
+		"a1", "2.5.4.3", "1.3.6.1.4.1.1466.115.121.1.26", "0.0",
+	};
+	static const char *bad[] = {
+		"", "1", "1.", ".1", "01.2", "1..2", "-cn", "c n", "cn;binary",
+		"cn*", "cn)", "c_n", "\xc3\xa9", "2.5.4.03", "1a",
+	};
+	char longname[200];
+	size_t i;
+
+	for (i = 0; i < NELEM(good); i++)
+		CHECK_EQ_INT(name_attribute_valid(good[i]), 0);
+	for (i = 0; i < NELEM(bad); i++)
+		CHECK_EQ_INT(name_attribute_valid(bad[i]), KB_ERR_INVALID_ARG);
+	memset(longname, 'a', sizeof(longname));
+	longname[128] = '\0';
+	CHECK_EQ_INT(name_attribute_valid(longname), 0);
+	longname[128] = 'a';
+	longname[129] = '\0';
+	CHECK_EQ_INT(name_attribute_valid(longname), KB_ERR_INVALID_ARG);
+
+	CHECK_EQ_INT(name_utf8_valid("abc\xc3\xa9\xf0\x9f\x94\x91", 9), 0);
+	CHECK_EQ_INT(name_utf8_valid("", 0), 0);
+	CHECK_EQ_INT(name_utf8_valid("\xc0\x80", 2), KB_ERR_INVALID_ARG);
+	CHECK_EQ_INT(name_utf8_valid("\xed\xbf\xbf", 3), KB_ERR_INVALID_ARG);
+	CHECK_EQ_INT(name_utf8_valid("\xc3\xa9", 1), KB_ERR_INVALID_ARG);
+}
+
+int
+main(void)
+{
+	test_escape();
+	test_expand();
+	test_templates();
+	test_user_names();
+	test_instance_names();
+	test_keypair_names();
+	test_dn_escape();
+	test_instance_expand();
+	test_attributes_utf8();
+	return tap_done();
+}
