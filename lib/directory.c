@@ -1,0 +1,1200 @@
+/*
+ * directory.c - the LDAP directory client: the only file that talks to
+ * libldap.
+ *
+ * Every wait (connect, StartTLS, bind, each search reply) is bounded by
+ * min(network_timeout, time left before the caller's deadline), and the
+ * client walks the configured URIs itself: libldap only fails over on
+ * connect errors, so a server that accepts a connection and never answers
+ * would otherwise hold the whole lookup.  A handle that timed out is
+ * dropped, never reused.
+ *
+ * All options are set per handle, never globally, and LDAPNOINIT keeps
+ * ldap.conf, ldaprc files and LDAP* environment variables out.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include <lber.h>
+#include <ldap.h>
+
+#include "kb.h"
+#include "clock.h"
+#include "config.h"
+#include "directory.h"
+
+#define DIR_ERRTEXT_MAX		512
+#define DIR_MAX_ATTRS		32		/* attributes asked per search */
+#define DIR_MAX_BYTES		(16 * 1024 * 1024) /* values per search */
+#define DIR_MAX_MODS		64
+
+/* Trust anchors when neither tls_cacert nor tls_cacertdir is set. */
+#ifndef KB_SYSTEM_CA_FILE
+#define KB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
+#endif
+
+enum dir_bind_kind {
+	DIR_BIND_NONE = 0,
+	DIR_BIND_SIMPLE,
+	DIR_BIND_EXTERNAL,
+};
+
+struct kb_dir {
+	LDAP *ld;			/* NULL once dropped */
+	const struct kb_config *cfg;
+	struct timespec deadline;
+	char *uris[KB_CONFIG_MAX_URIS];
+	size_t nuris;
+	size_t cur;			/* index of the connected URI */
+	enum dir_bind_kind bind;
+	char *binddn;
+	char *password;			/* admin CLI only; wiped at close */
+	size_t passwordlen;
+	int may_move_on;		/* no round trip yet on this URI */
+	char *identity;
+	char errtext[DIR_ERRTEXT_MAX];
+};
+
+/* Copy src into dst as printable ASCII; anything else becomes '?'. */
+static void
+dir_printable(char *dst, size_t dstlen, const char *src)
+{
+	size_t i;
+
+	if (dstlen == 0)
+		return;
+	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+}
+
+/* Append src to the NUL-terminated dst, truncating at dstlen - 1. */
+static void
+dir_append(char *dst, size_t dstlen, const char *src)
+{
+	size_t used = strlen(dst);
+
+	while (*src != '\0' && used + 1 < dstlen)
+		dst[used++] = *src++;
+	dst[used] = '\0';
+}
+
+/* Replace the handle's error text (printf-style, then sanitised). */
+static void
+dir_set_error(struct kb_dir *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+dir_set_error(struct kb_dir *d, const char *fmt, ...)
+{
+	char raw[DIR_ERRTEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	dir_printable(d->errtext, sizeof(d->errtext), raw);
+}
+
+/*
+ * Map an LDAP result or API code to KB_ERR_*.  Anything not listed is an
+ * error: nothing defaults to success.
+ */
+static int
+dir_map_result(int rc)
+{
+	switch (rc) {
+	case LDAP_SUCCESS:
+		return 0;
+	case LDAP_NO_SUCH_OBJECT:
+		return KB_ERR_DIR_NO_SUCH_OBJECT;
+	case LDAP_ALREADY_EXISTS:
+		return KB_ERR_DIR_ALREADY_EXISTS;
+	case LDAP_ASSERTION_FAILED:
+		return KB_ERR_DIR_ASSERTION;
+	case LDAP_TYPE_OR_VALUE_EXISTS:
+		return KB_ERR_DIR_VALUE_EXISTS;
+	case LDAP_NO_SUCH_ATTRIBUTE:
+		return KB_ERR_DIR_NO_SUCH_VALUE;
+	case LDAP_SIZELIMIT_EXCEEDED:
+	case LDAP_ADMINLIMIT_EXCEEDED:
+		return KB_ERR_DIR_SIZELIMIT;
+	case LDAP_TIMELIMIT_EXCEEDED:
+	case LDAP_TIMEOUT:
+		return KB_ERR_DIR_TIMEOUT;
+	case LDAP_INVALID_CREDENTIALS:
+	case LDAP_INAPPROPRIATE_AUTH:
+	case LDAP_AUTH_METHOD_NOT_SUPPORTED:
+	case LDAP_STRONG_AUTH_REQUIRED:
+	case LDAP_AUTH_UNKNOWN:
+		return KB_ERR_DIR_AUTH;
+	case LDAP_INSUFFICIENT_ACCESS:
+	case LDAP_UNWILLING_TO_PERFORM:
+	case LDAP_CONFIDENTIALITY_REQUIRED:
+	case LDAP_OBJECT_CLASS_VIOLATION:
+	case LDAP_CONSTRAINT_VIOLATION:
+	case LDAP_INVALID_SYNTAX:
+	case LDAP_UNDEFINED_TYPE:
+	case LDAP_INAPPROPRIATE_MATCHING:
+	case LDAP_NAMING_VIOLATION:
+	case LDAP_INVALID_DN_SYNTAX:
+	case LDAP_NOT_ALLOWED_ON_NONLEAF:
+	case LDAP_NOT_ALLOWED_ON_RDN:
+	case LDAP_NO_OBJECT_CLASS_MODS:
+	case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
+	case LDAP_ALIAS_PROBLEM:
+	case LDAP_AFFECTS_MULTIPLE_DSAS:
+		return KB_ERR_DIR_REFUSED;
+	case LDAP_SERVER_DOWN:
+	case LDAP_CONNECT_ERROR:
+	case LDAP_BUSY:
+	case LDAP_UNAVAILABLE:
+		return KB_ERR_DIR_UNAVAILABLE;
+	case LDAP_NO_MEMORY:
+		return KB_ERR_NOMEM;
+	case LDAP_FILTER_ERROR:
+	case LDAP_PARAM_ERROR:
+		return KB_ERR_INVALID_ARG;
+	default:
+		return KB_ERR_DIR_PROTOCOL;
+	}
+}
+
+/* Whether failing with r on one URI lets the next URI have a go. */
+static int
+dir_try_next_after(int r)
+{
+	switch (r) {
+	case KB_ERR_DIR_UNAVAILABLE:
+	case KB_ERR_DIR_TIMEOUT:
+	case KB_ERR_DIR_TLS:
+	case KB_ERR_DIR_PROTOCOL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Milliseconds the next wait may take: min(network_timeout, time left). */
+static long
+dir_wait_ms(const struct kb_dir *d)
+{
+	long left, net;
+
+	left = deadline_left_ms(&d->deadline);
+	net = (long)d->cfg->network_timeout * 1000L;
+	if (net <= 0)
+		net = 1000;
+	return left < net ? left : net;
+}
+
+static void
+dir_ms_to_tv(long ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* The API error code stored in the handle after a failed call. */
+static int
+dir_ld_errno(LDAP *ld)
+{
+	int rc = LDAP_OTHER;
+
+	if (ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc) != LDAP_OPT_SUCCESS)
+		rc = LDAP_OTHER;
+	return rc;
+}
+
+/* libldap's diagnostic message for the handle, as printable ASCII. */
+static void
+dir_ld_diag(LDAP *ld, char *buf, size_t len)
+{
+	char *diag = NULL;
+
+	buf[0] = '\0';
+	if (ld != NULL && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE,
+	    &diag) == LDAP_OPT_SUCCESS && diag != NULL) {
+		dir_printable(buf, len, diag);
+		ldap_memfree(diag);
+	}
+}
+
+/* Drop the connection without waiting for anything. */
+static void
+dir_drop(struct kb_dir *d)
+{
+	if (d->ld != NULL) {
+		(void)ldap_unbind_ext(d->ld, NULL, NULL);
+		d->ld = NULL;
+	}
+}
+
+/*
+ * Wait for the reply to msgid (one message, or all with LDAP_MSG_ALL)
+ * for at most dir_wait_ms().  A timeout drops the connection.
+ */
+static int
+dir_wait(struct kb_dir *d, int msgid, int all, LDAPMessage **resp)
+{
+	struct timeval tv;
+	char diag[128];
+	long ms;
+	int rc;
+
+	*resp = NULL;
+	if ((ms = dir_wait_ms(d)) <= 0) {
+		dir_set_error(d, "%s: deadline passed", d->uris[d->cur]);
+		dir_drop(d);
+		return KB_ERR_DIR_TIMEOUT;
+	}
+	dir_ms_to_tv(ms, &tv);
+	rc = ldap_result(d->ld, msgid, all, &tv, resp);
+	if (rc == 0) {
+		dir_set_error(d, "%s: no reply within %ld ms",
+		    d->uris[d->cur], ms);
+		*resp = NULL;
+		dir_drop(d);
+		return KB_ERR_DIR_TIMEOUT;
+	}
+	if (rc == -1) {
+		rc = dir_ld_errno(d->ld);
+		dir_ld_diag(d->ld, diag, sizeof(diag));
+		dir_set_error(d, "%s: %s%s%s", d->uris[d->cur],
+		    ldap_err2string(rc), diag[0] ? ": " : "", diag);
+		*resp = NULL;
+		dir_drop(d);
+		rc = dir_map_result(rc);
+		return rc != 0 ? rc : KB_ERR_DIR_PROTOCOL;
+	}
+	return 0;
+}
+
+/*
+ * Read the result of an operation (freeing msg) and map its code; the
+ * server's diagnostic text goes to the error text, sanitised.
+ */
+static int
+dir_parse_result(struct kb_dir *d, LDAPMessage *msg, const char *what)
+{
+	char *diag = NULL, clean[256];
+	int err = LDAP_OTHER, rc;
+
+	rc = ldap_parse_result(d->ld, msg, &err, NULL, &diag, NULL, NULL, 1);
+	if (rc != LDAP_SUCCESS) {
+		dir_set_error(d, "%s: %s: unreadable result: %s",
+		    d->uris[d->cur], what, ldap_err2string(rc));
+		return KB_ERR_DIR_PROTOCOL;
+	}
+	dir_printable(clean, sizeof(clean), diag);
+	if (diag != NULL)
+		ldap_memfree(diag);
+	if (err != LDAP_SUCCESS)
+		dir_set_error(d, "%s: %s: %s%s%s", d->uris[d->cur], what,
+		    ldap_err2string(err), clean[0] ? ": " : "", clean);
+	return dir_map_result(err);
+}
+
+static int
+dir_uri_is(const char *uri, const char *scheme)
+{
+	return strncasecmp(uri, scheme, strlen(scheme)) == 0;
+}
+
+/* One per-handle option; a failure is an internal error. */
+static int
+dir_opt(LDAP *ld, int opt, const void *val)
+{
+	return ldap_set_option(ld, opt, val) == LDAP_OPT_SUCCESS ? 0 :
+	    KB_ERR_INTERNAL;
+}
+
+static int
+dir_set_options(struct kb_dir *d, LDAP *ld, long ms, int tls)
+{
+	const struct kb_config *cfg = d->cfg;
+	struct timeval tv;
+	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
+	int tlsmin = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, zero = 0;
+	int r = KB_ERR_INTERNAL;
+
+	dir_ms_to_tv(ms, &tv);
+	if ((r = dir_opt(ld, LDAP_OPT_PROTOCOL_VERSION, &version)) != 0 ||
+	    (r = dir_opt(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv)) != 0 ||
+	    (r = dir_opt(ld, LDAP_OPT_TIMEOUT, &tv)) != 0 ||
+	    (r = dir_opt(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF)) != 0 ||
+	    (r = dir_opt(ld, LDAP_OPT_RESTART, LDAP_OPT_OFF)) != 0)
+		goto out;
+	if (!tls) {
+		r = 0;
+		goto out;
+	}
+	/* The TLS context is built only when this URI needs it. */
+	if ((r = dir_opt(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand)) != 0 ||
+	    (r = dir_opt(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tlsmin)) != 0)
+		goto out;
+	if (cfg->tls_cacert != NULL && (r = dir_opt(ld,
+	    LDAP_OPT_X_TLS_CACERTFILE, cfg->tls_cacert)) != 0)
+		goto out;
+	if (cfg->tls_cacertdir != NULL && (r = dir_opt(ld,
+	    LDAP_OPT_X_TLS_CACERTDIR, cfg->tls_cacertdir)) != 0)
+		goto out;
+	if (cfg->tls_cacert == NULL && cfg->tls_cacertdir == NULL &&
+	    (r = dir_opt(ld, LDAP_OPT_X_TLS_CACERTFILE,
+	    KB_SYSTEM_CA_FILE)) != 0)
+		goto out;
+	if (cfg->tls_cert != NULL && (r = dir_opt(ld,
+	    LDAP_OPT_X_TLS_CERTFILE, cfg->tls_cert)) != 0)
+		goto out;
+	if (cfg->tls_key != NULL && (r = dir_opt(ld,
+	    LDAP_OPT_X_TLS_KEYFILE, cfg->tls_key)) != 0)
+		goto out;
+	/* Last: build this handle's own context from the options above. */
+	if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) !=
+	    LDAP_OPT_SUCCESS) {
+		r = KB_ERR_DIR_TLS;
+		goto out;
+	}
+	r = 0;
+ out:
+	if (r != 0 && r != KB_ERR_DIR_TLS)
+		dir_set_error(d, "cannot set LDAP options");
+	else if (r == KB_ERR_DIR_TLS)
+		dir_set_error(d, "cannot load TLS certificates or keys");
+	return r;
+}
+
+/* StartTLS on a plain connection: the request, then the handshake. */
+static int
+dir_starttls(struct kb_dir *d)
+{
+	LDAPMessage *res = NULL;
+	char diag[128];
+	int msgid = -1, rc, r = KB_ERR_INTERNAL;
+
+	rc = ldap_start_tls(d->ld, NULL, NULL, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		dir_ld_diag(d->ld, diag, sizeof(diag));
+		dir_set_error(d, "%s: StartTLS: %s%s%s", d->uris[d->cur],
+		    ldap_err2string(rc), diag[0] ? ": " : "", diag);
+		r = dir_map_result(rc);
+		goto out;
+	}
+	if ((r = dir_wait(d, msgid, LDAP_MSG_ALL, &res)) != 0)
+		goto out;
+	r = dir_parse_result(d, res, "StartTLS");
+	res = NULL;
+	if (r != 0) {
+		r = KB_ERR_DIR_TLS;
+		goto out;
+	}
+	if ((rc = ldap_install_tls(d->ld)) != LDAP_SUCCESS) {
+		dir_ld_diag(d->ld, diag, sizeof(diag));
+		dir_set_error(d, "%s: TLS handshake failed: %s%s%s",
+		    d->uris[d->cur], ldap_err2string(rc), diag[0] ? ": " : "",
+		    diag);
+		r = KB_ERR_DIR_TLS;
+		goto out;
+	}
+	r = 0;
+ out:
+	if (res != NULL)
+		ldap_msgfree(res);
+	return r;
+}
+
+/*
+ * Send the configured bind and wait for its result.  The bind password is
+ * read for this attempt only and wiped as soon as the request is encoded.
+ */
+static int
+dir_bind(struct kb_dir *d)
+{
+	struct berval cred = { 0, NULL };
+	LDAPMessage *res = NULL;
+	char *pw = NULL;
+	size_t pwlen = 0;
+	int msgid = -1, rc, r = KB_ERR_INTERNAL;
+
+	switch (d->bind) {
+	case DIR_BIND_NONE:
+		return 0;
+	case DIR_BIND_EXTERNAL:
+		rc = ldap_sasl_bind(d->ld, NULL, "EXTERNAL", NULL, NULL, NULL,
+		    &msgid);
+		break;
+	case DIR_BIND_SIMPLE:
+		if (d->password != NULL) {
+			if ((pw = malloc(d->passwordlen + 1)) == NULL) {
+				r = KB_ERR_NOMEM;
+				goto out;
+			}
+			memcpy(pw, d->password, d->passwordlen);
+			pw[d->passwordlen] = '\0';
+			pwlen = d->passwordlen;
+		} else if ((r = config_read_password(d->cfg->bindpw_file,
+		    &pw, &pwlen)) != 0) {
+			dir_set_error(d, "cannot read bindpw_file: %s",
+			    kb_strerror(r));
+			goto out;
+		}
+		/* An empty password would be an unauthenticated bind. */
+		if (pwlen == 0) {
+			dir_set_error(d, "empty bind password refused");
+			r = KB_ERR_DIR_AUTH;
+			goto out;
+		}
+		cred.bv_val = pw;
+		cred.bv_len = pwlen;
+		rc = ldap_sasl_bind(d->ld, d->binddn, LDAP_SASL_SIMPLE, &cred,
+		    NULL, NULL, &msgid);
+		break;
+	default:
+		r = KB_ERR_INTERNAL;
+		goto out;
+	}
+	if (pw != NULL) {
+		explicit_bzero(pw, pwlen);
+		free(pw);
+		pw = NULL;
+	}
+	if (rc != LDAP_SUCCESS) {
+		dir_set_error(d, "%s: bind: %s", d->uris[d->cur],
+		    ldap_err2string(rc));
+		r = dir_map_result(rc);
+		goto out;
+	}
+	if ((r = dir_wait(d, msgid, LDAP_MSG_ALL, &res)) != 0)
+		goto out;
+	r = dir_parse_result(d, res, "bind");
+	res = NULL;
+ out:
+	if (pw != NULL) {
+		explicit_bzero(pw, pwlen);
+		free(pw);
+	}
+	if (res != NULL)
+		ldap_msgfree(res);
+	return r == KB_ERR_DIR_REFUSED ? KB_ERR_DIR_AUTH : r;
+}
+
+/* One attempt on d->uris[d->cur]: connect, StartTLS, bind. */
+static int
+dir_attempt(struct kb_dir *d)
+{
+	const char *uri = d->uris[d->cur];
+	char diag[128];
+	long ms;
+	int ldaps, starttls, rc, r = KB_ERR_INTERNAL;
+
+	d->errtext[0] = '\0';
+	if ((ms = dir_wait_ms(d)) <= 0) {
+		dir_set_error(d, "%s: deadline passed", uri);
+		return KB_ERR_DIR_TIMEOUT;
+	}
+	ldaps = dir_uri_is(uri, "ldaps://");
+	starttls = dir_uri_is(uri, "ldap://") && d->cfg->starttls;
+	if ((rc = ldap_initialize(&d->ld, uri)) != LDAP_SUCCESS) {
+		d->ld = NULL;
+		dir_set_error(d, "%s: %s", uri, ldap_err2string(rc));
+		r = rc == LDAP_NO_MEMORY ? KB_ERR_NOMEM : KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	if ((r = dir_set_options(d, d->ld, ms, ldaps || starttls)) != 0)
+		goto out;
+	/* Connect now (for ldaps:// including the handshake), bounded by
+	   LDAP_OPT_NETWORK_TIMEOUT, so a dead URI is known here. */
+	if ((rc = ldap_connect(d->ld)) != LDAP_SUCCESS) {
+		dir_ld_diag(d->ld, diag, sizeof(diag));
+		dir_set_error(d, "%s: %s%s%s", uri, ldap_err2string(rc),
+		    diag[0] ? ": " : "", diag);
+		r = (ldaps && rc == LDAP_CONNECT_ERROR) ? KB_ERR_DIR_TLS :
+		    dir_map_result(rc);
+		if (r == 0)
+			r = KB_ERR_DIR_PROTOCOL;
+		goto out;
+	}
+	if (starttls && (r = dir_starttls(d)) != 0)
+		goto out;
+	if ((r = dir_bind(d)) != 0)
+		goto out;
+	/* Without a round trip so far the server has not proved alive. */
+	d->may_move_on = !ldaps && !starttls && d->bind == DIR_BIND_NONE;
+	r = 0;
+ out:
+	if (r != 0)
+		dir_drop(d);
+	return r;
+}
+
+/*
+ * Try the URIs from index first on, in order, until one connects and
+ * binds or the deadline passes.
+ */
+static int
+dir_connect_from(struct kb_dir *d, size_t first)
+{
+	char trail[DIR_ERRTEXT_MAX];
+	int r = KB_ERR_DIR_UNAVAILABLE, tls_failed = 0;
+	size_t i;
+
+	trail[0] = '\0';
+	for (i = first; i < d->nuris; i++) {
+		d->cur = i;
+		if (deadline_left_ms(&d->deadline) <= 0)
+			break;
+		if ((r = dir_attempt(d)) == 0)
+			return 0;
+		/* Keep each URI's reason for the caller's log line. */
+		if (d->errtext[0] != '\0') {
+			if (trail[0] != '\0')
+				dir_append(trail, sizeof(trail), "; ");
+			dir_append(trail, sizeof(trail), d->errtext);
+		}
+		if (!dir_try_next_after(r))
+			goto out;
+		if (r == KB_ERR_DIR_TLS)
+			tls_failed = 1;
+	}
+	r = tls_failed ? KB_ERR_DIR_TLS : KB_ERR_DIR_UNAVAILABLE;
+	if (trail[0] == '\0')
+		(void)snprintf(trail, sizeof(trail), "no URI left to try");
+ out:
+	dir_printable(d->errtext, sizeof(d->errtext), trail);
+	return r;
+}
+
+void
+dir_close(struct kb_dir *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	dir_drop(d);
+	for (i = 0; i < d->nuris; i++)
+		free(d->uris[i]);
+	if (d->password != NULL) {
+		explicit_bzero(d->password, d->passwordlen);
+		free(d->password);
+	}
+	free(d->binddn);
+	free(d->identity);
+	explicit_bzero(d, sizeof(*d));
+	free(d);
+}
+
+/* Decide how to bind and copy what the attempts need into d. */
+static int
+dir_setup_bind(struct kb_dir *d, const struct kb_config *cfg,
+    const struct kb_dir_auth *auth)
+{
+	const char *who;
+
+	if (auth != NULL && auth->binddn != NULL) {
+		if (auth->password == NULL || auth->passwordlen == 0) {
+			dir_set_error(d, "empty bind password refused");
+			return KB_ERR_DIR_AUTH;
+		}
+		d->bind = DIR_BIND_SIMPLE;
+		who = auth->binddn;
+		if ((d->password = malloc(auth->passwordlen + 1)) == NULL)
+			return KB_ERR_NOMEM;
+		memcpy(d->password, auth->password, auth->passwordlen);
+		d->password[auth->passwordlen] = '\0';
+		d->passwordlen = auth->passwordlen;
+	} else if (cfg->sasl_mech != NULL) {
+		if (strcasecmp(cfg->sasl_mech, "EXTERNAL") != 0) {
+			dir_set_error(d, "unsupported sasl_mech");
+			return KB_ERR_INVALID_ARG;
+		}
+		d->bind = DIR_BIND_EXTERNAL;
+		who = "sasl:EXTERNAL";
+	} else if (cfg->binddn != NULL) {
+		if (cfg->bindpw_file == NULL) {
+			dir_set_error(d, "binddn without bindpw_file");
+			return KB_ERR_INVALID_ARG;
+		}
+		d->bind = DIR_BIND_SIMPLE;
+		who = cfg->binddn;
+	} else {
+		d->bind = DIR_BIND_NONE;
+		who = "anonymous";
+	}
+	if (d->bind == DIR_BIND_SIMPLE) {
+		if ((d->binddn = strdup(who)) == NULL)
+			return KB_ERR_NOMEM;
+	}
+	if ((d->identity = strdup(who)) == NULL)
+		return KB_ERR_NOMEM;
+	return 0;
+}
+
+int
+dir_open(const struct kb_config *cfg, const struct kb_dir_auth *auth,
+    const struct timespec *deadline, struct kb_dir **dp,
+    char *errbuf, size_t errlen)
+{
+	struct kb_dir *d = NULL;
+	size_t i;
+	int r = KB_ERR_INTERNAL;
+
+	if (dp != NULL)
+		*dp = NULL;
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (cfg == NULL || deadline == NULL || dp == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	/*
+	 * libldap's one-time initialisation reads ldap.conf, ~/ldaprc,
+	 * ./ldaprc and LDAP* environment variables (LDAPTLS_REQCERT=never,
+	 * a TLS_REQCERT line in a planted ldaprc, ...).  LDAPNOINIT makes it
+	 * skip all of them, so only what keybound.conf says counts.  It must
+	 * be set before the first libldap call in the process.
+	 */
+	if (setenv("LDAPNOINIT", "1", 1) != 0) {
+		r = KB_ERR_SYSTEM;
+		goto out;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	d->cfg = cfg;
+	d->deadline = *deadline;
+	if (auth != NULL && auth->uri != NULL) {
+		if ((d->uris[0] = strdup(auth->uri)) == NULL) {
+			r = KB_ERR_NOMEM;
+			goto out;
+		}
+		d->nuris = 1;
+	} else {
+		for (i = 0; i < cfg->nuris && i < KB_CONFIG_MAX_URIS; i++) {
+			if ((d->uris[i] = strdup(cfg->uris[i])) == NULL) {
+				r = KB_ERR_NOMEM;
+				goto out;
+			}
+			d->nuris++;
+		}
+	}
+	if (d->nuris == 0) {
+		dir_set_error(d, "no URI configured");
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	if ((r = dir_setup_bind(d, cfg, auth)) != 0)
+		goto out;
+	if ((r = dir_connect_from(d, 0)) != 0)
+		goto out;
+	*dp = d;
+	d = NULL;
+	r = 0;
+ out:
+	if (d != NULL && errbuf != NULL && errlen > 0)
+		dir_printable(errbuf, errlen, d->errtext[0] ? d->errtext :
+		    kb_strerror(r));
+	dir_close(d);
+	return r;
+}
+
+const char *
+dir_uri(const struct kb_dir *d)
+{
+	if (d == NULL || d->nuris == 0)
+		return "";
+	return d->uris[d->cur];
+}
+
+const char *
+dir_bind_identity(const struct kb_dir *d)
+{
+	if (d == NULL || d->identity == NULL)
+		return "anonymous";
+	return d->identity;
+}
+
+const char *
+dir_last_error(const struct kb_dir *d)
+{
+	return d == NULL ? "" : d->errtext;
+}
+
+/* What one search has handed over so far, for its bounds. */
+struct dir_search_state {
+	size_t entries;
+	size_t bytes;
+	size_t dropped;
+	size_t limit;
+};
+
+static void
+dir_free_attrs(struct kb_attr *at, size_t nat)
+{
+	size_t i, j;
+
+	for (i = 0; i < nat; i++) {
+		/* The values were allocated here: cast back to free. */
+		struct kb_val *vals = (struct kb_val *)(uintptr_t)at[i].vals;
+
+		for (j = 0; j < at[i].nvals; j++)
+			free((void *)(uintptr_t)vals[j].bytes);
+		free(vals);
+	}
+}
+
+/* Copy one attribute's values, dropping those over KB_DIR_VALUE_MAX. */
+static int
+dir_copy_values(struct berval **bv, struct dir_search_state *st,
+    struct kb_attr *at)
+{
+	struct kb_val *vals = NULL;
+	size_t n, i, k = 0;
+	char *copy;
+	int r = KB_ERR_INTERNAL;
+
+	n = (size_t)ldap_count_values_len(bv);
+	if ((vals = calloc(n ? n : 1, sizeof(*vals))) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (bv[i]->bv_len > KB_DIR_VALUE_MAX) {
+			st->dropped++;
+			continue;
+		}
+		st->bytes += bv[i]->bv_len;
+		if (st->bytes > DIR_MAX_BYTES) {
+			r = KB_ERR_DIR_SIZELIMIT;
+			goto out;
+		}
+		if ((copy = malloc(bv[i]->bv_len + 1)) == NULL) {
+			r = KB_ERR_NOMEM;
+			goto out;
+		}
+		if (bv[i]->bv_len > 0)
+			memcpy(copy, bv[i]->bv_val, bv[i]->bv_len);
+		copy[bv[i]->bv_len] = '\0';
+		vals[k].bytes = copy;
+		vals[k].len = bv[i]->bv_len;
+		k++;
+	}
+	r = 0;
+ out:
+	at->vals = vals;
+	at->nvals = k;
+	return r;
+}
+
+/* Hand one entry, with the requested attributes present, to fn. */
+static int
+dir_deliver(struct kb_dir *d, LDAPMessage *e, const char *const *attrs,
+    size_t nattrs, struct dir_search_state *st, dir_entry_fn fn, void *ctx)
+{
+	struct kb_attr at[DIR_MAX_ATTRS];
+	struct berval **bv = NULL;
+	char *dn = NULL;
+	size_t i, nat = 0;
+	int r = KB_ERR_INTERNAL;
+
+	if ((dn = ldap_get_dn(d->ld, e)) == NULL) {
+		dir_set_error(d, "%s: entry without a DN", d->uris[d->cur]);
+		r = KB_ERR_DIR_PROTOCOL;
+		goto out;
+	}
+	for (i = 0; i < nattrs; i++) {
+		if ((bv = ldap_get_values_len(d->ld, e, attrs[i])) == NULL)
+			continue;
+		at[nat].name = attrs[i];
+		r = dir_copy_values(bv, st, &at[nat]);
+		nat++;
+		ldap_value_free_len(bv);
+		bv = NULL;
+		if (r != 0) {
+			if (r == KB_ERR_DIR_SIZELIMIT)
+				dir_set_error(d, "%s: answer larger than %d "
+				    "bytes", d->uris[d->cur], DIR_MAX_BYTES);
+			goto out;
+		}
+	}
+	r = fn(ctx, dn, at, nat);
+ out:
+	dir_free_attrs(at, nat);
+	if (dn != NULL)
+		ldap_memfree(dn);
+	return r;
+}
+
+/* Send the search request; attrs NULL asks for no attributes ("1.1"). */
+static int
+dir_send_search(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, size_t nattrs,
+    size_t limit, int *msgidp)
+{
+	char *av[DIR_MAX_ATTRS + 1];
+	char noattrs[] = LDAP_NO_ATTRS;
+	struct timeval tl;
+	long left;
+	size_t i;
+	int ldscope, rc;
+
+	switch (scope) {
+	case KB_SCOPE_BASE:
+		ldscope = LDAP_SCOPE_BASE;
+		break;
+	case KB_SCOPE_ONE:
+		ldscope = LDAP_SCOPE_ONELEVEL;
+		break;
+	case KB_SCOPE_SUB:
+		ldscope = LDAP_SCOPE_SUBTREE;
+		break;
+	default:
+		return KB_ERR_INVALID_ARG;
+	}
+	/* libldap takes char **; it does not write through them. */
+	for (i = 0; i < nattrs; i++)
+		av[i] = (char *)(uintptr_t)attrs[i];
+	if (nattrs == 0)
+		av[nattrs++] = noattrs;
+	av[nattrs] = NULL;
+	/* The server's own time limit: what is left, rounded up. */
+	left = deadline_left_ms(&d->deadline);
+	tl.tv_sec = (left + 999) / 1000;
+	tl.tv_usec = 0;
+	rc = ldap_search_ext(d->ld, base, ldscope, filter, av, 0, NULL, NULL,
+	    &tl, (int)limit, msgidp);
+	if (rc != LDAP_SUCCESS) {
+		dir_set_error(d, "%s: search: %s", d->uris[d->cur],
+		    ldap_err2string(rc));
+		rc = dir_map_result(rc);
+		if (rc == KB_ERR_DIR_UNAVAILABLE)
+			dir_drop(d);
+		return rc != 0 ? rc : KB_ERR_DIR_PROTOCOL;
+	}
+	return 0;
+}
+
+/* Run one search on the current connection. */
+static int
+dir_search_once(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, size_t nattrs,
+    struct dir_search_state *st, dir_entry_fn fn, void *ctx)
+{
+	LDAPMessage *msg = NULL;
+	int msgid = -1, done = 0, r = KB_ERR_INTERNAL;
+
+	if ((r = dir_send_search(d, base, scope, filter, attrs, nattrs,
+	    st->limit, &msgid)) != 0)
+		goto out;
+	for (;;) {
+		if ((r = dir_wait(d, msgid, LDAP_MSG_ONE, &msg)) != 0)
+			goto out;
+		switch (ldap_msgtype(msg)) {
+		case LDAP_RES_SEARCH_ENTRY:
+			/* A server may ignore the size limit; we do not. */
+			if (++st->entries > st->limit) {
+				dir_set_error(d, "%s: more than %zu entries",
+				    d->uris[d->cur], st->limit);
+				r = KB_ERR_DIR_SIZELIMIT;
+				goto out;
+			}
+			r = dir_deliver(d, msg, attrs, nattrs, st, fn, ctx);
+			if (r != 0)
+				goto out;
+			break;
+		case LDAP_RES_SEARCH_RESULT:
+			done = 1;
+			r = dir_parse_result(d, msg, "search");
+			msg = NULL;
+			goto out;
+		case LDAP_RES_SEARCH_REFERENCE:
+		case LDAP_RES_INTERMEDIATE:
+			break;		/* referrals are not followed */
+		default:
+			dir_set_error(d, "%s: unexpected message in search",
+			    d->uris[d->cur]);
+			r = KB_ERR_DIR_PROTOCOL;
+			goto out;
+		}
+		ldap_msgfree(msg);
+		msg = NULL;
+	}
+ out:
+	if (msg != NULL)
+		ldap_msgfree(msg);
+	/* Stopped early: tell the server, keep the connection usable. */
+	if (r != 0 && !done && msgid != -1 && d->ld != NULL)
+		(void)ldap_abandon_ext(d->ld, msgid, NULL, NULL);
+	return r;
+}
+
+int
+dir_search(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, size_t sizelimit,
+    dir_entry_fn fn, void *ctx, size_t *dropped)
+{
+	struct dir_search_state st;
+	size_t nattrs = 0;
+	int r = KB_ERR_INTERNAL;
+
+	if (dropped != NULL)
+		*dropped = 0;
+	memset(&st, 0, sizeof(st));
+	if (d == NULL || base == NULL || filter == NULL || fn == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	for (nattrs = 0; attrs != NULL && attrs[nattrs] != NULL; nattrs++) {
+		if (nattrs >= DIR_MAX_ATTRS) {
+			r = KB_ERR_INVALID_ARG;
+			goto out;
+		}
+	}
+	st.limit = (sizelimit == 0 || sizelimit > KB_DIR_MAX_ENTRIES) ?
+	    KB_DIR_MAX_ENTRIES : sizelimit;
+	for (;;) {
+		if (d->ld == NULL) {
+			dir_set_error(d, "not connected");
+			r = KB_ERR_DIR_UNAVAILABLE;
+			goto out;
+		}
+		r = dir_search_once(d, base, scope, filter, attrs, nattrs, &st,
+		    fn, ctx);
+		/*
+		 * A URI that accepted the connection but never answered the
+		 * first request loses its turn like one that refused it,
+		 * as long as nothing has been handed to fn yet.
+		 */
+		if (r == 0 || !d->may_move_on || st.entries > 0 ||
+		    d->ld != NULL || d->cur + 1 >= d->nuris)
+			break;
+		if ((r = dir_connect_from(d, d->cur + 1)) != 0)
+			break;
+	}
+	if (r == 0)
+		d->may_move_on = 0;
+ out:
+	if (dropped != NULL)
+		*dropped = st.dropped;
+	return r;
+}
+
+/* Build libldap's modification list; values are borrowed, not copied. */
+static int
+dir_build_mods(const struct kb_mod *mods, size_t nmods, int adding,
+    LDAPMod **listp, LDAPMod ***ptrsp)
+{
+	LDAPMod *list = NULL, **ptrs = NULL;
+	size_t i, j, nv;
+	int r = KB_ERR_INTERNAL;
+
+	*listp = NULL;
+	*ptrsp = NULL;
+	if (nmods == 0 || nmods > DIR_MAX_MODS || mods == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	if ((list = calloc(nmods, sizeof(*list))) == NULL ||
+	    (ptrs = calloc(nmods + 1, sizeof(*ptrs))) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < nmods; i++) {
+		ptrs[i] = &list[i];
+		switch (adding ? KB_MOD_ADD : mods[i].op) {
+		case KB_MOD_ADD:
+			list[i].mod_op = LDAP_MOD_ADD;
+			break;
+		case KB_MOD_DELETE:
+			list[i].mod_op = LDAP_MOD_DELETE;
+			break;
+		case KB_MOD_REPLACE:
+			list[i].mod_op = LDAP_MOD_REPLACE;
+			break;
+		default:
+			r = KB_ERR_INVALID_ARG;
+			goto out;
+		}
+		if (mods[i].attr == NULL) {
+			r = KB_ERR_INVALID_ARG;
+			goto out;
+		}
+		list[i].mod_type = (char *)(uintptr_t)mods[i].attr;
+		for (nv = 0; mods[i].vals != NULL && mods[i].vals[nv] != NULL;
+		    nv++)
+			;
+		if (nv == 0) {
+			if (adding || mods[i].op == KB_MOD_ADD) {
+				r = KB_ERR_INVALID_ARG;
+				goto out;
+			}
+			continue;	/* delete/replace: the whole attribute */
+		}
+		if ((list[i].mod_values = calloc(nv + 1,
+		    sizeof(char *))) == NULL) {
+			r = KB_ERR_NOMEM;
+			goto out;
+		}
+		for (j = 0; j < nv; j++)
+			list[i].mod_values[j] =
+			    (char *)(uintptr_t)mods[i].vals[j];
+	}
+	*listp = list;
+	*ptrsp = ptrs;
+	list = NULL;
+	ptrs = NULL;
+	r = 0;
+ out:
+	if (list != NULL) {
+		for (i = 0; i < nmods; i++)
+			free(list[i].mod_values);
+		free(list);
+	}
+	free(ptrs);
+	return r;
+}
+
+static void
+dir_free_mods(LDAPMod *list, LDAPMod **ptrs, size_t nmods)
+{
+	size_t i;
+
+	if (list != NULL) {
+		for (i = 0; i < nmods; i++)
+			free(list[i].mod_values);
+		free(list);
+	}
+	free(ptrs);
+}
+
+/* Operations for dir_write(). */
+enum dir_write_op {
+	DIR_WRITE_ADD,
+	DIR_WRITE_MODIFY,
+	DIR_WRITE_DELETE,
+};
+
+/*
+ * One write with optional assertion and permissive-modify controls, and
+ * its result.  Writes never move on to another URI.
+ */
+static int
+dir_write(struct kb_dir *d, enum dir_write_op op, const char *dn,
+    const struct kb_mod *mods, size_t nmods, const char *assertion,
+    int permissive)
+{
+	static char permissive_oid[] = LDAP_CONTROL_X_PERMISSIVE_MODIFY;
+	LDAPControl permissive_ctrl, *assert_ctrl = NULL, *ctrls[3];
+	LDAPMod *list = NULL, **ptrs = NULL;
+	LDAPMessage *res = NULL;
+	char *filter = NULL;
+	const char *what;
+	size_t nctrls = 0;
+	int msgid = -1, rc, r = KB_ERR_INTERNAL;
+
+	if (d == NULL || dn == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	if (d->ld == NULL) {
+		dir_set_error(d, "not connected");
+		r = KB_ERR_DIR_UNAVAILABLE;
+		goto out;
+	}
+	if (op != DIR_WRITE_DELETE && (r = dir_build_mods(mods, nmods,
+	    op == DIR_WRITE_ADD, &list, &ptrs)) != 0)
+		goto out;
+	if (assertion != NULL) {
+		if ((filter = strdup(assertion)) == NULL) {
+			r = KB_ERR_NOMEM;
+			goto out;
+		}
+		rc = ldap_create_assertion_control(d->ld, filter, 1,
+		    &assert_ctrl);
+		if (rc != LDAP_SUCCESS) {
+			dir_set_error(d, "assertion filter: %s",
+			    ldap_err2string(rc));
+			r = KB_ERR_INVALID_ARG;
+			goto out;
+		}
+		ctrls[nctrls++] = assert_ctrl;
+	}
+	if (permissive) {
+		permissive_ctrl.ldctl_oid = permissive_oid;
+		permissive_ctrl.ldctl_value.bv_len = 0;
+		permissive_ctrl.ldctl_value.bv_val = NULL;
+		permissive_ctrl.ldctl_iscritical = 1;
+		ctrls[nctrls++] = &permissive_ctrl;
+	}
+	ctrls[nctrls] = NULL;
+	switch (op) {
+	case DIR_WRITE_ADD:
+		what = "add";
+		rc = ldap_add_ext(d->ld, dn, ptrs, ctrls, NULL, &msgid);
+		break;
+	case DIR_WRITE_MODIFY:
+		what = "modify";
+		rc = ldap_modify_ext(d->ld, dn, ptrs, ctrls, NULL, &msgid);
+		break;
+	case DIR_WRITE_DELETE:
+		what = "delete";
+		rc = ldap_delete_ext(d->ld, dn, ctrls, NULL, &msgid);
+		break;
+	default:
+		r = KB_ERR_INTERNAL;
+		goto out;
+	}
+	if (rc != LDAP_SUCCESS) {
+		dir_set_error(d, "%s: %s: %s", d->uris[d->cur], what,
+		    ldap_err2string(rc));
+		r = dir_map_result(rc);
+		if (r == 0)
+			r = KB_ERR_DIR_PROTOCOL;
+		goto out;
+	}
+	if ((r = dir_wait(d, msgid, LDAP_MSG_ALL, &res)) != 0)
+		goto out;
+	r = dir_parse_result(d, res, what);
+	res = NULL;
+	d->may_move_on = 0;
+ out:
+	if (res != NULL)
+		ldap_msgfree(res);
+	if (assert_ctrl != NULL)
+		ldap_control_free(assert_ctrl);
+	free(filter);
+	dir_free_mods(list, ptrs, nmods);
+	return r;
+}
+
+int
+dir_add(struct kb_dir *d, const char *dn, const struct kb_mod *mods,
+    size_t nmods)
+{
+	return dir_write(d, DIR_WRITE_ADD, dn, mods, nmods, NULL, 0);
+}
+
+int
+dir_modify(struct kb_dir *d, const char *dn, const struct kb_mod *mods,
+    size_t nmods, const char *assertion, int permissive)
+{
+	return dir_write(d, DIR_WRITE_MODIFY, dn, mods, nmods, assertion,
+	    permissive);
+}
+
+int
+dir_delete(struct kb_dir *d, const char *dn, const char *assertion)
+{
+	return dir_write(d, DIR_WRITE_DELETE, dn, NULL, 0, assertion, 0);
+}
