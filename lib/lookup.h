@@ -1,0 +1,116 @@
+/*
+ * lookup.h - the one code path that decides which keys USER may use on
+ * INSTANCE: filter expansion, directory search, per-entry re-checks, key
+ * parsing, policy, expiry and options, canonical rendering.  keybound-keys,
+ * the admin CLI's `check` and (through keybound-keys --has-keys) the PAM
+ * module all use it; cached answers go through the same checks again.
+ */
+#ifndef KB_LOOKUP_H
+#define KB_LOOKUP_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct kb_config;
+
+#define KB_LOOKUP_MAX_NOTES	20	/* notes reported per answer */
+
+/* What is asked: USER on INSTANCE, all keys or the one with FINGERPRINT. */
+struct kb_query {
+	const char *user;		/* passed name_user_valid() */
+	size_t userlen;
+	const char *instance;		/* cfg->instance */
+	const char *fingerprint;	/* "SHA256:..." or NULL for all */
+};
+
+/* One usable key, everything rebuilt from parsed data. */
+struct kb_keyrec {
+	char *name;		/* key pair name (name_keypair_valid) */
+	char *key_text;		/* canonical "TYPE BASE64" */
+	char *options;		/* canonical options without expiry, or NULL */
+	char *not_after;	/* canonical "YYYYMMDDHHMMSSZ", or NULL */
+	char *fingerprint;	/* "SHA256:..." of the key */
+	char *line;		/* the authorized_keys line to print */
+};
+
+/* A decided answer; nkeys == 0 means "nothing attached". */
+struct kb_answer {
+	struct kb_keyrec *keys;
+	size_t nkeys;
+	size_t cap;
+	size_t skipped;		/* keys refused (parse, policy, expiry, ...) */
+	size_t over_limit;	/* keys beyond max_keys, not served */
+	time_t fetched;		/* wall-clock time of the directory answer */
+};
+
+/* Kinds of note handed to the caller's log. */
+enum kb_note_kind {
+	KB_NOTE_KEY_SKIPPED = 1,	/* a key refused; err says why */
+	KB_NOTE_OPTS_DROPPED,		/* options outside the allow-list */
+	KB_NOTE_ENTRY_SKIPPED,		/* an entry failed the re-checks */
+	KB_NOTE_VALUES_DROPPED,		/* the directory dropped huge values */
+	KB_NOTE_MAX_KEYS,		/* more keys than max_keys */
+};
+
+/* A note: name and detail are printable ASCII (sanitized), may be NULL. */
+struct kb_note {
+	enum kb_note_kind kind;
+	int err;			/* KB_ERR_* or 0 */
+	const char *name;		/* key pair name when known */
+	const char *detail;		/* e.g. dropped option keywords */
+	size_t count;			/* for VALUES_DROPPED / MAX_KEYS */
+};
+
+typedef void (*lookup_note_fn)(void *ctx, const struct kb_note *n);
+
+/*
+ * Ask the directory (cfg's URIs under the absolute monotonic deadline) for
+ * the keys q->user may use on q->instance.  Every entry is re-checked
+ * (attachment or uid byte for byte), every value parsed as untrusted.  For
+ * openssh-lpk more than one entry is KB_ERR_DIR_AMBIGUOUS.  Notes (if note
+ * is not NULL) report skipped keys and dropped options.  On success *ap
+ * owns the answer, sorted by key pair name and cut to max_keys.  errbuf
+ * gets a short printable reason on failure.
+ */
+int lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
+    const struct timespec *deadline, lookup_note_fn note, void *ctx,
+    struct kb_answer **ap, char *errbuf, size_t errlen);
+
+/* An empty answer with fetched = now. */
+int lookup_answer_new(struct kb_answer **ap);
+
+/* Free an answer (NULL is fine). */
+void lookup_answer_free(struct kb_answer *a);
+
+/*
+ * Check one key pair given as untrusted raw fields (from the directory or
+ * the cache) and add it to a if usable: every byte printable ASCII, name
+ * valid, key parsed (no options, comment dropped), policy, not-after
+ * (skipped when past), options parsed dropping unknown ones; with
+ * q->fingerprint only the matching key is added.  Returns 0 when the key
+ * was added or skipped (a note says why), < 0 only for fatal errors.
+ * optslen/notafterlen may be 0 with NULL pointers.
+ */
+int lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
+    time_t now, const char *name, size_t namelen, const char *key,
+    size_t keylen, const char *opts, size_t optslen, const char *notafter,
+    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a);
+
+/*
+ * Sort by key pair name and keep the first max_keys (a note reports the
+ * rest).  Called by lookup_directory(); callers building answers from the
+ * cache call it themselves.
+ */
+void lookup_finish(const struct kb_config *cfg, struct kb_answer *a,
+    lookup_note_fn note, void *ctx);
+
+/*
+ * Parse a GeneralizedTime in UTC strictly: "YYYYMMDDHHMMSS[.fraction]Z"
+ * (fraction ignored).  Returns 0 or KB_ERR_TIME.
+ */
+int lookup_parse_gentime(const char *s, size_t len, time_t *tp);
+
+/* Format t as "YYYYMMDDHHMMSSZ" into buf (at least 16 bytes). */
+int lookup_format_gentime(time_t t, char *buf, size_t buflen);
+
+#endif /* KB_LOOKUP_H */
