@@ -202,15 +202,14 @@ key_check_rsa(const unsigned char *e, size_t elen, const unsigned char *n,
 	if ((bn_e = BN_bin2bn(e, (int)elen, NULL)) == NULL ||
 	    (bn_n = BN_bin2bn(n, (int)nlen, NULL)) == NULL)
 		goto out;
-	bits = BN_num_bits(bn_n);
+	if ((bits = BN_num_bits(bn_n)) < KEY_RSA_MIN_BITS) {
+		r = KB_ERR_KEY_RSA_TOO_SMALL;
+		goto out;
+	}
 	r = KB_ERR_KEY_INVALID;
 	if (!BN_is_odd(bn_n) || !BN_is_odd(bn_e) || BN_is_one(bn_e) ||
 	    BN_cmp(bn_e, bn_n) >= 0)
 		goto out;
-	if (bits < KEY_RSA_MIN_BITS) {
-		r = KB_ERR_KEY_RSA_TOO_SMALL;
-		goto out;
-	}
 	r = KB_ERR_CRYPTO;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
