@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""report.py - merge the bench timer's phase results into results.json and
+print the table with the target ratios.
+
+    report.py --out FILE [--ops FILE] [--skipped FILE] [--meta K=V ...]
+              -- PHASE.json ...
+"""
+import argparse
+import json
+import os
+import sys
+
+ORDER = [
+    "true", "c-floor", "c-floor-starttls", "keybound", "keybound-starttls",
+    "keybound-cached", "keybound-fingerprint", "keybound-1m",
+    "ldapsearch-script", "ldapsearch-script-starttls", "python-ldap",
+    "sssd-warm", "sssd-expired", "pam-keybound", "ssh-login-keybound",
+    "ssh-login-sssd", "ssh-login-file", "storm",
+]
+
+# (label, numerator row, denominator row, limit): ratio of medians <= limit
+RATIOS = [
+    ("keybound / sssd-warm", "keybound", "sssd-warm", 1.0),
+    ("keybound / c-floor", "keybound", "c-floor", 0.75),
+    ("keybound-cached / sssd-warm", "keybound-cached", "sssd-warm", 0.5),
+    ("keybound-cached / true", "keybound-cached", "true", 2.0),
+    ("keybound-starttls / c-floor-starttls", "keybound-starttls",
+     "c-floor-starttls", 0.8),
+    ("keybound / ldapsearch-script", "keybound", "ldapsearch-script", 0.6),
+    ("keybound-1m / keybound", "keybound-1m", "keybound", 1.1),
+]
+
+
+def load_rows(paths):
+    rows = {}
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="ascii") as f:
+            for r in json.load(f):
+                rows[r["name"]] = r
+    return rows
+
+
+def read_tsv(path):
+    out = []
+    if path and os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line:
+                    out.append(line.split("\t"))
+    return out
+
+
+def targets(rows):
+    """Yield (label, value text, limit text, met: True/False/None)."""
+    def med(name):
+        r = rows.get(name)
+        return r["median_ms"] if r and "median_ms" in r else None
+
+    for label, num, den, limit in RATIOS:
+        a, b = med(num), med(den)
+        if a is None or b is None or b <= 0:
+            yield label, "n/a", "<= %.2f" % limit, None
+        else:
+            v = a / b
+            yield label, "%.2f" % v, "<= %.2f" % limit, v <= limit
+    storm = rows.get("storm")
+    if storm and "median_ms" in storm:
+        yield ("storm failures", str(storm["failures"]), "= 0",
+               storm["failures"] == 0)
+        s = storm.get("ldap_searches_per_call")
+        if s is not None:
+            yield ("storm LDAP searches per call", "%.2f" % s, "= 1",
+                   abs(s - 1.0) < 0.05)
+        b = storm.get("ldap_binds_per_call")
+        if b is not None:
+            yield ("storm LDAP binds per call (anonymous config)",
+                   "%.2f" % b, "<= 1", b <= 1.0)
+        yield ("storm peak RSS", "%.1f MiB" % (storm["max_rss_kb"] / 1024),
+               "<= 8 MiB", storm["max_rss_kb"] <= 8 * 1024)
+    else:
+        yield "storm", "n/a", "", None
+    k, s, f = med("ssh-login-keybound"), med("ssh-login-sssd"), \
+        med("ssh-login-file")
+    if None in (k, s, f):
+        yield "ssh login: keybound - file <= sssd - file", "n/a", "", None
+    else:
+        yield ("ssh login: (keybound - file) vs (sssd-warm - file)",
+               "%+.1f ms vs %+.1f ms" % (k - f, s - f), "<=", k - f <= s - f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--ops")
+    ap.add_argument("--skipped")
+    ap.add_argument("--meta", nargs="*", default=[])
+    ap.add_argument("phases", nargs="*")
+    args = ap.parse_args()
+
+    rows = load_rows(args.phases)
+    for name, searches, binds in read_tsv(args.ops):
+        if name in rows:
+            rows[name]["ldap_searches_per_call"] = float(searches)
+            rows[name]["ldap_binds_per_call"] = float(binds)
+    skipped = {}
+    for fields in read_tsv(args.skipped):
+        skipped[fields[0]] = fields[1] if len(fields) > 1 else ""
+    meta = dict(kv.split("=", 1) for kv in args.meta)
+
+    out = []
+    for name in ORDER + sorted(set(rows) - set(ORDER)):
+        if name in rows:
+            out.append(rows[name])
+        else:
+            reason = skipped.get(name) or skipped.get(
+                "sssd" if "sssd" in name else name, "not measured")
+            out.append({"name": name, "skipped": reason})
+    with open(args.out + ".tmp", "w", encoding="ascii") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    os.replace(args.out + ".tmp", args.out)
+
+    print()
+    print("keybound bench: %s" % ", ".join("%s=%s" % kv for kv in
+                                            sorted(meta.items())))
+    print()
+    hdr = "%-28s %9s %9s %9s %9s %6s %5s %7s" % (
+        "row", "median ms", "p95 ms", "p99 ms", "RSS MiB", "n", "fail",
+        "srch/c")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in out:
+        if "median_ms" not in r:
+            print("%-28s skipped: %s" % (r["name"], r["skipped"]))
+            continue
+        s = r.get("ldap_searches_per_call")
+        print("%-28s %9.2f %9.2f %9.2f %9.1f %6d %5d %7s" % (
+            r["name"], r["median_ms"], r["p95_ms"], r["p99_ms"],
+            r["max_rss_kb"] / 1024, r["n"], r["failures"],
+            "" if s is None else "%.2f" % s))
+    print()
+    print("%-52s %20s %10s  %s" % ("target (ratios of medians)", "value",
+                                   "limit", "met"))
+    for label, value, limit, met in targets(rows):
+        print("%-52s %20s %10s  %s" % (
+            label, value, limit,
+            {True: "yes", False: "NO", None: "n/a"}[met]))
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
