@@ -40,6 +40,17 @@
 #   kb_ssh_password_login USER PASSWORD password|keyboard-interactive
 #       Password or keyboard-interactive login through sshpass (password in
 #       the environment, not argv).  Returns sshpass's status (0 = logged in).
+#
+#   kb_private_syslog "$@"
+#       Call first in a test script, before anything is started: re-runs
+#       the script in a private mount namespace (unshare -m) whose /dev is a
+#       private tmpfs holding the usual devices and a /dev/log socket served
+#       by kb-syslog-sink, so syslog lines from keybound-keys, sshd and PAM
+#       modules land in $KB_SYSLOG without touching the host's /dev.
+#       Calls kb_tmpdir.  Exports KB_SYSLOG.
+#
+#   kb_syslog_wait PATTERN [SECS]
+#       Wait until a line of $KB_SYSLOG matches the extended regex PATTERN.
 
 KB_SSHD_EXAMPLE=$KB_SRC/config-examples/sshd_config.d/40-keybound.conf
 
@@ -199,4 +210,56 @@ kb_ssh_password_login() {
 	    -o IdentityAgent=none -o PubkeyAuthentication=no \
 	    -o PreferredAuthentications="$method" \
 	    -o NumberOfPasswordPrompts=1 "$user@127.0.0.1" true </dev/null
+}
+
+kb_private_syslog() {
+	local d n
+	if [ -z "${KB_SYSLOG_NS:-}" ]; then
+		[ "$(id -u)" = 0 ] || { echo "sshd.sh: needs root" >&2; exit 1; }
+		exec env KB_SYSLOG_NS=1 unshare -m --propagation private \
+		    bash "$0" "$@"
+	fi
+	[ -n "${KB_T:-}" ] || kb_tmpdir
+	[ -x "$KB_BUILD/tests/tools/kb-syslog-sink" ] || {
+		echo "sshd.sh: kb-syslog-sink not built" >&2
+		exit 1
+	}
+	# The real /dev stays reachable under a private tmpfs; only
+	# rmdir (never rm -r) touches $d, so nothing below it is deleted.
+	d=$(mktemp -d "${TMPDIR:-/tmp}/kbns.XXXXXX") || exit 1
+	kb_on_exit "umount -R -l '$d'; rmdir '$d'"
+	mount -t tmpfs -o mode=0700 kbns "$d" && mkdir "$d/dev" &&
+	    mount --rbind /dev "$d/dev" &&
+	    mount -t tmpfs -o mode=0755 kbdev /dev || exit 1
+	for n in null zero full random urandom tty ptmx; do
+		[ -e "$d/dev/$n" ] || continue
+		touch "/dev/$n" && mount --bind "$d/dev/$n" "/dev/$n" || exit 1
+	done
+	for n in pts shm; do
+		[ -d "$d/dev/$n" ] || continue
+		mkdir "/dev/$n" && mount --rbind "$d/dev/$n" "/dev/$n" || exit 1
+	done
+	ln -s /proc/self/fd /dev/fd
+	ln -s /proc/self/fd/0 /dev/stdin
+	ln -s /proc/self/fd/1 /dev/stdout
+	ln -s /proc/self/fd/2 /dev/stderr
+	KB_SYSLOG=$KB_T/syslog
+	: >"$KB_SYSLOG"
+	"$KB_BUILD/tests/tools/kb-syslog-sink" /dev/log "$KB_SYSLOG" &
+	kb_kill_at_exit $!
+	for n in $(seq 1 100); do
+		[ -S /dev/log ] && break
+		sleep 0.02
+	done
+	[ -S /dev/log ] || { echo "sshd.sh: no /dev/log" >&2; exit 1; }
+	export KB_SYSLOG
+}
+
+kb_syslog_wait() {
+	local pat=$1 secs=${2:-5} i
+	for ((i = 0; i < secs * 20; i++)); do
+		grep -Eq -- "$pat" "$KB_SYSLOG" && return 0
+		sleep 0.05
+	done
+	return 1
 }
