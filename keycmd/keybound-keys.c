@@ -324,40 +324,39 @@ offline_allowed(int err)
 /*
  * When started as root, become the owner of cache_dir (its uid and gid, no
  * supplementary groups) before touching the network or the cache, and
- * check that root cannot be regained.
+ * check that root cannot be regained.  A cache_dir that is missing or
+ * owned by root names no one to become: run as nobody (the cache is then
+ * not ours and is ignored) rather than talk to the network as root.
  */
+#define NOBODY_ID	65534
+
 static int
-drop_privileges(const char *dir, char *why, size_t whylen)
+drop_privileges(const char *dir, int *as_nobody, char *why, size_t whylen)
 {
 	struct stat st;
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
+	uid_t uid = NOBODY_ID, ru, eu, su;
+	gid_t gid = NOBODY_ID, rg, eg, sg;
 	int fd;
 
+	*as_nobody = 0;
 	if (geteuid() != 0 && getuid() != 0)
 		return 0;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 || fstat(fd, &st) != 0) {
-		snprintf(why, whylen, "cache_dir: %s", strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	if (st.st_uid == 0 || st.st_gid == 0) {
-		snprintf(why, whylen, "cache_dir is owned by root");
-		return -1;
-	}
-	if (setgroups(0, NULL) != 0 ||
-	    setresgid(st.st_gid, st.st_gid, st.st_gid) != 0 ||
-	    setresuid(st.st_uid, st.st_uid, st.st_uid) != 0) {
+	if (fd != -1 && fstat(fd, &st) == 0 && st.st_uid != 0) {
+		uid = st.st_uid;
+		gid = st.st_gid;
+	} else
+		*as_nobody = 1;
+	if (fd != -1)
+		close(fd);
+	if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
+	    setresuid(uid, uid, uid) != 0) {
 		snprintf(why, whylen, "setuid: %s", strerror(errno));
 		return -1;
 	}
 	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 ||
-	    ru != st.st_uid || eu != st.st_uid || su != st.st_uid ||
-	    rg != st.st_gid || eg != st.st_gid || sg != st.st_gid ||
-	    setuid(0) == 0 || getgroups(0, NULL) != 0) {
+	    ru != uid || eu != uid || su != uid || rg != gid || eg != gid ||
+	    sg != gid || setuid(0) == 0 || getgroups(0, NULL) != 0) {
 		snprintf(why, whylen, "privilege drop did not hold");
 		return -1;
 	}
@@ -554,12 +553,20 @@ static int
 run_lookup(struct run *rn)
 {
 	struct kb_answer *fresh;
+	struct kb_logline l;
 	char why[128];
-	int r, code;
+	int r, code, as_nobody;
 
-	if (drop_privileges(rn->cfg->cache_dir, why, sizeof(why)) != 0) {
+	if (drop_privileges(rn->cfg->cache_dir, &as_nobody, why,
+	    sizeof(why)) != 0) {
 		log_decision(rn, NULL, NULL, "error", KB_ERR_SYSTEM, why);
 		return EXIT_NO_ANSWER;
+	}
+	if (as_nobody) {
+		log_subject(rn, &l);
+		logline_str(&l, "event", "cache-dir-not-owned");
+		logline_str(&l, "detail", "running as nobody, cache unused");
+		log_emit(LOG_WARNING, &l);
 	}
 	deadline_set(&rn->deadline, (long)rn->cfg->timeout * 1000L);
 	rn->q.user = rn->user;
