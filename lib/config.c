@@ -533,16 +533,19 @@ add_uri(struct parse *p, const struct keyword *kw, char *u)
 	static const char *const schemes[] = {
 		"ldap://", "ldaps://", "ldapi://", NULL
 	};
+	char word[ECHO_MAX + 4];
 	size_t slen, rest, i;
 	int scheme, loopback = 0, r;
+
+	echo_word(u, strlen(u), word, sizeof(word));
 
 	for (scheme = 0; schemes[scheme] != NULL; scheme++)
 		if (strncasecmp(u, schemes[scheme],
 		    strlen(schemes[scheme])) == 0)
 			break;
 	if (schemes[scheme] == NULL) {
-		bad(p, kw, "unsupported scheme (use ldap://, ldaps:// or "
-		    "ldapi://)");
+		bad(p, kw, "%s: unsupported scheme (use ldap://, ldaps:// or "
+		    "ldapi://)", word);
 		return KB_ERR_CONFIG;
 	}
 	slen = strlen(schemes[scheme]);
@@ -550,7 +553,7 @@ add_uri(struct parse *p, const struct keyword *kw, char *u)
 	if (rest > 0 && u[slen + rest - 1] == '/')
 		rest--;		/* one trailing '/' is fine */
 	if (memchr(u + slen, '/', rest) != NULL) {
-		bad(p, kw, "only scheme://host[:port] is allowed");
+		bad(p, kw, "%s: only scheme://host[:port] is allowed", word);
 		return KB_ERR_CONFIG;
 	}
 	if (scheme == 2)
@@ -558,11 +561,11 @@ add_uri(struct parse *p, const struct keyword *kw, char *u)
 	else
 		r = uri_hostport_check(u + slen, rest, &loopback);
 	if (r != 0) {
-		bad(p, kw, "invalid host, port or socket in URI");
+		bad(p, kw, "%s: invalid host, port or socket path", word);
 		return KB_ERR_CONFIG;
 	}
 	if (p->cfg->nuris >= KB_CONFIG_MAX_URIS) {
-		bad(p, kw, "more than %d URIs", KB_CONFIG_MAX_URIS);
+		bad(p, kw, "%s: more than %d URIs", word, KB_CONFIG_MAX_URIS);
 		return KB_ERR_CONFIG;
 	}
 	for (i = 0; i < slen; i++)	/* scheme in lower case */
