@@ -167,23 +167,30 @@ opt_note_dropped(const struct opt_token *t, char *dropped, size_t dropsz)
 	dropped[used] = '\0';
 }
 
+/* An allow-listed flag takes no value; from= and command= need one. */
+static int
+opt_check_form(const struct opt_def *d, const struct opt_token *t)
+{
+	if ((d->kind == OPT_FLAG) == (t->has_value != 0))
+		return KB_ERR_OPT_SYNTAX;
+	return 0;
+}
+
 /* Store one allow-listed option into o. */
 static int
 opt_apply(const struct opt_def *d, struct opt_token *t, struct kb_keyopts *o)
 {
 	int r;
 
+	if ((r = opt_check_form(d, t)) != 0)
+		return r;
 	switch (d->kind) {
 	case OPT_FLAG:
-		if (t->has_value)
-			return KB_ERR_OPT_SYNTAX;
 		if (o->flags & d->flag)
 			return KB_ERR_OPT_DUPLICATE;
 		o->flags |= d->flag;
 		return 0;
 	case OPT_FROM:
-		if (!t->has_value)
-			return KB_ERR_OPT_SYNTAX;
 		if (o->from != NULL)
 			return KB_ERR_OPT_DUPLICATE;
 		if ((r = opts_valid_from(t->value)) != 0)
@@ -192,8 +199,6 @@ opt_apply(const struct opt_def *d, struct opt_token *t, struct kb_keyopts *o)
 		t->value = NULL;
 		return 0;
 	case OPT_COMMAND:
-		if (!t->has_value)
-			return KB_ERR_OPT_SYNTAX;
 		if (o->command != NULL)
 			return KB_ERR_OPT_DUPLICATE;
 		if ((r = opts_valid_command(t->value)) != 0)
@@ -221,9 +226,9 @@ opts_walk(const char *s, size_t len, int mode, struct kb_keyopts *o,
 	while (s < end) {
 		if ((r = opt_next(&s, end, &t)) != 0)
 			return r;
-		d = o == NULL ? NULL : opt_lookup(&t);
+		d = opt_lookup(&t);
 		if (o == NULL)
-			r = 0;
+			r = d == NULL ? 0 : opt_check_form(d, &t);
 		else if (d != NULL)
 			r = opt_apply(d, &t, o);
 		else if (mode == KB_OPTS_DROP_UNKNOWN)
