@@ -1,0 +1,261 @@
+/*
+ * admin.h - the keybound admin CLI: shared state and the pieces its
+ * commands are built from.
+ */
+#ifndef KB_ADMIN_H
+#define KB_ADMIN_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <getopt.h>
+#include <time.h>
+
+struct kb_config;
+struct kb_dir;
+struct kb_key;
+
+/* Exit statuses of the CLI. */
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+/* The key pair attribute names of the keybound schema profile. */
+#define AT_CN		"cn"
+#define AT_PUBKEY	"keyboundPublicKey"
+#define AT_FP		"keyboundFingerprint"
+#define AT_ATTACH	"keyboundAttachment"
+#define AT_NOTAFTER	"keyboundNotAfter"
+#define AT_OPTIONS	"keyboundKeyOptions"
+#define AT_DESC		"description"
+#define AT_CREATED	"createTimestamp"
+#define OC_KEYPAIR	"keyboundKeyPair"
+
+#define ADMIN_MAX_TARGETS	1024	/* USER@INSTANCE arguments per run */
+#define ADMIN_DESC_MAX		1024	/* bytes of a description */
+
+/* Global options and the open directory, shared by every command. */
+struct kb_admin {
+	const char *config_path;	/* -c */
+	const char *uri;		/* -H */
+	const char *binddn;		/* -D */
+	const char *passfile;		/* -y */
+	int prompt_password;		/* -W */
+	int json;			/* --json */
+	struct kb_config *cfg;
+	struct kb_dir *dir;
+	struct timespec deadline;	/* for every directory operation */
+};
+
+/* Long option every command accepts: --json (getopt value 'J'). */
+#define ADMIN_OPT_JSON	{ "json", no_argument, NULL, 'J' }
+
+/* A counted byte string from the directory (untrusted; NUL-terminated). */
+struct kb_text {
+	char *s;
+	size_t len;
+};
+
+/* One key pair entry as read from the directory. */
+struct kb_pair {
+	struct kb_text dn;
+	struct kb_text name;		/* the cn the DN is named by */
+	struct kb_text pubkey;
+	struct kb_text stored_fp;
+	struct kb_text *attach;
+	size_t nattach;
+	struct kb_text not_after;
+	struct kb_text options;
+	struct kb_text description;
+	struct kb_text created;
+	struct kb_key *key;		/* parsed public key, NULL if unusable */
+	int key_err;			/* why key is NULL */
+};
+
+/* A USER@INSTANCE target split at the last '@'. */
+struct kb_target {
+	const char *text;		/* the whole argument */
+	char *user;
+	char *instance;
+};
+
+/* keybound.c */
+
+/* Print "keybound: MESSAGE" on stderr. */
+void admin_err(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/*
+ * Report a usage error for command cmd ("keybound: cmd: MESSAGE" and the
+ * command's synopsis on stderr); returns EXIT_USAGE.
+ */
+int admin_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * getopt_long() over a command's arguments (argv[0] is the command name);
+ * handles --json itself and turns unknown options and missing arguments
+ * into '?' after reporting them.  Set optind = 0 before the first call.
+ */
+int admin_getopt(struct kb_admin *a, int argc, char **argv,
+    const char *optstring, const struct option *longopts);
+
+/*
+ * Load the config (once) and apply -H, -D and -y to it; an exit status.
+ */
+int admin_load_config(struct kb_admin *a);
+
+/*
+ * Load the config and open the directory with the -H/-D/-y/-W overrides;
+ * extra_ms widens the deadline (key generation).  Returns an exit status.
+ */
+int admin_connect(struct kb_admin *a, long extra_ms);
+
+/* Refuse (exit status 1) unless the config uses the keybound profile. */
+int admin_need_keybound_schema(const struct kb_admin *a);
+
+/*
+ * One audit line (authpriv, ident keybound) for a write: command, key
+ * pair, targets (may be NULL), bind identity and result.
+ */
+void admin_audit(const struct kb_admin *a, const char *command,
+    const char *keypair, const struct kb_target *t, size_t nt,
+    const char *result);
+
+/* The DN cn=NAME,base for a valid key pair name; *dnp is the caller's. */
+int admin_pair_dn(const struct kb_admin *a, const char *name, char **dnp);
+
+/* pair.c */
+
+/*
+ * Read the key pair NAME.  0 with *pp set, KB_ERR_DIR_NO_SUCH_OBJECT if
+ * there is none, or another KB_ERR_*.
+ */
+int pair_read(struct kb_admin *a, const char *name, struct kb_pair **pp);
+
+/*
+ * Read every key pair matching filter (already escaped) below base,
+ * sorted by name.  *pairsp is an array of *np pointers.
+ */
+int pair_search(struct kb_admin *a, const char *filter,
+    struct kb_pair ***pairsp, size_t *np);
+
+/* Free one key pair (NULL is fine). */
+void pair_free(struct kb_pair *p);
+
+/* Free an array from pair_search(). */
+void pair_free_all(struct kb_pair **pairs, size_t n);
+
+/* 1 if p holds the attachment value exactly (byte for byte). */
+int pair_has_attachment(const struct kb_pair *p, const char *value);
+
+/*
+ * Split and validate USER@INSTANCE at its last '@' (name_user_valid,
+ * name_instance_valid).  Clear t with target_clear().
+ */
+int target_parse(const char *text, struct kb_target *t);
+
+/* Free what target_parse() allocated. */
+void target_clear(struct kb_target *t);
+
+/* The filter (&(objectClass=keyboundKeyPair)(keyboundAttachment=T)). */
+int target_filter(const char *text, char **filterp);
+
+/* output.c */
+
+/*
+ * Write s (len bytes) as a JSON string: quotes, escapes, control bytes as
+ * \u00XX, invalid UTF-8 as \ufffd.
+ */
+void json_string(FILE *f, const char *s, size_t len);
+
+/* A JSON string, or null when s is NULL. */
+void json_string_or_null(FILE *f, const char *s);
+
+/*
+ * Write s for a terminal: printable ASCII and valid UTF-8 above U+009F
+ * as they are, every other byte as \xHH.
+ */
+void text_safe(FILE *f, const char *s, size_t len);
+
+/* Columns text_safe() would use for s. */
+size_t text_safe_width(const char *s, size_t len);
+
+/* text_safe() padded with spaces to width columns. */
+void text_safe_pad(FILE *f, const char *s, size_t len, size_t width);
+
+/* timeutil.c */
+
+#define TIME_RFC3339_LEN	21	/* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
+#define TIME_GTIME_LEN		16	/* "YYYYMMDDHHMMSSZ" + NUL */
+
+/*
+ * Parse a user-given UTC time, "YYYY-MM-DDTHH:MM:SSZ" or
+ * "YYYYMMDDHHMMSSZ".  0 or KB_ERR_TIME.
+ */
+int time_parse_user(const char *s, time_t *tp);
+
+/*
+ * Parse an LDAP GeneralizedTime (YYYYMMDDHH[MM[SS]][.frac](Z|+hhmm|-hhmm)).
+ * 0 or KB_ERR_TIME.
+ */
+int time_parse_gtime(const char *s, size_t len, time_t *tp);
+
+/* Format t as RFC 3339 UTC into buf[TIME_RFC3339_LEN]. */
+int time_format_rfc3339(time_t t, char *buf, size_t len);
+
+/* Format t as GeneralizedTime UTC into buf[TIME_GTIME_LEN]. */
+int time_format_gtime(time_t t, char *buf, size_t len);
+
+/* keygen.c */
+
+enum keygen_type {
+	KEYGEN_ED25519 = 0,
+	KEYGEN_RSA,
+	KEYGEN_ECDSA,
+};
+
+struct keygen;
+
+/* Check type and bits (0 = the type's default); fills in the default. */
+int keygen_check_bits(enum keygen_type type, unsigned *bitsp);
+
+/* Generate a key pair. */
+int keygen_generate(enum keygen_type type, unsigned bits,
+    struct keygen **kp);
+
+/* Free and wipe (NULL is fine). */
+void keygen_free(struct keygen *k);
+
+/* The public key as "TYPE BASE64" (caller frees). */
+int keygen_public_line(const struct keygen *k, char **linep);
+
+/*
+ * Serialise the private key as ssh loads it: openssh-key-v1 for Ed25519,
+ * PKCS#8 PEM for RSA and ECDSA; encrypted when pass is not NULL
+ * (bcrypt KDF + aes256-ctr, or PKCS#8 PBES2 with AES-256).  The buffer
+ * is the caller's to wipe (OPENSSL_cleanse) and free.
+ */
+int keygen_private_pem(const struct keygen *k, const char *comment,
+    const char *pass, size_t passlen, unsigned char **outp, size_t *lenp);
+
+/* bcrypt_pbkdf.c */
+
+/*
+ * The bcrypt-based PBKDF OpenSSH uses for its private key format.
+ * rounds >= 1, keylen <= 1024.  0 or KB_ERR_INVALID_ARG.
+ */
+int bcrypt_pbkdf(const char *pass, size_t passlen, const unsigned char *salt,
+    size_t saltlen, unsigned char *key, size_t keylen, unsigned rounds);
+
+/* commands */
+int cmd_create(struct kb_admin *a, int argc, char **argv);
+int cmd_import(struct kb_admin *a, int argc, char **argv);
+int cmd_set(struct kb_admin *a, int argc, char **argv);
+int cmd_list(struct kb_admin *a, int argc, char **argv);
+int cmd_show(struct kb_admin *a, int argc, char **argv);
+int cmd_attach(struct kb_admin *a, int argc, char **argv);
+int cmd_detach(struct kb_admin *a, int argc, char **argv);
+int cmd_delete(struct kb_admin *a, int argc, char **argv);
+int cmd_check(struct kb_admin *a, int argc, char **argv);
+
+#endif /* KB_ADMIN_H */

@@ -1,0 +1,782 @@
+/*
+ * cmd_attach.c - the writes that change a key pair: attach, detach,
+ * delete and set.
+ *
+ * Each is one atomic LDAP operation on one entry: attach and detach add or
+ * delete exact keyboundAttachment values (permissive modify, so a value
+ * already there or already gone is not an error, and a value another admin
+ * adds meanwhile is never lost); delete carries an assertion that no
+ * attachment exists, so an attach racing it either lands first (and the
+ * delete fails) or finds no entry (and the attach fails).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "kb.h"
+#include "config.h"
+#include "directory.h"
+#include "keyopts.h"
+#include "names.h"
+#include "admin.h"
+
+#define REPLACE_ROUNDS		8	/* tries to settle racing --replace */
+#define DELETE_ASSERTION	"(&(objectClass=" OC_KEYPAIR ")(!(" \
+				    AT_ATTACH "=*)))"
+#define SET_ASSERTION		"(objectClass=" OC_KEYPAIR ")"
+
+/* Parsed, de-duplicated targets of one command. */
+struct targets {
+	struct kb_target *t;
+	size_t n;
+};
+
+static void
+targets_clear(struct targets *ts)
+{
+	size_t i;
+
+	for (i = 0; i < ts->n; i++)
+		target_clear(&ts->t[i]);
+	free(ts->t);
+	ts->t = NULL;
+	ts->n = 0;
+}
+
+/* Parse argv[0..argc) as targets, dropping repeats; an exit status. */
+static int
+targets_parse(int argc, char **argv, struct targets *ts)
+{
+	size_t i;
+	int k, r;
+
+	memset(ts, 0, sizeof(*ts));
+	if (argc > ADMIN_MAX_TARGETS) {
+		admin_err("too many targets (at most %d)", ADMIN_MAX_TARGETS);
+		return EXIT_USAGE;
+	}
+	if ((ts->t = calloc((size_t)argc + 1, sizeof(*ts->t))) == NULL) {
+		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
+		return EXIT_FAIL;
+	}
+	for (k = 0; k < argc; k++) {
+		for (i = 0; i < ts->n; i++)
+			if (strcmp(ts->t[i].text, argv[k]) == 0)
+				break;
+		if (i < ts->n)
+			continue;
+		if ((r = target_parse(argv[k], &ts->t[ts->n])) != 0) {
+			fflush(stdout);
+			fputs("keybound: ", stderr);
+			text_safe(stderr, argv[k], strlen(argv[k]));
+			fprintf(stderr, ": not USER@INSTANCE: %s\n",
+			    kb_strerror(r));
+			return EXIT_FAIL;
+		}
+		ts->n++;
+	}
+	return EXIT_OK;
+}
+
+static void
+report_missing(const char *name, int r)
+{
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		admin_err("no key pair %s", name);
+	else
+		admin_err("cannot read key pair %s: %s", name, kb_strerror(r));
+}
+
+static void
+report_write_error(struct kb_admin *a, const char *what, const char *name,
+    int r)
+{
+	const char *detail = dir_last_error(a->dir);
+
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT || r == KB_ERR_DIR_ASSERTION)
+		admin_err("%s %s: no such key pair (deleted meanwhile?)", what,
+		    name);
+	else
+		admin_err("%s %s: %s%s%s", what, name, kb_strerror(r),
+		    detail[0] != '\0' ? ": " : "", detail);
+}
+
+/* One modify adding or deleting the values vals of keyboundAttachment. */
+static int
+modify_attachments(struct kb_admin *a, const char *dn, enum kb_mod_op op,
+    const char *const *vals)
+{
+	struct kb_mod mod;
+
+	mod.op = op;
+	mod.attr = AT_ATTACH;
+	mod.vals = vals;
+	return dir_modify(a->dir, dn, &mod, 1, NULL, 1);
+}
+
+/* NULL-terminated array of the targets' texts. */
+static const char **
+target_values(const struct targets *ts)
+{
+	const char **vals;
+	size_t i;
+
+	if ((vals = calloc(ts->n + 1, sizeof(*vals))) == NULL)
+		return NULL;
+	for (i = 0; i < ts->n; i++)
+		vals[i] = ts->t[i].text;
+	return vals;
+}
+
+static void
+json_array_begin(int *first)
+{
+	*first = 1;
+	putchar('[');
+}
+
+static void
+json_array_str(int *first, const char *s, size_t len)
+{
+	if (!*first)
+		putchar(',');
+	*first = 0;
+	json_string(stdout, s, len);
+}
+
+/* A short random pause so racing --replace runs fall out of step. */
+static void
+replace_backoff(int round)
+{
+	unsigned char rnd = 0;
+	struct timespec ts;
+
+	(void)RAND_bytes(&rnd, 1);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(5 + rnd % 20) * (round + 1) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Remove target from every other key pair holding it, one permissive
+ * modify per entry.  Prints what it removed (table mode) and appends it
+ * to the JSON array.  A KB_ERR_* code.
+ */
+static int
+replace_others(struct kb_admin *a, const char *name, const char *target,
+    int *jfirst, int *holders_left)
+{
+	struct kb_pair **pairs = NULL;
+	const char *vals[] = { target, NULL };
+	char *filter = NULL;
+	size_t i, n = 0;
+	int r;
+
+	*holders_left = 0;
+	if ((r = target_filter(target, &filter)) != 0 ||
+	    (r = pair_search(a, filter, &pairs, &n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!pair_has_attachment(pairs[i], target))
+			continue;	/* equality matched loosely */
+		if (strlen(pairs[i]->name.s) == pairs[i]->name.len &&
+		    strcasecmp(pairs[i]->name.s, name) == 0)
+			continue;
+		r = modify_attachments(a, pairs[i]->dn.s, KB_MOD_DELETE, vals);
+		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+			continue;
+		if (r != 0) {
+			admin_err("cannot detach %s from another key pair: %s",
+			    target, kb_strerror(r));
+			goto out;
+		}
+		if (a->json) {
+			if (!*jfirst)
+				putchar(',');
+			*jfirst = 0;
+			printf("{\"name\":");
+			json_string(stdout, pairs[i]->name.s,
+			    pairs[i]->name.len);
+			printf(",\"target\":");
+			json_string(stdout, target, strlen(target));
+			putchar('}');
+		} else {
+			printf("detached ");
+			text_safe(stdout, pairs[i]->name.s,
+			    pairs[i]->name.len);
+			printf(" from ");
+			text_safe(stdout, target, strlen(target));
+			printf(" (replaced)\n");
+		}
+	}
+	pair_free_all(pairs, n);
+	pairs = NULL;
+	n = 0;
+	/* anyone still holding it? (a racing attach, or ourselves) */
+	if ((r = pair_search(a, filter, &pairs, &n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (pair_has_attachment(pairs[i], target))
+			(*holders_left)++;
+	r = 0;
+ out:
+	pair_free_all(pairs, n);
+	free(filter);
+	return r;
+}
+
+/*
+ * --replace for one target, after our value was added.  Two racing
+ * --replace runs could each remove the other's value; so afterwards, if
+ * nobody holds the target any more, add ours back and go again.  Whoever
+ * adds last sees every other holder, so the target ends with one holder.
+ */
+static int
+replace_target(struct kb_admin *a, const char *name, const char *dn,
+    const char *target, int *jfirst)
+{
+	const char *vals[] = { target, NULL };
+	int round, r, left;
+
+	for (round = 0; round < REPLACE_ROUNDS; round++) {
+		if ((r = replace_others(a, name, target, jfirst, &left)) != 0)
+			return r;
+		if (left > 0)
+			return 0;
+		replace_backoff(round);
+		if ((r = modify_attachments(a, dn, KB_MOD_ADD, vals)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Print the outcome of attach in table or JSON form (JSON is opened). */
+static void
+attach_report(const struct kb_admin *a, const char *name,
+    const struct targets *ts, const unsigned char *already)
+{
+	size_t i;
+	int first;
+
+	if (!a->json) {
+		for (i = 0; i < ts->n; i++)
+			printf("%s %s to %s\n", name, already[i] ?
+			    "already attached" : "attached", ts->t[i].text);
+		return;
+	}
+	printf("{\"name\":");
+	json_string(stdout, name, strlen(name));
+	printf(",\"attached\":");
+	json_array_begin(&first);
+	for (i = 0; i < ts->n; i++)
+		if (!already[i])
+			json_array_str(&first, ts->t[i].text,
+			    strlen(ts->t[i].text));
+	printf("],\"already_attached\":");
+	json_array_begin(&first);
+	for (i = 0; i < ts->n; i++)
+		if (already[i])
+			json_array_str(&first, ts->t[i].text,
+			    strlen(ts->t[i].text));
+	printf("]");
+}
+
+int
+cmd_attach(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ "replace", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct targets ts = { NULL, 0 };
+	struct kb_pair *p = NULL;
+	unsigned char *already = NULL;
+	const char **vals = NULL, *name;
+	char *dn = NULL;
+	size_t i;
+	int ch, r, replace = 0, jfirst = 1, status = EXIT_FAIL;
+
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		if (ch != 'R')
+			return EXIT_USAGE;
+		replace = 1;
+	}
+	if (argc - optind < 2)
+		return admin_usage(argv[0], "expected NAME and at least one "
+		    "USER@INSTANCE");
+	name = argv[optind];
+	if (name_keypair_valid(name) != 0) {
+		admin_err("invalid key pair name");
+		goto out;
+	}
+	if ((status = targets_parse(argc - optind - 1, argv + optind + 1,
+	    &ts)) != EXIT_OK)
+		goto out;
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	if ((r = pair_read(a, name, &p)) != 0) {
+		report_missing(name, r);
+		goto out;
+	}
+	if ((already = calloc(ts.n + 1, 1)) == NULL ||
+	    (vals = target_values(&ts)) == NULL ||
+	    (r = admin_pair_dn(a, name, &dn)) != 0) {
+		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
+		goto out;
+	}
+	for (i = 0; i < ts.n; i++)
+		already[i] = (unsigned char)pair_has_attachment(p,
+		    ts.t[i].text);
+	if ((r = modify_attachments(a, dn, KB_MOD_ADD, vals)) != 0) {
+		report_write_error(a, "cannot attach", name, r);
+		admin_audit(a, "attach", name, ts.t, ts.n, kb_strerror(r));
+		goto out;
+	}
+	attach_report(a, name, &ts, already);
+	if (replace) {
+		if (a->json)
+			printf(",\"replaced\":[");
+		for (i = 0; i < ts.n; i++)
+			if ((r = replace_target(a, name, dn, ts.t[i].text,
+			    &jfirst)) != 0)
+				break;
+		if (a->json)
+			printf("]");
+	}
+	if (a->json)
+		printf("}\n");
+	if (replace && r != 0) {
+		admin_audit(a, "attach --replace", name, ts.t, ts.n,
+		    kb_strerror(r));
+		goto out;
+	}
+	admin_audit(a, replace ? "attach --replace" : "attach", name, ts.t,
+	    ts.n, "ok");
+	status = EXIT_OK;
+ out:
+	targets_clear(&ts);
+	pair_free(p);
+	free(already);
+	free(vals);
+	free(dn);
+	return status;
+}
+
+/* The exact attachment values detach --all removes (no NUL inside). */
+static const char **
+all_values(const struct kb_pair *p, size_t *np)
+{
+	const char **vals;
+	size_t i, n = 0;
+
+	if ((vals = calloc(p->nattach + 1, sizeof(*vals))) == NULL)
+		return NULL;
+	for (i = 0; i < p->nattach; i++)
+		if (strlen(p->attach[i].s) == p->attach[i].len)
+			vals[n++] = p->attach[i].s;
+	*np = n;
+	return vals;
+}
+
+static void
+detach_report(const struct kb_admin *a, const char *name,
+    const char *const *vals, size_t n, const unsigned char *absent)
+{
+	size_t i;
+	int first;
+
+	if (!a->json) {
+		if (n == 0)
+			printf("%s has no attachments\n", name);
+		for (i = 0; i < n; i++) {
+			printf("%s %s ", name, absent[i] ? "not attached to" :
+			    "detached from");
+			text_safe(stdout, vals[i], strlen(vals[i]));
+			putchar('\n');
+		}
+		return;
+	}
+	printf("{\"name\":");
+	json_string(stdout, name, strlen(name));
+	printf(",\"detached\":");
+	json_array_begin(&first);
+	for (i = 0; i < n; i++)
+		if (!absent[i])
+			json_array_str(&first, vals[i], strlen(vals[i]));
+	printf("],\"not_attached\":");
+	json_array_begin(&first);
+	for (i = 0; i < n; i++)
+		if (absent[i])
+			json_array_str(&first, vals[i], strlen(vals[i]));
+	printf("]}\n");
+}
+
+int
+cmd_detach(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ "all", no_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct targets ts = { NULL, 0 };
+	struct kb_pair *p = NULL;
+	unsigned char *absent = NULL;
+	const char **vals = NULL, *name;
+	char *dn = NULL;
+	size_t i, n = 0;
+	int ch, r, all = 0, status = EXIT_FAIL;
+
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		if (ch != 'A')
+			return EXIT_USAGE;
+		all = 1;
+	}
+	if (argc - optind < 1)
+		return admin_usage(argv[0], "expected NAME");
+	if (all == (argc - optind > 1))
+		return admin_usage(argv[0], "give USER@INSTANCE... or --all");
+	name = argv[optind];
+	if (name_keypair_valid(name) != 0) {
+		admin_err("invalid key pair name");
+		goto out;
+	}
+	if (!all && (status = targets_parse(argc - optind - 1,
+	    argv + optind + 1, &ts)) != EXIT_OK)
+		goto out;
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	if ((r = pair_read(a, name, &p)) != 0) {
+		report_missing(name, r);
+		goto out;
+	}
+	vals = all ? all_values(p, &n) : target_values(&ts);
+	if (!all)
+		n = ts.n;
+	if (vals == NULL || (absent = calloc(n + 1, 1)) == NULL ||
+	    (r = admin_pair_dn(a, name, &dn)) != 0) {
+		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		absent[i] = (unsigned char)!pair_has_attachment(p, vals[i]);
+	if (n > 0 && (r = modify_attachments(a, dn, KB_MOD_DELETE,
+	    vals)) != 0) {
+		report_write_error(a, "cannot detach", name, r);
+		admin_audit(a, "detach", name, ts.t, ts.n, kb_strerror(r));
+		goto out;
+	}
+	detach_report(a, name, vals, n, absent);
+	admin_audit(a, all ? "detach --all" : "detach", name, ts.t, ts.n,
+	    "ok");
+	status = EXIT_OK;
+ out:
+	targets_clear(&ts);
+	pair_free(p);
+	free(absent);
+	free(vals);
+	free(dn);
+	return status;
+}
+
+/* Explain a refused delete: the attachments found now. */
+static void
+delete_refused(struct kb_admin *a, const char *name)
+{
+	struct kb_pair *p = NULL;
+	size_t i;
+	int r;
+
+	if ((r = pair_read(a, name, &p)) != 0) {
+		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+			admin_err("cn=%s is not a key pair", name);
+		else
+			admin_err("cannot delete key pair %s: it is attached",
+			    name);
+		return;
+	}
+	fflush(stdout);
+	fprintf(stderr, "keybound: cannot delete key pair %s: attached to ",
+	    name);
+	for (i = 0; i < p->nattach; i++) {
+		if (i > 0)
+			fputs(", ", stderr);
+		text_safe(stderr, p->attach[i].s, p->attach[i].len);
+	}
+	if (p->nattach == 0)
+		fputs("(attached meanwhile, then detached)", stderr);
+	fputs("; detach it first\n", stderr);
+	pair_free(p);
+}
+
+int
+cmd_delete(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *name;
+	char *dn = NULL;
+	int ch, r, status = EXIT_FAIL;
+
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1)
+		return EXIT_USAGE;
+	if (argc - optind != 1)
+		return admin_usage(argv[0], "expected one NAME");
+	name = argv[optind];
+	if (name_keypair_valid(name) != 0) {
+		admin_err("invalid key pair name");
+		goto out;
+	}
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	if ((r = admin_pair_dn(a, name, &dn)) != 0) {
+		admin_err("%s", kb_strerror(r));
+		goto out;
+	}
+	r = dir_delete(a->dir, dn, DELETE_ASSERTION);
+	if (r == KB_ERR_DIR_ASSERTION)
+		delete_refused(a, name);
+	else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		admin_err("no key pair %s", name);
+	else if (r != 0)
+		report_write_error(a, "cannot delete", name, r);
+	admin_audit(a, "delete", name, NULL, 0, r == 0 ? "ok" :
+	    kb_strerror(r));
+	if (r != 0)
+		goto out;
+	if (a->json) {
+		printf("{\"name\":");
+		json_string(stdout, name, strlen(name));
+		printf(",\"deleted\":true}\n");
+	} else
+		printf("deleted key pair %s\n", name);
+	status = EXIT_OK;
+ out:
+	free(dn);
+	return status;
+}
+
+/* What `set` changes; NULL value with set=1 removes the attribute. */
+struct setting {
+	int set;
+	char *value;
+};
+
+static int
+set_expires(const char *arg, struct setting *s)
+{
+	char buf[TIME_GTIME_LEN];
+	time_t t;
+
+	s->set = 1;
+	if (strcmp(arg, "never") == 0)
+		return 0;
+	if (time_parse_user(arg, &t) != 0 ||
+	    time_format_gtime(t, buf, sizeof(buf)) != 0) {
+		admin_err("--expires: TIME must be YYYY-MM-DDTHH:MM:SSZ or "
+		    "YYYYMMDDHHMMSSZ (UTC), or never");
+		return EXIT_USAGE;
+	}
+	if ((s->value = strdup(buf)) == NULL)
+		return EXIT_FAIL;
+	return 0;
+}
+
+static int
+set_options(const char *arg, struct setting *s)
+{
+	struct kb_keyopts o;
+	int r;
+
+	s->set = 1;
+	if (strcmp(arg, "none") == 0)
+		return 0;
+	if ((r = opts_parse(arg, strlen(arg), KB_OPTS_STRICT, &o, NULL,
+	    0)) != 0) {
+		admin_err("--options: %s (allowed: restrict, "
+		    "no-agent-forwarding, no-port-forwarding, no-pty, "
+		    "no-user-rc, no-X11-forwarding, verify-required, "
+		    "from=\"...\", command=\"...\")", kb_strerror(r));
+		return EXIT_FAIL;
+	}
+	if (o.has_expiry) {
+		opts_clear(&o);
+		admin_err("--options: use --expires for the expiry time");
+		return EXIT_FAIL;
+	}
+	r = opts_render(&o, &s->value);
+	opts_clear(&o);
+	if (r != 0 || s->value[0] == '\0') {
+		admin_err("--options: %s", r != 0 ? kb_strerror(r) :
+		    "no options given; use none to remove them");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+static int
+set_description(const char *arg, struct setting *s)
+{
+	size_t i, len = strlen(arg);
+
+	s->set = 1;
+	if (len == 0)
+		return 0;
+	if (len > ADMIN_DESC_MAX || name_utf8_valid(arg, len) != 0) {
+		admin_err("--description: at most %d bytes of UTF-8 text",
+		    ADMIN_DESC_MAX);
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f) {
+			admin_err("--description: control characters are not "
+			    "allowed");
+			return EXIT_FAIL;
+		}
+	}
+	if ((s->value = strdup(arg)) == NULL)
+		return EXIT_FAIL;
+	return 0;
+}
+
+static void
+set_report(const struct kb_admin *a, const char *name,
+    const struct setting *s)
+{
+	static const char *const keys[] = { "not_after", "options",
+	    "description" };
+	char rfc[TIME_RFC3339_LEN];
+	const char *v;
+	time_t t;
+	int i, first = 1;
+
+	printf(a->json ? "{\"name\":" : "updated key pair %s:", name);
+	if (a->json)
+		json_string(stdout, name, strlen(name));
+	for (i = 0; i < 3; i++) {
+		if (!s[i].set)
+			continue;
+		v = s[i].value;
+		if (i == 0 && v != NULL && time_parse_gtime(v, strlen(v),
+		    &t) == 0 && time_format_rfc3339(t, rfc, sizeof(rfc)) == 0)
+			v = rfc;
+		if (a->json) {
+			printf(",\"%s\":", keys[i]);
+			json_string_or_null(stdout, v);
+		} else {
+			printf("%s %s=", first ? "" : ",", keys[i]);
+			if (v == NULL)
+				printf("(none)");
+			else
+				text_safe(stdout, v, strlen(v));
+		}
+		first = 0;
+	}
+	printf(a->json ? "}\n" : "\n");
+}
+
+int
+cmd_set(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ "expires", required_argument, NULL, 'e' },
+		{ "options", required_argument, NULL, 'o' },
+		{ "description", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const attrs[] = { AT_NOTAFTER, AT_OPTIONS,
+	    AT_DESC };
+	struct setting s[3];
+	struct kb_mod mods[3];
+	const char *vals[3][2], *name;
+	char *dn = NULL;
+	size_t nmods = 0;
+	int ch, i, r, status = EXIT_FAIL;
+
+	memset(s, 0, sizeof(s));
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		i = ch == 'e' ? 0 : ch == 'o' ? 1 : ch == 'd' ? 2 : -1;
+		if (i < 0) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (s[i].set) {
+			status = admin_usage(argv[0], "--%s given twice",
+			    longopts[i + 1].name);
+			goto out;
+		}
+		if (i == 0)
+			r = set_expires(optarg, &s[0]);
+		else if (i == 1)
+			r = set_options(optarg, &s[1]);
+		else
+			r = set_description(optarg, &s[2]);
+		if (r != EXIT_OK) {
+			status = r;
+			goto out;
+		}
+	}
+	if (argc - optind != 1) {
+		status = admin_usage(argv[0], "expected one NAME");
+		goto out;
+	}
+	if (!s[0].set && !s[1].set && !s[2].set) {
+		status = admin_usage(argv[0], "nothing to set");
+		goto out;
+	}
+	name = argv[optind];
+	if (name_keypair_valid(name) != 0) {
+		admin_err("invalid key pair name");
+		goto out;
+	}
+	for (i = 0; i < 3; i++) {
+		if (!s[i].set)
+			continue;
+		vals[i][0] = s[i].value;
+		vals[i][1] = NULL;
+		mods[nmods].op = KB_MOD_REPLACE;
+		mods[nmods].attr = attrs[i];
+		mods[nmods].vals = s[i].value != NULL ? vals[i] : NULL;
+		nmods++;
+	}
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	if ((r = admin_pair_dn(a, name, &dn)) != 0) {
+		admin_err("%s", kb_strerror(r));
+		goto out;
+	}
+	if ((r = dir_modify(a->dir, dn, mods, nmods, SET_ASSERTION,
+	    0)) != 0) {
+		if (r == KB_ERR_DIR_NO_SUCH_OBJECT || r == KB_ERR_DIR_ASSERTION)
+			admin_err("no key pair %s", name);
+		else
+			report_write_error(a, "cannot update", name, r);
+		admin_audit(a, "set", name, NULL, 0, kb_strerror(r));
+		goto out;
+	}
+	admin_audit(a, "set", name, NULL, 0, "ok");
+	set_report(a, name, s);
+	status = EXIT_OK;
+ out:
+	free(dn);
+	for (i = 0; i < 3; i++)
+		free(s[i].value);
+	return status;
+}

@@ -1,0 +1,486 @@
+/*
+ * cmd_show.c - the read-only commands: list, show and check.
+ *
+ * list and show print directory data, which is untrusted: a key that does
+ * not parse is still listed (type null, a warning on stderr), strings are
+ * JSON-escaped or made terminal-safe.  check asks the same lookup code
+ * keybound-keys runs, so its answer is keybound-keys' answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kb.h"
+#include "clock.h"
+#include "config.h"
+#include "directory.h"
+#include "lookup.h"
+#include "names.h"
+#include "sshkey.h"
+#include "admin.h"
+
+/* What is shown for one key pair, derived from its parsed fields. */
+struct view {
+	char *fp;		/* SHA256, NULL if the key is unusable */
+	char *fp_md5;
+	char *pubtext;		/* canonical "TYPE BASE64" */
+	int has_not_after;
+	char not_after[TIME_RFC3339_LEN];
+	int has_created;
+	char created[TIME_RFC3339_LEN];
+};
+
+static void
+view_clear(struct view *v)
+{
+	free(v->fp);
+	free(v->fp_md5);
+	free(v->pubtext);
+	memset(v, 0, sizeof(*v));
+}
+
+static void
+warn_pair(const struct kb_pair *p, const char *what)
+{
+	fflush(stdout);
+	fputs("keybound: warning: key pair ", stderr);
+	text_safe(stderr, p->name.s, p->name.len);
+	fprintf(stderr, ": %s\n", what);
+}
+
+/* Derive the view; problems in the entry become warnings. */
+static int
+view_make(const struct kb_pair *p, struct view *v)
+{
+	time_t t;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	if (p->key == NULL) {
+		fflush(stdout);
+		fputs("keybound: warning: key pair ", stderr);
+		text_safe(stderr, p->name.s, p->name.len);
+		fprintf(stderr, ": stored public key unusable: %s\n",
+		    kb_strerror(p->key_err));
+	} else {
+		if ((r = key_fingerprint_sha256(p->key, &v->fp)) != 0 ||
+		    (r = key_fingerprint_md5(p->key, &v->fp_md5)) != 0 ||
+		    (r = key_public_text(p->key, &v->pubtext)) != 0)
+			return r;
+		if (p->stored_fp.s == NULL || strcmp(p->stored_fp.s, v->fp) != 0)
+			warn_pair(p, "stored fingerprint does not match the key");
+	}
+	if (p->not_after.s != NULL) {
+		if (time_parse_gtime(p->not_after.s, p->not_after.len, &t) == 0 &&
+		    time_format_rfc3339(t, v->not_after,
+		    sizeof(v->not_after)) == 0)
+			v->has_not_after = 1;
+		else
+			warn_pair(p, "unreadable " AT_NOTAFTER);
+	}
+	if (p->created.s != NULL &&
+	    time_parse_gtime(p->created.s, p->created.len, &t) == 0 &&
+	    time_format_rfc3339(t, v->created, sizeof(v->created)) == 0)
+		v->has_created = 1;
+	if (name_keypair_valid(p->name.s) != 0 ||
+	    strlen(p->name.s) != p->name.len)
+		warn_pair(p, "name breaks the key pair naming rules");
+	return 0;
+}
+
+static void
+json_text_or_null(const struct kb_text *t)
+{
+	if (t->s == NULL)
+		fputs("null", stdout);
+	else
+		json_string(stdout, t->s, t->len);
+}
+
+static void
+json_pair(const struct kb_pair *p, const struct view *v)
+{
+	size_t i;
+
+	printf("{\"name\":");
+	json_string(stdout, p->name.s, p->name.len);
+	printf(",\"key_type\":");
+	json_string_or_null(stdout, p->key ? key_type_name(p->key) : NULL);
+	if (p->key != NULL)
+		printf(",\"bits\":%u", key_bits(p->key));
+	else
+		printf(",\"bits\":null");
+	printf(",\"fingerprint_sha256\":");
+	json_string_or_null(stdout, v->fp);
+	printf(",\"fingerprint_md5\":");
+	json_string_or_null(stdout, v->fp_md5);
+	printf(",\"attachments\":[");
+	for (i = 0; i < p->nattach; i++) {
+		if (i > 0)
+			putchar(',');
+		json_string(stdout, p->attach[i].s, p->attach[i].len);
+	}
+	printf("],\"not_after\":");
+	json_string_or_null(stdout, v->has_not_after ? v->not_after : NULL);
+	printf(",\"options\":");
+	json_text_or_null(&p->options);
+	printf(",\"description\":");
+	json_text_or_null(&p->description);
+	printf(",\"created_at\":");
+	json_string_or_null(stdout, v->has_created ? v->created : NULL);
+	printf(",\"public_key\":");
+	json_string_or_null(stdout, v->pubtext);
+	putchar('}');
+}
+
+/* The attachments joined with ", " for the table. */
+static void
+text_attachments(FILE *f, const struct kb_pair *p, size_t *widthp)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < p->nattach; i++) {
+		if (i > 0) {
+			if (f != NULL)
+				fputs(", ", f);
+			w += 2;
+		}
+		if (f != NULL)
+			text_safe(f, p->attach[i].s, p->attach[i].len);
+		w += text_safe_width(p->attach[i].s, p->attach[i].len);
+	}
+	if (p->nattach == 0) {
+		if (f != NULL)
+			fputs("-", f);
+		w = 1;
+	}
+	if (widthp != NULL)
+		*widthp = w;
+}
+
+static void
+table_list(struct kb_pair **pairs, const struct view *views, size_t n)
+{
+	size_t i, w, wname = 4, wtype = 4, wfp = 11;
+	char bits[16];
+
+	for (i = 0; i < n; i++) {
+		w = text_safe_width(pairs[i]->name.s, pairs[i]->name.len);
+		wname = w > wname ? w : wname;
+		if (pairs[i]->key != NULL &&
+		    strlen(key_type_label(pairs[i]->key)) > wtype)
+			wtype = strlen(key_type_label(pairs[i]->key));
+		if (views[i].fp != NULL && strlen(views[i].fp) > wfp)
+			wfp = strlen(views[i].fp);
+	}
+	printf("%-*s  %-*s  %5s  %-*s  %s\n", (int)wname, "NAME", (int)wtype,
+	    "TYPE", "BITS", (int)wfp, "FINGERPRINT", "ATTACHMENTS");
+	for (i = 0; i < n; i++) {
+		text_safe_pad(stdout, pairs[i]->name.s, pairs[i]->name.len,
+		    wname);
+		if (pairs[i]->key != NULL)
+			snprintf(bits, sizeof(bits), "%u",
+			    key_bits(pairs[i]->key));
+		else
+			snprintf(bits, sizeof(bits), "-");
+		printf("  %-*s  %5s  %-*s  ", (int)wtype, pairs[i]->key ?
+		    key_type_label(pairs[i]->key) : "?", bits, (int)wfp,
+		    views[i].fp ? views[i].fp : "-");
+		text_attachments(stdout, pairs[i], NULL);
+		putchar('\n');
+	}
+}
+
+int
+cmd_list(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ "attached-to", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct kb_target t = { NULL, NULL, NULL };
+	struct kb_pair **pairs = NULL;
+	struct view *views = NULL;
+	const char *target = NULL;
+	char *filter = NULL;
+	size_t i, k, n = 0, shown = 0;
+	int ch, r, status = EXIT_FAIL;
+
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		if (ch != 'a')
+			return EXIT_USAGE;
+		target = optarg;
+	}
+	if (argc != optind)
+		return admin_usage(argv[0], "unexpected argument");
+	if (target != NULL && (r = target_parse(target, &t)) != 0) {
+		admin_err("--attached-to: not USER@INSTANCE: %s",
+		    kb_strerror(r));
+		goto out;
+	}
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	if (target != NULL)
+		r = target_filter(target, &filter);
+	else
+		r = (filter = strdup("(objectClass=" OC_KEYPAIR ")")) ?
+		    0 : KB_ERR_NOMEM;
+	if (r != 0 || (r = pair_search(a, filter, &pairs, &n)) != 0) {
+		admin_err("cannot list key pairs: %s", kb_strerror(r));
+		goto out;
+	}
+	/* the directory's equality match may be looser than ours */
+	for (i = 0, k = 0; i < n; i++) {
+		if (target != NULL && !pair_has_attachment(pairs[i], target)) {
+			pair_free(pairs[i]);
+			continue;
+		}
+		pairs[k++] = pairs[i];
+	}
+	n = k;
+	if ((views = calloc(n + 1, sizeof(*views))) == NULL) {
+		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
+		goto out;
+	}
+	for (shown = 0; shown < n; shown++) {
+		if ((r = view_make(pairs[shown], &views[shown])) != 0) {
+			admin_err("%s", kb_strerror(r));
+			goto out;
+		}
+	}
+	if (a->json) {
+		putchar('[');
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				putchar(',');
+			json_pair(pairs[i], &views[i]);
+		}
+		printf("]\n");
+	} else
+		table_list(pairs, views, n);
+	status = EXIT_OK;
+ out:
+	for (i = 0; views != NULL && i < shown; i++)
+		view_clear(&views[i]);
+	free(views);
+	pair_free_all(pairs, n);
+	target_clear(&t);
+	free(filter);
+	return status;
+}
+
+static void
+show_field(const char *label, const char *s, size_t len)
+{
+	printf("%-13s ", label);
+	if (s == NULL)
+		printf("-");
+	else
+		text_safe(stdout, s, len);
+	putchar('\n');
+}
+
+static void
+table_show(const struct kb_pair *p, const struct view *v)
+{
+	char type[64];
+
+	show_field("name:", p->name.s, p->name.len);
+	if (p->key != NULL) {
+		snprintf(type, sizeof(type), "%s (%s, %u bits)",
+		    key_type_name(p->key), key_type_label(p->key),
+		    key_bits(p->key));
+		show_field("type:", type, strlen(type));
+	} else
+		show_field("type:", "unusable", 8);
+	show_field("fingerprint:", v->fp, v->fp ? strlen(v->fp) : 0);
+	show_field("md5:", v->fp_md5, v->fp_md5 ? strlen(v->fp_md5) : 0);
+	printf("%-13s ", "attachments:");
+	text_attachments(stdout, p, NULL);
+	putchar('\n');
+	show_field("not after:", v->has_not_after ? v->not_after : "never",
+	    v->has_not_after ? strlen(v->not_after) : 5);
+	show_field("options:", p->options.s, p->options.len);
+	show_field("description:", p->description.s, p->description.len);
+	show_field("created:", v->has_created ? v->created : NULL,
+	    strlen(v->created));
+	show_field("public key:", v->pubtext, v->pubtext ?
+	    strlen(v->pubtext) : 0);
+}
+
+int
+cmd_show(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct kb_pair *p = NULL;
+	struct view v;
+	const char *name;
+	int ch, r, status = EXIT_FAIL;
+
+	memset(&v, 0, sizeof(v));
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1)
+		return EXIT_USAGE;
+	if (argc - optind != 1)
+		return admin_usage(argv[0], "expected one NAME");
+	name = argv[optind];
+	if (name_keypair_valid(name) != 0) {
+		admin_err("invalid key pair name");
+		goto out;
+	}
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	if ((r = pair_read(a, name, &p)) != 0) {
+		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+			admin_err("no key pair %s", name);
+		else
+			admin_err("cannot read key pair %s: %s", name,
+			    kb_strerror(r));
+		goto out;
+	}
+	if ((r = view_make(p, &v)) != 0) {
+		admin_err("%s", kb_strerror(r));
+		goto out;
+	}
+	if (a->json) {
+		json_pair(p, &v);
+		putchar('\n');
+	} else
+		table_show(p, &v);
+	status = EXIT_OK;
+ out:
+	view_clear(&v);
+	pair_free(p);
+	return status;
+}
+
+/* Lookup notes become warnings, as keybound-keys would log them. */
+static void
+check_note(void *ctx, const struct kb_note *n)
+{
+	const char *what;
+
+	switch (n->kind) {
+	case KB_NOTE_KEY_SKIPPED:
+		what = "key skipped";
+		break;
+	case KB_NOTE_OPTS_DROPPED:
+		what = "options dropped";
+		break;
+	case KB_NOTE_ENTRY_SKIPPED:
+		what = "entry skipped";
+		break;
+	case KB_NOTE_VALUES_DROPPED:
+		what = "oversized values dropped";
+		break;
+	case KB_NOTE_MAX_KEYS:
+		what = "more keys than max_keys";
+		break;
+	default:
+		what = "note";
+		break;
+	}
+	fflush(stdout);
+	fprintf(stderr, "keybound: warning: %s", what);
+	if (n->name != NULL)
+		fprintf(stderr, " key pair=%s", n->name);
+	if (n->err != 0)
+		fprintf(stderr, " reason=\"%s\"", kb_strerror(n->err));
+	if (n->detail != NULL)
+		fprintf(stderr, " detail=%s", n->detail);
+	if (n->count > 0)
+		fprintf(stderr, " count=%zu", n->count);
+	fputc('\n', stderr);
+}
+
+static void
+check_print(const struct kb_admin *a, const struct kb_target *t,
+    const struct kb_answer *ans)
+{
+	size_t i;
+
+	if (!a->json) {
+		for (i = 0; i < ans->nkeys; i++)
+			printf("%s\n", ans->keys[i].line);
+		printf("# password login for ");
+		text_safe(stdout, t->text, strlen(t->text));
+		if (ans->nkeys > 0)
+			printf(": refused (%zu key%s attached)\n", ans->nkeys,
+			    ans->nkeys == 1 ? "" : "s");
+		else
+			printf(": not refused by keybound (no key attached)\n");
+		return;
+	}
+	printf("{\"user\":");
+	json_string(stdout, t->user, strlen(t->user));
+	printf(",\"instance\":");
+	json_string(stdout, t->instance, strlen(t->instance));
+	printf(",\"keys\":[");
+	for (i = 0; i < ans->nkeys; i++) {
+		printf("%s{\"name\":", i > 0 ? "," : "");
+		json_string_or_null(stdout, ans->keys[i].name);
+		printf(",\"fingerprint\":");
+		json_string_or_null(stdout, ans->keys[i].fingerprint);
+		printf(",\"line\":");
+		json_string_or_null(stdout, ans->keys[i].line);
+		putchar('}');
+	}
+	printf("],\"password_login_refused\":%s}\n",
+	    ans->nkeys > 0 ? "true" : "false");
+}
+
+int
+cmd_check(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct kb_target t = { NULL, NULL, NULL };
+	struct kb_answer *ans = NULL;
+	struct kb_query q;
+	struct timespec deadline;
+	char errbuf[256];
+	int ch, r, status = EXIT_FAIL;
+
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1)
+		return EXIT_USAGE;
+	if (argc - optind != 1)
+		return admin_usage(argv[0], "expected one USER@INSTANCE");
+	if (a->prompt_password)
+		return admin_usage(argv[0], "-W is not supported: check binds "
+		    "like keybound-keys (the config's identity, or -D/-y)");
+	if ((r = target_parse(argv[optind], &t)) != 0) {
+		admin_err("not USER@INSTANCE: %s", kb_strerror(r));
+		goto out;
+	}
+	if ((status = admin_load_config(a)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	memset(&q, 0, sizeof(q));
+	q.user = t.user;
+	q.userlen = strlen(t.user);
+	q.instance = t.instance;
+	deadline_set(&deadline, (long)a->cfg->timeout * 1000);
+	errbuf[0] = '\0';
+	if ((r = lookup_directory(a->cfg, &q, &deadline, check_note, NULL,
+	    &ans, errbuf, sizeof(errbuf))) != 0) {
+		admin_err("the directory did not answer: %s",
+		    errbuf[0] != '\0' ? errbuf : kb_strerror(r));
+		goto out;
+	}
+	check_print(a, &t, ans);
+	status = EXIT_OK;
+ out:
+	lookup_answer_free(ans);
+	target_clear(&t);
+	return status;
+}

@@ -1,0 +1,594 @@
+/*
+ * keybound.c - the admin CLI: global options, the bind password, the
+ * directory connection, command dispatch and the audit line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "kb.h"
+#include "clock.h"
+#include "config.h"
+#include "directory.h"
+#include "log.h"
+#include "names.h"
+#include "admin.h"
+
+#define ADMIN_TIMEOUT_MS	30000	/* least time for a whole command */
+#define PASSWORD_MAX		1024
+
+struct command {
+	const char *name;
+	int (*fn)(struct kb_admin *, int, char **);
+	const char *synopsis;
+};
+
+static const struct command commands[] = {
+	{ "create", cmd_create, "create NAME [-t ed25519|rsa|ecdsa] [-b BITS] "
+	    "-o FILE [--passphrase-file FILE]" },
+	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]" },
+	{ "set", cmd_set, "set NAME [--expires TIME|never] "
+	    "[--options OPTS|none] [--description TEXT]" },
+	{ "list", cmd_list, "list [--attached-to USER@INSTANCE]" },
+	{ "show", cmd_show, "show NAME" },
+	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace]" },
+	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all]" },
+	{ "delete", cmd_delete, "delete NAME" },
+	{ "check", cmd_check, "check USER@INSTANCE" },
+	{ NULL, NULL, NULL }
+};
+
+static const char usage_head[] =
+    "usage: keybound [-c FILE] [-H URI] [-D BINDDN] [-y PASSFILE | -W] "
+    "[--json] COMMAND ...\n";
+
+static const char usage_tail[] =
+    "  help [COMMAND]\n"
+    "  --version\n"
+    "\n"
+    "options (before COMMAND; --json may also follow it):\n"
+    "  -c FILE      config file (default " KB_CONFIG_PATH ")\n"
+    "  -H URI       directory URI, replacing the config's uri lines\n"
+    "  -D BINDDN    bind DN for simple bind (with -y or -W)\n"
+    "  -y PASSFILE  read the bind password from PASSFILE\n"
+    "  -W           prompt for the bind password on the terminal\n"
+    "  --json       machine-readable output\n"
+    "\n"
+    "TIME is YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC).  USER@INSTANCE\n"
+    "is split at its last '@'.  Exit status: 0 success, 1 failure,\n"
+    "2 usage or configuration error.\n";
+
+static volatile sig_atomic_t prompt_signal;
+
+void
+admin_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("keybound: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const struct command *
+command_find(const char *name)
+{
+	const struct command *c;
+
+	for (c = commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+usage_print(FILE *f)
+{
+	const struct command *c;
+
+	fputs(usage_head, f);
+	fputs("\ncommands:\n", f);
+	for (c = commands; c->name != NULL; c++)
+		fprintf(f, "  %s\n", c->synopsis);
+	fputs(usage_tail, f);
+}
+
+int
+admin_usage(const char *cmd, const char *fmt, ...)
+{
+	const struct command *c;
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "keybound: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if ((c = command_find(cmd)) != NULL)
+		fprintf(stderr, "usage: keybound [global options] %s\n",
+		    c->synopsis);
+	return EXIT_USAGE;
+}
+
+int
+admin_getopt(struct kb_admin *a, int argc, char **argv,
+    const char *optstring, const struct option *longopts)
+{
+	int ch, prev = optind ? optind : 1;
+
+	opterr = 0;
+	for (;;) {
+		ch = getopt_long(argc, argv, optstring, longopts, NULL);
+		if (ch == 'J') {
+			a->json = 1;
+			prev = optind;
+			continue;
+		}
+		if (ch == '?' || ch == ':') {
+			if (optopt != 0 && strchr(optstring, optopt) != NULL)
+				admin_usage(argv[0], "option -%c needs a value",
+				    optopt);
+			else if (optopt != 0)
+				admin_usage(argv[0], "unknown option -%c",
+				    optopt);
+			else
+				admin_usage(argv[0], "bad option %s",
+				    argv[prev < argc ? prev : argc - 1]);
+			return '?';
+		}
+		return ch;
+	}
+}
+
+static void
+config_report_stderr(void *ctx, const char *msg)
+{
+	admin_err("%s", msg);
+}
+
+/* Write s to the terminal; the prompt is best effort. */
+static void
+tty_say(int fd, const char *s)
+{
+	size_t len = strlen(s);
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, s, len)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			return;
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Restore echo on the terminal before a signal ends the prompt. */
+static void
+prompt_catch(int sig)
+{
+	prompt_signal = sig;
+}
+
+/*
+ * Read the bind password from /dev/tty with echo off, like ldap-utils -W.
+ * A signal during the prompt restores the terminal, then is re-raised.
+ */
+static int
+tty_read_password(char **pwp, size_t *lenp)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP,
+	    SIGTTIN, SIGTTOU };
+	struct sigaction sa, saved[sizeof(sigs) / sizeof(sigs[0])];
+	struct termios old, quiet;
+	char *buf = NULL, c;
+	size_t i, len = 0;
+	ssize_t n;
+	int fd = -1, r = KB_ERR_SYSTEM, echo_off = 0, caught;
+
+	*pwp = NULL;
+	*lenp = 0;
+	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		admin_err("-W: cannot open /dev/tty: %s", strerror(errno));
+		return KB_ERR_SYSTEM;
+	}
+	if ((buf = malloc(PASSWORD_MAX + 1)) == NULL) {
+		close(fd);
+		return KB_ERR_NOMEM;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = prompt_catch;	/* no SA_RESTART: read() returns */
+	sigemptyset(&sa.sa_mask);
+	prompt_signal = 0;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, &saved[i]);
+	if (tcgetattr(fd, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		if (tcsetattr(fd, TCSAFLUSH, &quiet) == 0)
+			echo_off = 1;
+	}
+	tty_say(fd, "Enter LDAP Password: ");
+	for (;;) {
+		n = read(fd, &c, 1);
+		if (n == 1 && c != '\n' && c != '\r') {
+			if (len == PASSWORD_MAX) {
+				r = KB_ERR_TOO_LONG;
+				break;
+			}
+			buf[len++] = c;
+			continue;
+		}
+		if (n == -1 && errno == EINTR && prompt_signal == 0)
+			continue;
+		r = n >= 0 && prompt_signal == 0 ? 0 : KB_ERR_SYSTEM;
+		break;
+	}
+	if (echo_off)
+		(void)tcsetattr(fd, TCSAFLUSH, &old);
+	tty_say(fd, "\n");
+	close(fd);
+	caught = prompt_signal;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &saved[i], NULL);
+	c = 0;
+	if (caught != 0) {
+		explicit_bzero(buf, PASSWORD_MAX + 1);
+		free(buf);
+		raise(caught);
+		return KB_ERR_SYSTEM;
+	}
+	if (r == 0 && len == 0)
+		r = KB_ERR_INVALID_ARG;
+	if (r != 0) {
+		explicit_bzero(buf, PASSWORD_MAX + 1);
+		free(buf);
+		admin_err("-W: no password read");
+		return r;
+	}
+	buf[len] = '\0';
+	*pwp = buf;
+	*lenp = len;
+	return 0;
+}
+
+/*
+ * -H replaces the config's URIs; the URI is checked by the config
+ * parser's own rules (scheme, plain text only to loopback).
+ */
+static int
+admin_apply_uri(struct kb_admin *a)
+{
+	struct kb_config *probe = NULL;
+	char *text = NULL, *uri = NULL;
+	size_t i;
+	int n, r = KB_ERR_CONFIG;
+
+	if (strpbrk(a->uri, " \t\r\n#") != NULL) {
+		admin_err("-H: invalid URI");
+		goto out;
+	}
+	n = asprintf(&text, "uri %s\nbase %s\nstarttls %s\n", a->uri,
+	    a->cfg->base, a->cfg->starttls ? "yes" : "no");
+	if (n < 0) {
+		text = NULL;
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	if (config_parse_buffer("-H", text, (size_t)n, config_report_stderr,
+	    NULL, &probe) != 0)
+		goto out;
+	if ((uri = strdup(a->uri)) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < a->cfg->nuris; i++) {
+		free(a->cfg->uris[i]);
+		a->cfg->uris[i] = NULL;
+	}
+	a->cfg->uris[0] = uri;
+	a->cfg->nuris = 1;
+	r = 0;
+ out:
+	config_free(probe);
+	free(text);
+	return r;
+}
+
+/* -D and -y also go into the config, so `check` binds like the rest. */
+static int
+admin_apply_auth(struct kb_admin *a)
+{
+	char *dn = NULL, *pf = NULL;
+
+	if ((a->binddn != NULL && (dn = strdup(a->binddn)) == NULL) ||
+	    (a->passfile != NULL && (pf = strdup(a->passfile)) == NULL)) {
+		free(dn);
+		return KB_ERR_NOMEM;
+	}
+	if (dn != NULL) {
+		free(a->cfg->binddn);
+		a->cfg->binddn = dn;
+	}
+	if (pf != NULL) {
+		free(a->cfg->bindpw_file);
+		a->cfg->bindpw_file = pf;
+	}
+	return 0;
+}
+
+int
+admin_load_config(struct kb_admin *a)
+{
+	const char *path;
+	int r;
+
+	if (a->cfg != NULL)
+		return EXIT_OK;
+	path = a->config_path != NULL ? a->config_path : KB_CONFIG_PATH;
+	if ((r = config_load(path, 0, config_report_stderr, NULL,
+	    &a->cfg)) != 0) {
+		if (r != KB_ERR_CONFIG)
+			admin_err("%s: %s", path, kb_strerror(r));
+		return EXIT_USAGE;
+	}
+	if (a->uri != NULL && admin_apply_uri(a) != 0)
+		return EXIT_USAGE;
+	if (admin_apply_auth(a) != 0) {
+		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int
+admin_connect(struct kb_admin *a, long extra_ms)
+{
+	struct kb_dir_auth auth;
+	char errbuf[256], *pw = NULL;
+	size_t pwlen = 0;
+	long ms;
+	int r, status = EXIT_FAIL;
+
+	if ((status = admin_load_config(a)) != EXIT_OK)
+		return status;
+	status = EXIT_FAIL;
+	memset(&auth, 0, sizeof(auth));
+	if (a->prompt_password) {
+		if (tty_read_password(&pw, &pwlen) != 0)
+			goto out;
+	} else if (a->passfile != NULL) {
+		if ((r = config_read_password(a->passfile, &pw, &pwlen)) != 0) {
+			admin_err("%s: %s", a->passfile, kb_strerror(r));
+			goto out;
+		}
+	}
+	auth.binddn = a->binddn;
+	auth.password = pw;
+	auth.passwordlen = pwlen;
+	ms = (long)a->cfg->timeout * 1000;
+	if (ms < ADMIN_TIMEOUT_MS)
+		ms = ADMIN_TIMEOUT_MS;
+	deadline_set(&a->deadline, ms + extra_ms);
+	errbuf[0] = '\0';
+	if ((r = dir_open(a->cfg, &auth, &a->deadline, &a->dir, errbuf,
+	    sizeof(errbuf))) != 0) {
+		admin_err("cannot use the directory: %s",
+		    errbuf[0] != '\0' ? errbuf : kb_strerror(r));
+		goto out;
+	}
+	status = EXIT_OK;
+ out:
+	if (pw != NULL) {
+		explicit_bzero(pw, pwlen);
+		free(pw);
+	}
+	return status;
+}
+
+int
+admin_need_keybound_schema(const struct kb_admin *a)
+{
+	if (a->cfg->schema == KB_SCHEMA_KEYBOUND)
+		return EXIT_OK;
+	admin_err("the config uses the %s schema profile; key pairs are "
+	    "managed only with the keybound profile",
+	    config_schema_name(a->cfg->schema));
+	return EXIT_FAIL;
+}
+
+int
+admin_pair_dn(const struct kb_admin *a, const char *name, char **dnp)
+{
+	char *esc = NULL;
+	int r;
+
+	*dnp = NULL;
+	if ((r = dn_escape_value(name, &esc)) != 0)
+		return r;
+	if (asprintf(dnp, "cn=%s,%s", esc, a->cfg->base) < 0) {
+		*dnp = NULL;
+		r = KB_ERR_NOMEM;
+	}
+	free(esc);
+	return r;
+}
+
+void
+admin_audit(const struct kb_admin *a, const char *command,
+    const char *keypair, const struct kb_target *t, size_t nt,
+    const char *result)
+{
+	struct kb_logline l;
+	char *targets = NULL, *p;
+	size_t i, len = 1;
+
+	for (i = 0; i < nt; i++)
+		len += strlen(t[i].text) + 1;
+	if (nt > 0 && (targets = malloc(len)) != NULL) {
+		p = targets;
+		for (i = 0; i < nt; i++) {
+			if (i > 0)
+				*p++ = ',';
+			memcpy(p, t[i].text, strlen(t[i].text));
+			p += strlen(t[i].text);
+		}
+		*p = '\0';
+	}
+	logline_init(&l);
+	logline_str(&l, "command", command);
+	logline_str(&l, "keypair", keypair);
+	if (nt > 0)
+		logline_str(&l, "targets", targets != NULL ? targets : "?");
+	logline_str(&l, "bind", a->dir != NULL ? dir_bind_identity(a->dir) :
+	    "-");
+	logline_str(&l, "uri", a->dir != NULL ? dir_uri(a->dir) : "-");
+	logline_str(&l, "result", result);
+	log_emit(strcmp(result, "ok") == 0 ? LOG_INFO : LOG_WARNING, &l);
+	free(targets);
+}
+
+static int
+cmd_help(const char *topic)
+{
+	const struct command *c;
+
+	if (topic == NULL) {
+		usage_print(stdout);
+		return EXIT_OK;
+	}
+	if ((c = command_find(topic)) == NULL) {
+		admin_err("help: unknown command %s", topic);
+		return EXIT_USAGE;
+	}
+	printf("usage: keybound [global options] %s\n", c->synopsis);
+	return EXIT_OK;
+}
+
+static int
+parse_global(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+c:H:D:y:Wwh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			a->config_path = optarg;
+			break;
+		case 'H':
+			a->uri = optarg;
+			break;
+		case 'D':
+			a->binddn = optarg;
+			break;
+		case 'y':
+			a->passfile = optarg;
+			break;
+		case 'W':
+			a->prompt_password = 1;
+			break;
+		case 'J':
+			a->json = 1;
+			break;
+		case 'w':
+			admin_err("-w: passwords are never accepted on the "
+			    "command line; use -y PASSFILE or -W");
+			return EXIT_USAGE;
+		case 'V':
+			printf("keybound %s\n", KB_VERSION);
+			return -1;
+		case 'h':
+			usage_print(stdout);
+			return -1;
+		default:
+			if (optopt != 0 && strchr("cHDy", optopt) != NULL)
+				admin_err("option -%c needs a value", optopt);
+			else if (optopt != 0)
+				admin_err("unknown option -%c", optopt);
+			else
+				admin_err("unknown option %s",
+				    argv[optind - 1]);
+			fputs(usage_head, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (a->passfile != NULL && a->prompt_password) {
+		admin_err("-y and -W exclude each other");
+		return EXIT_USAGE;
+	}
+	if (a->binddn != NULL && a->passfile == NULL && !a->prompt_password) {
+		admin_err("-D needs -y PASSFILE or -W");
+		return EXIT_USAGE;
+	}
+	if (a->binddn != NULL && a->binddn[0] == '\0') {
+		admin_err("-D: empty bind DN");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct kb_admin a;
+	const struct command *c;
+	int status;
+
+	memset(&a, 0, sizeof(a));
+	log_open("keybound");
+	if ((status = parse_global(&a, argc, argv)) != EXIT_OK) {
+		status = status < 0 ? EXIT_OK : status;
+		goto out;
+	}
+	if (optind >= argc) {
+		admin_err("no command given");
+		fputs(usage_head, stderr);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		status = cmd_help(optind + 1 < argc ? argv[optind + 1] : NULL);
+		goto out;
+	}
+	if ((c = command_find(argv[optind])) == NULL) {
+		admin_err("unknown command %s", argv[optind]);
+		fputs(usage_head, stderr);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	status = c->fn(&a, argc, argv);
+ out:
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (status == EXIT_OK)
+			admin_err("cannot write output: %s", strerror(errno));
+		status = status == EXIT_OK ? EXIT_FAIL : status;
+	}
+	dir_close(a.dir);
+	config_free(a.cfg);
+	closelog();
+	return status;
+}
