@@ -180,11 +180,14 @@ log_note(void *ctx, const struct kb_note *n)
 	struct run *rn = ctx;
 	struct kb_logline l;
 
-	if (rn->notes >= KB_LOOKUP_MAX_NOTES) {
-		rn->notes_suppressed++;
-		return;
+	/* one-per-answer notes always pass; per-key ones are bounded */
+	if (n->kind != KB_NOTE_MAX_KEYS && n->kind != KB_NOTE_VALUES_DROPPED) {
+		if (rn->notes >= KB_LOOKUP_MAX_NOTES) {
+			rn->notes_suppressed++;
+			return;
+		}
+		rn->notes++;
 	}
-	rn->notes++;
 	log_subject(rn, &l);
 	logline_str(&l, "event", note_event(n->kind));
 	if (n->name != NULL)

@@ -75,6 +75,24 @@ printable_ascii(const char *s, size_t len)
 	return 1;
 }
 
+/*
+ * A stored key is "TYPE BASE64" (a comment is tolerated and dropped):
+ * single spaces, none leading or trailing.  sshd would repair other
+ * spacing; we reject it rather than guess what the writer meant.
+ */
+static int
+spacing_canonical(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || s[0] == ' ' || s[len - 1] == ' ')
+		return 0;
+	for (i = 1; i < len; i++)
+		if (s[i] == ' ' && s[i - 1] == ' ')
+			return 0;
+	return 1;
+}
+
 static int
 two_digits(const char *s, int *v)
 {
@@ -294,6 +312,10 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 	}
 	if (keylen > KB_KEY_LINE_MAX || optslen > OPTS_MAX) {
 		skip = KB_ERR_TOO_LONG;
+		goto skipped;
+	}
+	if (!spacing_canonical(key, keylen)) {
+		skip = KB_ERR_KEY_FORMAT;
 		goto skipped;
 	}
 	if ((skip = key_parse_line(key, keylen, 0, &k)) != 0 ||
