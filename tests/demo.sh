@@ -144,17 +144,19 @@ section "1. set up a throwaway directory and sshd on loopback"
 kb_tmpdir
 say "  work dir: $KB_T"
 
-if slapd_start; then
+# The sample key pairs are bulk-loaded (slapadd) before slapd starts.
+shown "slapadd -l config-examples/sample.ldif; slapd -h ldap://127.0.0.1:PORT ..."
+if slapd_start --load "$KB_SRC/config-examples/sample.ldif"; then
 	pass "slapd started: pid $SLAPD_PID, $SLAPD_URI, base $SLAPD_BASE"
 else
 	flunk "slapd did not start"
 	finish
 fi
-shown "ldapadd -H ldapi:// -D $SLAPD_ROOTDN -y ROOTPW -f config-examples/sample.ldif"
-slapd_ldapadd "$KB_SRC/config-examples/sample.ldif" >"$KB_T/out" 2>&1
-rc=$?
+shown "ldapsearch -x -H $SLAPD_URI -b $SLAPD_BASE '(objectClass=keyboundKeyPair)' cn keyboundAttachment"
+ldapsearch -LLL -x -H "$SLAPD_URI" -b "$SLAPD_BASE" \
+    '(objectClass=keyboundKeyPair)' cn keyboundAttachment >"$KB_T/out" 2>&1
 indent <"$KB_T/out"
-if [ $rc -eq 0 ]; then
+if [ "$(grep -c '^cn: ' "$KB_T/out")" = 3 ]; then
 	pass "sample key pairs loaded: alice-laptop, ops:deploy, backup_rsa"
 else
 	flunk "config-examples/sample.ldif did not load"
@@ -189,6 +191,8 @@ fi
 	echo "session    required     pam_permit.so"
 	echo "password   required     pam_deny.so"
 } >"$KB_T/pam.d/sshd"
+printf 'auth required pam_deny.so\naccount required pam_deny.so\n' \
+    >"$KB_T/pam.d/other"
 say "  PAM stack for sshd (a private service directory; /etc/pam.d untouched):"
 indent <"$KB_T/pam.d/sshd"
 
