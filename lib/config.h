@@ -52,6 +52,10 @@ struct kb_config {
 
 /*
  * Called once per problem with "FILE:LINE: keyword: problem" (no newline).
+ * Problems with the file as a whole come as "FILE: problem", a missing
+ * required keyword as "FILE: uri: required keyword missing", a line that
+ * cannot be tokenised (NUL, control byte, invalid UTF-8, too long) as
+ * "FILE:LINE: problem".  Control bytes never reach the callback.
  */
 typedef void (*config_report_fn)(void *ctx, const char *msg);
 
