@@ -4,9 +4,11 @@
  *
  *	kb-syslog-sink SOCKET FILE
  *
- * Binds SOCKET (which must not exist), then writes every message to FILE
- * with control bytes shown as \xNN, one line each, flushed at once, until
- * SIGTERM or SIGINT.  The socket is removed on exit.
+ * Binds SOCKET (which must not exist), then writes every message to FILE,
+ * one line each, flushed at once, until SIGTERM or SIGINT: bytes outside
+ * printable ASCII as \xNN and a backslash as \\, so a raw control byte a
+ * sender let through is told apart from a sender's own escaping.  The
+ * socket is removed on exit.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,7 +38,10 @@ write_line(int fd, const unsigned char *msg, size_t len)
 	size_t i, n = 0;
 
 	for (i = 0; i < len; i++) {
-		if (msg[i] >= 0x20 && msg[i] < 0x7f)
+		if (msg[i] == '\\') {
+			out[n++] = '\\';
+			out[n++] = '\\';
+		} else if (msg[i] >= 0x20 && msg[i] < 0x7f)
 			out[n++] = (char)msg[i];
 		else
 			n += (size_t)snprintf(out + n, 5, "\\x%02x", msg[i]);
