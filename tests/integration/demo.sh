@@ -83,9 +83,14 @@ for p in $(sed -n 's/^\[ok\] [a-z]* started: pid \([0-9]*\),.*/\1/p' \
 	    ok "process $p stopped"
 done
 
-# Ctrl-C half way: the same cleanup.
-setsid bash "$KB_SRC/tests/demo.sh" </dev/null >"$KB_T/interrupted" 2>&1 &
+# Ctrl-C half way: the same cleanup.  With job control on, the demo runs
+# in its own process group with SIGINT at its default (a non-interactive
+# shell would start it with SIGINT ignored), and the signal goes to the
+# whole group, as a terminal's Ctrl-C does.
+set -m
+bash "$KB_SRC/tests/demo.sh" </dev/null >"$KB_T/interrupted" 2>&1 &
 pid=$!
+set +m
 for _ in $(seq 1 600); do
 	grep -q '^\[ok\] sshd started' "$KB_T/interrupted" && break
 	kill -0 "$pid" 2>/dev/null || break
@@ -100,6 +105,9 @@ if kill -0 "$pid" 2>/dev/null; then
 	kill -KILL -- -"$pid" 2>/dev/null
 fi
 wait "$pid" 2>/dev/null
+rc=$?
+[ "$rc" -ne 0 ] && ok "interrupted demo exits non-zero ($rc)" ||
+    not_ok "interrupted demo exited 0"
 user=$(sed -n 's/^\[ok\] local user \([^ ]*\) created.*/\1/p' "$KB_T/interrupted")
 [ -n "$user" ] && ! getent passwd "$user" >/dev/null &&
     ok "after Ctrl-C: demo user removed" ||
