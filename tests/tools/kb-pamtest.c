@@ -12,7 +12,8 @@
  *   kb-pamtest -d CONFDIR ... -n COUNT [-e RESULT] [-F NFDS] [-S] USER
  *	COUNT rounds of pam_start/pam_authenticate/pam_end in this process;
  *	with -F first opens NFDS more descriptors (not close-on-exec); with
- *	-S installs a SIGCHLD handler and a blocked SIGUSR1 first.  Fails
+ *	-S installs a SIGCHLD handler and a blocked SIGUSR1 first.  It opens
+ *	its syslog connection first, as a real host has.  Fails
  *	(exit 1) if any result differs from RESULT, the descriptor count
  *	changes, a child is left behind, or (-S) the SIGCHLD disposition or
  *	the signal mask is not what it was.
@@ -38,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,6 +241,8 @@ run_loop(const struct opts *o, const char *user)
 		sigaction(SIGCHLD, NULL, &before);
 		sigprocmask(SIG_BLOCK, NULL, &mask_before);
 	}
+	/* Log like any PAM host: libc's syslog socket is open from now on. */
+	openlog("kb-pamtest", LOG_NDELAY | LOG_PID, LOG_AUTHPRIV);
 	fds_before = count_fds();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < o->count; i++) {

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -459,6 +460,29 @@ test_no_user(void)
 }
 
 static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out, r = -1;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) == -1)
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto out;
+	r = n == 0 && fchmod(out, mode) == 0 ? 0 : -1;
+ out:
+	if (out != -1 && close(out) != 0)
+		r = -1;
+	close(in);
+	return r;
+}
+
+static int
 setup(const char *src, const char *build)
 {
 	char path[128], rel[PATH_MAX], fake[PATH_MAX];
@@ -478,7 +502,9 @@ setup(const char *src, const char *build)
 		fprintf(stderr, "%s: %s (make tests)\n", rel, strerror(errno));
 		return -1;
 	}
-	if (symlink(fake, helper) != 0)
+	/* A private copy: a concurrent rebuild must not swap it mid-test. */
+	snprintf(path, sizeof(path), "%s/pam-fake-helper", bindir);
+	if (copy_file(fake, path, 0755) != 0 || symlink(path, helper) != 0)
 		return -1;
 	write_file(callspath, "");
 	snprintf(path, sizeof(path), "%s/kbdirect", confdir);
@@ -552,6 +578,8 @@ main(void)
 		return tap_done();
 	}
 
+	/* Log like any PAM host: libc's syslog socket is open from now on. */
+	openlog("test_pam_direct", LOG_NDELAY | LOG_PID, LOG_AUTHPRIV);
 	fds_before = count_fds();
 	test_invalid_names(invalid, ninvalid);
 	test_hostile_names(hostile, nhostile);
