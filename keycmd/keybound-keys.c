@@ -59,7 +59,6 @@ struct run {
 	struct timespec deadline;
 	struct kb_cache *cache;
 	struct kb_answer *offline;	/* cached answer usable offline */
-	const char *source_uri;
 	size_t notes;
 	size_t notes_suppressed;
 	/* the answer is claimed once, by the main thread or the watchdog */
@@ -239,8 +238,8 @@ log_decision(struct run *rn, const char *source, const struct kb_answer *a,
 			logline_num(&l, "age_s",
 			    (long long)(time(NULL) - a->fetched));
 	}
-	if (rn->source_uri != NULL)
-		logline_str(&l, "uri", rn->source_uri);
+	if (a != NULL && a->uri != NULL && strcmp(source, "directory") == 0)
+		logline_str(&l, "uri", a->uri);
 	logline_num(&l, "elapsed_ms", clock_elapsed_ms(&rn->start));
 	logline_str(&l, "result", result);
 	if (err != 0)

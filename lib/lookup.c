@@ -197,6 +197,7 @@ lookup_answer_free(struct kb_answer *a)
 	for (i = 0; i < a->nkeys; i++)
 		keyrec_clear(&a->keys[i]);
 	free(a->keys);
+	free(a->uri);
 	free(a);
 }
 
@@ -706,6 +707,12 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	if (r != 0) {
 		if (errlen > 0 && errbuf[0] == '\0')
 			snprintf(errbuf, errlen, "%s", kb_strerror(r));
+		goto out;
+	}
+	/* after the search: failover may have moved to another URI */
+	if (printable_ascii(dir_uri(d), strlen(dir_uri(d))) &&
+	    (sc.a->uri = strdup(dir_uri(d))) == NULL) {
+		r = KB_ERR_NOMEM;
 		goto out;
 	}
 	if (dropped > 0)

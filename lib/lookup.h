@@ -41,6 +41,7 @@ struct kb_answer {
 	size_t skipped;		/* keys refused (parse, policy, expiry, ...) */
 	size_t over_limit;	/* keys beyond max_keys, not served */
 	time_t fetched;		/* wall-clock time of the directory answer */
+	char *uri;		/* the URI that answered (printable), or NULL */
 };
 
 /* Kinds of note handed to the caller's log. */
