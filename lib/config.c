@@ -173,8 +173,14 @@ bad(struct parse *p, const struct keyword *kw, const char *fmt, ...)
 static void
 echo_word(const char *w, size_t len, char *out, size_t outlen)
 {
+	size_t cut = ECHO_MAX;
+
+	/* never cut a UTF-8 sequence in two */
+	while (len > ECHO_MAX && cut > 0 &&
+	    ((unsigned char)w[cut] & 0xc0) == 0x80)
+		cut--;
 	if (len > ECHO_MAX)
-		snprintf(out, outlen, "%.*s...", ECHO_MAX, w);
+		snprintf(out, outlen, "%.*s...", (int)cut, w);
 	else
 		snprintf(out, outlen, "%.*s", (int)len, w);
 }

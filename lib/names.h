@@ -15,7 +15,10 @@
 /*
  * A user name is 1..256 bytes, no control byte (< 0x20, 0x7f), no leading or
  * trailing space, does not start with '-', and is valid UTF-8 (real POSIX
- * and directory names, including non-ASCII ones, pass).
+ * and directory names, including non-ASCII ones, pass).  Strict UTF-8: no
+ * overlong forms, surrogates or C1 controls (U+0080..U+009F).  Filter
+ * metacharacters and '\' are allowed ("DOMAIN\user"): values are always
+ * escaped on their way into a filter.
  * Returns 0 or KB_ERR_USER_NAME.
  */
 int name_user_valid(const char *user, size_t len);
@@ -48,7 +51,8 @@ int name_attribute_valid(const char *name);
 
 /*
  * RFC 4515 escaping of one assertion value: '*', '(', ')', '\' and NUL and
- * every byte outside 0x21..0x7e become \XX.  *outp is NUL-terminated.
+ * every byte outside 0x21..0x7e (so the space too) become \XX with
+ * lower-case hex.  *outp is NUL-terminated.
  */
 int filter_escape(const char *val, size_t len, char **outp);
 
@@ -75,7 +79,10 @@ int filter_expand(const char *tmpl, const char *user, const char *instance,
 int filter_template_check(const char *tmpl, unsigned *usesp);
 
 /*
- * RFC 4514 escaping of one RDN attribute value for building a DN.
+ * RFC 4514 escaping of one RDN attribute value for building a DN:
+ * " + , ; < > \ = and a leading space or '#' and a trailing space get a
+ * backslash; bytes outside 0x20..0x7e become \XX.  Empty is
+ * KB_ERR_INVALID_ARG.
  */
 int dn_escape_value(const char *val, char **outp);
 
