@@ -26,6 +26,7 @@
 #include "admin.h"
 
 #define REPLACE_ROUNDS		8	/* tries to settle racing --replace */
+#define CHANGE_ROUNDS		8	/* reads and writes racing other admins */
 #define DELETE_ASSERTION	"(&(objectClass=" OC_KEYPAIR ")(!(" \
 				    AT_ATTACH "=*)))"
 #define SET_ASSERTION		"(objectClass=" OC_KEYPAIR ")"
@@ -116,7 +117,55 @@ modify_attachments(struct kb_admin *a, const char *dn, enum kb_mod_op op,
 	mod.op = op;
 	mod.attr = AT_ATTACH;
 	mod.vals = vals;
-	return dir_modify(a->dir, dn, &mod, 1, NULL, 1);
+	return dir_modify(a->dir, dn, &mod, 1, NULL, 0);
+}
+
+/*
+ * Add (or delete) exactly those of the n values that are missing from
+ * (or present in) key pair name, as one modify.  No permissive control:
+ * slapd applies it unreliably to value deletes (a delete of one present
+ * and one absent value succeeded without deleting either).  Without it
+ * the modify is all or nothing; if another admin changed the values
+ * between our read and our write it fails as a whole, and we read again.
+ * present[i] says whether vals[i] was there at the last read.
+ */
+static int
+change_values(struct kb_admin *a, const char *name, const char *dn,
+    enum kb_mod_op op, const char *const *vals, size_t n,
+    unsigned char *present)
+{
+	struct kb_pair *p = NULL;
+	const char **todo = NULL;
+	size_t i, k;
+	int round, r = KB_ERR_INTERNAL;
+
+	if ((todo = calloc(n + 1, sizeof(*todo))) == NULL)
+		return KB_ERR_NOMEM;
+	for (round = 0; round < CHANGE_ROUNDS; round++) {
+		pair_free(p);
+		p = NULL;
+		if ((r = pair_read(a, name, &p)) != 0)
+			goto out;
+		for (i = 0, k = 0; i < n; i++) {
+			present[i] = (unsigned char)pair_has_attachment(p,
+			    vals[i]);
+			if (present[i] == (op == KB_MOD_DELETE))
+				todo[k++] = vals[i];
+		}
+		todo[k] = NULL;
+		if (k == 0) {
+			r = 0;
+			goto out;
+		}
+		r = modify_attachments(a, dn, op, todo);
+		if (r != KB_ERR_DIR_VALUE_EXISTS &&
+		    r != KB_ERR_DIR_NO_SUCH_VALUE)
+			goto out;
+	}
+ out:
+	pair_free(p);
+	free(todo);
+	return r;
 }
 
 /* NULL-terminated array of the targets' texts. */
@@ -188,8 +237,9 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 		    strcasecmp(pairs[i]->name.s, name) == 0)
 			continue;
 		r = modify_attachments(a, pairs[i]->dn.s, KB_MOD_DELETE, vals);
-		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-			continue;
+		if (r == KB_ERR_DIR_NO_SUCH_OBJECT ||
+		    r == KB_ERR_DIR_NO_SUCH_VALUE)
+			continue;	/* gone meanwhile: as good */
 		if (r != 0) {
 			admin_err("cannot detach %s from another key pair: %s",
 			    target, kb_strerror(r));
@@ -241,6 +291,7 @@ replace_target(struct kb_admin *a, const char *name, const char *dn,
     const char *target, int *jfirst)
 {
 	const char *vals[] = { target, NULL };
+	unsigned char present;
 	int round, r, left;
 
 	for (round = 0; round < REPLACE_ROUNDS; round++) {
@@ -249,7 +300,8 @@ replace_target(struct kb_admin *a, const char *name, const char *dn,
 		if (left > 0)
 			return 0;
 		replace_backoff(round);
-		if ((r = modify_attachments(a, dn, KB_MOD_ADD, vals)) != 0)
+		if ((r = change_values(a, name, dn, KB_MOD_ADD, vals, 1,
+		    &present)) != 0)
 			return r;
 	}
 	return 0;
@@ -295,7 +347,6 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
-	struct kb_pair *p = NULL;
 	unsigned char *already = NULL;
 	const char **vals = NULL, *name;
 	char *dn = NULL;
@@ -322,21 +373,18 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
-	if ((r = pair_read(a, name, &p)) != 0) {
-		report_missing(name, r);
-		goto out;
-	}
 	if ((already = calloc(ts.n + 1, 1)) == NULL ||
 	    (vals = target_values(&ts)) == NULL ||
 	    (r = admin_pair_dn(a, name, &dn)) != 0) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}
-	for (i = 0; i < ts.n; i++)
-		already[i] = (unsigned char)pair_has_attachment(p,
-		    ts.t[i].text);
-	if ((r = modify_attachments(a, dn, KB_MOD_ADD, vals)) != 0) {
-		report_write_error(a, "cannot attach", name, r);
+	if ((r = change_values(a, name, dn, KB_MOD_ADD, vals, ts.n,
+	    already)) != 0) {
+		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+			report_missing(name, r);
+		else
+			report_write_error(a, "cannot attach", name, r);
 		admin_audit(a, "attach", name, ts.t, ts.n, kb_strerror(r));
 		goto out;
 	}
@@ -363,7 +411,6 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	status = EXIT_OK;
  out:
 	targets_clear(&ts);
-	pair_free(p);
 	free(already);
 	free(vals);
 	free(dn);
@@ -388,7 +435,7 @@ all_values(const struct kb_pair *p, size_t *np)
 
 static void
 detach_report(const struct kb_admin *a, const char *name,
-    const char *const *vals, size_t n, const unsigned char *absent)
+    const char *const *vals, size_t n, const unsigned char *present)
 {
 	size_t i;
 	int first;
@@ -397,7 +444,7 @@ detach_report(const struct kb_admin *a, const char *name,
 		if (n == 0)
 			printf("%s has no attachments\n", name);
 		for (i = 0; i < n; i++) {
-			printf("%s %s ", name, absent[i] ? "not attached to" :
+			printf("%s %s ", name, !present[i] ? "not attached to" :
 			    "detached from");
 			text_safe(stdout, vals[i], strlen(vals[i]));
 			putchar('\n');
@@ -409,12 +456,12 @@ detach_report(const struct kb_admin *a, const char *name,
 	printf(",\"detached\":");
 	json_array_begin(&first);
 	for (i = 0; i < n; i++)
-		if (!absent[i])
+		if (present[i])
 			json_array_str(&first, vals[i], strlen(vals[i]));
 	printf("],\"not_attached\":");
 	json_array_begin(&first);
 	for (i = 0; i < n; i++)
-		if (absent[i])
+		if (!present[i])
 			json_array_str(&first, vals[i], strlen(vals[i]));
 	printf("]}\n");
 }
@@ -429,10 +476,10 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	};
 	struct targets ts = { NULL, 0 };
 	struct kb_pair *p = NULL;
-	unsigned char *absent = NULL;
+	unsigned char *present = NULL;
 	const char **vals = NULL, *name;
 	char *dn = NULL;
-	size_t i, n = 0;
+	size_t n = 0;
 	int ch, r, all = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
@@ -463,27 +510,25 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	vals = all ? all_values(p, &n) : target_values(&ts);
 	if (!all)
 		n = ts.n;
-	if (vals == NULL || (absent = calloc(n + 1, 1)) == NULL ||
+	if (vals == NULL || (present = calloc(n + 1, 1)) == NULL ||
 	    (r = admin_pair_dn(a, name, &dn)) != 0) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		absent[i] = (unsigned char)!pair_has_attachment(p, vals[i]);
-	if (n > 0 && (r = modify_attachments(a, dn, KB_MOD_DELETE,
-	    vals)) != 0) {
+	if (n > 0 && (r = change_values(a, name, dn, KB_MOD_DELETE, vals, n,
+	    present)) != 0) {
 		report_write_error(a, "cannot detach", name, r);
 		admin_audit(a, "detach", name, ts.t, ts.n, kb_strerror(r));
 		goto out;
 	}
-	detach_report(a, name, vals, n, absent);
+	detach_report(a, name, vals, n, present);
 	admin_audit(a, all ? "detach --all" : "detach", name, ts.t, ts.n,
 	    "ok");
 	status = EXIT_OK;
  out:
 	targets_clear(&ts);
 	pair_free(p);
-	free(absent);
+	free(present);
 	free(vals);
 	free(dn);
 	return status;

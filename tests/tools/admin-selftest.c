@@ -1,0 +1,295 @@
+/*
+ * admin-selftest.c - unit checks of the admin CLI's pure parts (JSON and
+ * terminal escaping, time parsing, key generation, bcrypt_pbkdf), built
+ * from the admin sources themselves.  Run by tests/integration/admin_unit.sh
+ * (plain, ASan/UBSan and valgrind builds).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "../../admin/output.c"
+#include "../../admin/timeutil.c"
+#include "../../admin/keygen.c"
+#include "../../admin/bcrypt_pbkdf.c"
+
+#include "sshkey.h"
+#include "../unit/tap.h"
+
+/* Run fn's output into a string. */
+static char *
+capture_json(const char *s, size_t len)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &size)) == NULL)
+		return NULL;
+	json_string(f, s, len);
+	fclose(f);
+	return buf;
+}
+
+static char *
+capture_text(const char *s, size_t len)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &size)) == NULL)
+		return NULL;
+	text_safe(f, s, len);
+	fclose(f);
+	return buf;
+}
+
+static void
+check_json(const char *in, size_t len, const char *want)
+{
+	char *got = capture_json(in, len);
+
+	CHECK_EQ_STR(got, want);
+	free(got);
+}
+
+static void
+check_text(const char *in, size_t len, const char *want)
+{
+	char *got = capture_text(in, len);
+
+	CHECK_EQ_STR(got, want);
+	free(got);
+}
+
+static void
+test_json(void)
+{
+	check_json("plain", 5, "\"plain\"");
+	check_json("", 0, "\"\"");
+	check_json("a\"b\\c", 5, "\"a\\\"b\\\\c\"");
+	check_json("l1\nl2\tx", 7, "\"l1\\nl2\\tx\"");
+	check_json("\r\x01\x1f\x7f", 4, "\"\\u000d\\u0001\\u001f\\u007f\"");
+	check_json("a\0b", 3, "\"a\\u0000b\"");
+	check_json("w\xc3\xb6rld", 6, "\"w\xc3\xb6rld\"");
+	check_json("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");
+	check_json("\xf0\x9f\x94\x91", 4, "\"\xf0\x9f\x94\x91\"");
+	/* invalid UTF-8: lone continuation, overlong, surrogate, too big */
+	check_json("\x80", 1, "\"\\ufffd\"");
+	check_json("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");
+	check_json("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");
+	check_json("\xf4\x90\x80\x80", 4,
+	    "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	check_json("\xc3", 1, "\"\\ufffd\"");
+	check_json("\xe2\x80\xa8", 3, "\"\\u2028\"");
+}
+
+static void
+test_text(void)
+{
+	check_text("alice@web1", 10, "alice@web1");
+	check_text("a\nb", 3, "a\\x0ab");
+	check_text("\x1b[31mred", 8, "\\x1b[31mred");
+	check_text("\xc2\x9b", 2, "\\xc2\\x9b");		/* C1 CSI */
+	check_text("w\xc3\xb6rld", 6, "w\xc3\xb6rld");
+	check_text("\xe2\x80\xae", 3, "\\xe2\\x80\\xae");	/* RLO */
+	check_text("\xff", 1, "\\xff");
+	CHECK_EQ_INT(text_safe_width("w\xc3\xb6rld", 6), 5);
+	CHECK_EQ_INT(text_safe_width("a\n", 2), 5);
+}
+
+static void
+check_user_time(const char *s, long long want)
+{
+	time_t t = 1;
+	int r;
+
+	r = time_parse_user(s, &t);
+	if (want < 0) {
+		CHECK_EQ_INT(r, KB_ERR_TIME);
+		CHECK_EQ_INT(t, 0);
+	} else {
+		CHECK_EQ_INT(r, 0);
+		CHECK_EQ_INT(t, want);
+	}
+}
+
+static void
+check_gtime(const char *s, long long want)
+{
+	time_t t = 1;
+	int r;
+
+	r = time_parse_gtime(s, strlen(s), &t);
+	if (want < 0) {
+		CHECK_EQ_INT(r, KB_ERR_TIME);
+	} else {
+		CHECK_EQ_INT(r, 0);
+		CHECK_EQ_INT(t, want);
+	}
+}
+
+static void
+test_time(void)
+{
+	char buf[TIME_RFC3339_LEN], g[TIME_GTIME_LEN];
+
+	check_user_time("2030-01-02T03:04:05Z", 1893553445LL);
+	check_user_time("20300102030405Z", 1893553445LL);
+	check_user_time("1970-01-01T00:00:00Z", 0);
+	check_user_time("2024-02-29T23:59:59Z", 1709251199LL);
+	check_user_time("2023-02-29T00:00:00Z", -1);
+	check_user_time("2030-13-01T00:00:00Z", -1);
+	check_user_time("2030-00-01T00:00:00Z", -1);
+	check_user_time("2030-01-32T00:00:00Z", -1);
+	check_user_time("2030-01-01T24:00:00Z", -1);
+	check_user_time("2030-01-01T00:60:00Z", -1);
+	check_user_time("2030-01-01T00:00:60Z", -1);
+	check_user_time("2030-01-01T00:00:00", -1);
+	check_user_time("2030-01-01 00:00:00Z", -1);
+	check_user_time("2030-01-01T00:00:00+01:00", -1);
+	check_user_time("2030010100000Z", -1);
+	check_user_time("203001010000000Z", -1);
+	check_user_time("20300101000000z", -1);
+	check_user_time("+030-01-01T00:00:00Z", -1);
+	check_user_time("1969-12-31T23:59:59Z", -1);
+	check_user_time("", -1);
+	check_user_time("never", -1);
+	check_gtime("20300102030405Z", 1893553445LL);
+	check_gtime("20300102030405.123Z", 1893553445LL);
+	check_gtime("20300102040405+0100", 1893553445LL);
+	check_gtime("20300102020405-0100", 1893553445LL);
+	check_gtime("2030010203Z", 1893553200LL);
+	check_gtime("20300102030405", -1);
+	check_gtime("20300102030405.Z", -1);
+	check_gtime("20300102030405Zx", -1);
+	check_gtime("2030010203040Z", -1);
+	check_gtime("20300102030405+01", -1);
+	CHECK_EQ_INT(time_format_rfc3339(1893553445, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, "2030-01-02T03:04:05Z");
+	CHECK_EQ_INT(time_format_gtime(1893553445, g, sizeof(g)), 0);
+	CHECK_EQ_STR(g, "20300102030405Z");
+	CHECK_EQ_INT(time_format_rfc3339(1893553445, buf, 5), KB_ERR_TIME);
+	CHECK_EQ_INT(time_format_gtime(-100, g, sizeof(g)), KB_ERR_TIME);
+}
+
+/* Generate, parse the public line with the key model, serialise. */
+static void
+check_keygen(enum keygen_type type, unsigned bits, const char *want_type,
+    unsigned want_bits, const char *want_pem)
+{
+	struct keygen *k = NULL;
+	struct kb_key *key = NULL;
+	unsigned char *pem = NULL;
+	size_t pemlen = 0;
+	char *line = NULL;
+
+	CHECK_EQ_INT(keygen_generate(type, bits, &k), 0);
+	if (k == NULL)
+		return;
+	CHECK_EQ_INT(keygen_public_line(k, &line), 0);
+	CHECK(line != NULL && strncmp(line, want_type, strlen(want_type)) == 0);
+	CHECK_EQ_INT(key_parse_line(line, strlen(line), 0, &key), 0);
+	if (key != NULL) {
+		CHECK_EQ_STR(key_type_name(key), want_type);
+		CHECK_EQ_INT(key_bits(key), want_bits);
+	}
+	CHECK_EQ_INT(keygen_private_pem(k, "unit", NULL, 0, &pem, &pemlen), 0);
+	CHECK(pem != NULL && pemlen > strlen(want_pem) &&
+	    memcmp(pem, want_pem, strlen(want_pem)) == 0);
+	if (pem != NULL) {
+		OPENSSL_cleanse(pem, pemlen);
+		free(pem);
+	}
+	pem = NULL;
+	CHECK_EQ_INT(keygen_private_pem(k, "unit", "pass", 4, &pem, &pemlen),
+	    0);
+	CHECK(pem != NULL && pemlen > 0);
+	free(pem);
+	key_free(key);
+	free(line);
+	keygen_free(k);
+}
+
+static void
+test_keygen(void)
+{
+	unsigned bits;
+
+	bits = 0;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_RSA, &bits), 0);
+	CHECK_EQ_INT(bits, 3072);
+	bits = 0;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_ECDSA, &bits), 0);
+	CHECK_EQ_INT(bits, 256);
+	bits = 0;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_ED25519, &bits), 0);
+	CHECK_EQ_INT(bits, 256);
+	bits = 1024;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_RSA, &bits), KB_ERR_INVALID_ARG);
+	bits = 16385;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_RSA, &bits), KB_ERR_INVALID_ARG);
+	bits = 16384;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_RSA, &bits), 0);
+	bits = 512;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_ECDSA, &bits),
+	    KB_ERR_INVALID_ARG);
+	bits = 384;
+	CHECK_EQ_INT(keygen_check_bits(KEYGEN_ED25519, &bits),
+	    KB_ERR_INVALID_ARG);
+	check_keygen(KEYGEN_ED25519, 0, "ssh-ed25519", 256,
+	    OSSH_BEGIN);
+	check_keygen(KEYGEN_ECDSA, 256, "ecdsa-sha2-nistp256", 256,
+	    "-----BEGIN PRIVATE KEY-----\n");
+	check_keygen(KEYGEN_ECDSA, 384, "ecdsa-sha2-nistp384", 384,
+	    "-----BEGIN PRIVATE KEY-----\n");
+	check_keygen(KEYGEN_ECDSA, 521, "ecdsa-sha2-nistp521", 521,
+	    "-----BEGIN PRIVATE KEY-----\n");
+	if (getenv("KB_UNDER_VALGRIND") == NULL)
+		check_keygen(KEYGEN_RSA, 2048, "ssh-rsa", 2048,
+		    "-----BEGIN PRIVATE KEY-----\n");
+}
+
+static void
+test_bcrypt(void)
+{
+	struct bf_state st;
+	unsigned char k1[48], k2[48], salt[16];
+
+	/* Blowfish's initial state: first and last words of pi's digits */
+	CHECK_EQ_INT(bf_initstate(&st), 0);
+	CHECK_EQ_INT(st.p[0], 0x243f6a88);
+	CHECK_EQ_INT(st.p[17], 0x8979fb1b);
+	CHECK_EQ_INT(st.s[0][0], 0xd1310ba6);
+	CHECK_EQ_INT(st.s[3][255], 0x3ac372e6);
+	memset(salt, 7, sizeof(salt));
+	CHECK_EQ_INT(bcrypt_pbkdf("pw", 2, salt, sizeof(salt), k1,
+	    sizeof(k1), 2), 0);
+	CHECK_EQ_INT(bcrypt_pbkdf("pw", 2, salt, sizeof(salt), k2,
+	    sizeof(k2), 2), 0);
+	CHECK(memcmp(k1, k2, sizeof(k1)) == 0);
+	CHECK_EQ_INT(bcrypt_pbkdf("pW", 2, salt, sizeof(salt), k2,
+	    sizeof(k2), 2), 0);
+	CHECK(memcmp(k1, k2, sizeof(k1)) != 0);
+	CHECK_EQ_INT(bcrypt_pbkdf("", 0, salt, sizeof(salt), k2, sizeof(k2),
+	    2), KB_ERR_INVALID_ARG);
+	CHECK_EQ_INT(bcrypt_pbkdf("pw", 2, salt, sizeof(salt), k2, sizeof(k2),
+	    0), KB_ERR_INVALID_ARG);
+	CHECK_EQ_INT(bcrypt_pbkdf("pw", 2, salt, sizeof(salt), k2, 0, 2),
+	    KB_ERR_INVALID_ARG);
+}
+
+int
+main(void)
+{
+	test_json();
+	test_text();
+	test_time();
+	test_keygen();
+	test_bcrypt();
+	return tap_done();
+}
