@@ -40,6 +40,12 @@ EOF2
 )
 check_eq "$(listing "$d")" "$expected" \
     "default install: exactly the documented files and modes"
+# The README's table of installed files says the same.
+readme=$(sed -n 's/^| `\$(\([A-Z]*\))\/\([^`]*\)` | \(0[0-9]*\) |$/\3 \1\/\2/p' \
+    "$KB_SRC/README.md" | sed -e "s|^0||" -e "s| BINDIR/| usr/local/bin/|" \
+    -e "s| PAMDIR/| ${pamdir#/}/|" -e "s| MANDIR/| usr/local/share/man/|" |
+    sort)
+check_eq "$readme" "$expected" "README's table of installed files matches"
 [ -e "$d/etc" ] && not_ok "default install wrote under etc/" ||
     ok "nothing under etc/"
 find "$d" -type d ! -perm 0755 -printf '%m %P\n' | grep -q . &&

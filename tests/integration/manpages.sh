@@ -65,6 +65,48 @@ for p in "${pages[@]}"; do
 	done
 done
 
+# The pages describe the programs as built: every command and option the
+# programs' own usage text names is in the page.
+if [ -x "$KB_BUILD/keybound" ]; then
+	"$KB_BUILD/keybound" help >"$KB_T/kb-help" 2>&1
+	for c in $(sed -n 's/^  \([a-z][a-z]*\)\( .*\)\{0,1\}$/\1/p' \
+	    "$KB_T/kb-help"); do
+		grep -Eq "^\.(BI|BR|B) \"?$c( |\"|$)" man/keybound.1 &&
+		    ok "keybound.1 documents the $c command" ||
+		    not_ok "keybound.1 lacks the $c command"
+	done
+	for o in $(grep -oE '(^| |\[)--?[a-zA-Z][a-z-]*' "$KB_T/kb-help" |
+	    tr -d ' [' | sort -u); do
+		grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" \
+		    man/keybound.1 && ok "keybound.1 documents $o" ||
+		    not_ok "keybound.1 lacks $o"
+	done
+else
+	not_ok "keybound not built: keybound.1 not checked against it"
+fi
+if [ -x "$KB_BUILD/keybound-keys" ]; then
+	"$KB_BUILD/keybound-keys" >"$KB_T/kk-usage" 2>&1
+	check_eq "$?" 2 "keybound-keys without arguments: usage, exit 2"
+	for o in $(grep -oE '(^| |\[)--?[a-zA-Z][a-z-]*' "$KB_T/kk-usage" |
+	    tr -d ' [' | sort -u); do
+		grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" \
+		    man/keybound-keys.8 && ok "keybound-keys.8 documents $o" ||
+		    not_ok "keybound-keys.8 lacks $o"
+	done
+else
+	not_ok "keybound-keys not built: keybound-keys.8 not checked against it"
+fi
+# pam_keybound.8 documents every module argument the module parses.
+for a in $(grep -oE '"[a-z_]+=?"' pam_module/pam_keybound.c | tr -d '"' |
+    grep -E '^(config=|users=|on_error=|timeout=|notify|debug)' | sort -u) \
+    $(grep -oE 'strcmp\(arg, "[a-z_=]+' pam_module/pam_keybound.c |
+    sed 's/.*"//' | sort -u); do
+	a=${a%%=*}
+	grep -qE "^\.(B|BI|BR) $a(=| |$)" man/pam_keybound.8 &&
+	    ok "pam_keybound.8 documents $a" ||
+	    not_ok "pam_keybound.8 lacks the $a argument"
+done
+
 # Every page is installed by make install (install.sh checks the modes).
 for p in "${pages[@]}"; do
 	grep -q "$p " Makefile || not_ok "Makefile does not install $p"
