@@ -557,6 +557,10 @@ key_fingerprint_sha256(const struct kb_key *k, char **fpp)
 	int r = KB_ERR_INTERNAL;
 
 	*fpp = NULL;
+	if (k == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
 	if (EVP_Digest(k->blob, k->bloblen, md, NULL, EVP_sha256(),
 	    NULL) != 1) {
 		r = KB_ERR_CRYPTO;
@@ -582,6 +586,10 @@ key_fingerprint_md5(const struct kb_key *k, char **fpp)
 	int r = KB_ERR_INTERNAL;
 
 	*fpp = NULL;
+	if (k == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
 	if (EVP_Digest(k->blob, k->bloblen, md, NULL, EVP_md5(), NULL) != 1) {
 		r = KB_ERR_CRYPTO;
 		goto out;
