@@ -109,14 +109,17 @@ key_check_ec_point(const struct key_type_info *ti, const unsigned char *q,
 	EVP_PKEY_CTX *pctx = NULL, *cctx = NULL;
 	EVP_PKEY *pkey = NULL;
 	unsigned char *qcopy = NULL;
+	const char *group_name;
 	size_t field;
 	int r = KB_ERR_CRYPTO;
 
-	if ((bnctx = BN_CTX_new()) == NULL ||
-	    (group = EC_GROUP_new_by_curve_name(ti->nid)) == NULL ||
-	    (point = EC_POINT_new(group)) == NULL)
+	if ((bnctx = BN_CTX_new()) == NULL)
 		goto out;
 	BN_CTX_start(bnctx);
+	if ((group = EC_GROUP_new_by_curve_name(ti->nid)) == NULL ||
+	    (point = EC_POINT_new(group)) == NULL ||
+	    (group_name = OBJ_nid2sn(ti->nid)) == NULL)
+		goto out;
 	x = BN_CTX_get(bnctx);
 	y = BN_CTX_get(bnctx);
 	if ((limit = BN_CTX_get(bnctx)) == NULL)
@@ -147,8 +150,7 @@ key_check_ec_point(const struct key_type_info *ti, const unsigned char *q,
 	}
 	memcpy(qcopy, q, qlen);
 	params[0] = OSSL_PARAM_construct_utf8_string(
-	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)(uintptr_t)OBJ_nid2sn(ti->nid),
-	    0);
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)(uintptr_t)group_name, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(
 	    OSSL_PKEY_PARAM_PUB_KEY, qcopy, qlen);
 	params[2] = OSSL_PARAM_construct_end();
