@@ -517,6 +517,27 @@ stop_watchdog(struct run *rn, pthread_t tid)
 	pthread_cond_destroy(&rn->cv);
 }
 
+/*
+ * libldap's global initialisation looks up this host's own name, and any
+ * host name in a URI needs DNS too.  glibc's default (5 s, 2 attempts per
+ * server) outlasts the whole deadline when DNS is unreachable, so bound
+ * each query by network_timeout: the lookup then fails fast enough for the
+ * directory to answer within timeout.  The watchdog still covers the rest.
+ */
+static void
+bound_resolver(const struct kb_config *cfg)
+{
+	char opts[64];
+	unsigned t = cfg->network_timeout;
+
+	if (t < 1)
+		t = 1;
+	if (t > 30)
+		t = 30;
+	snprintf(opts, sizeof(opts), "timeout:%u attempts:1", t);
+	setenv("RES_OPTIONS", opts, 1);
+}
+
 /* Ask the directory under the watchdog; serve or fall back. */
 static int
 directory_answer(struct run *rn)
@@ -527,6 +548,7 @@ directory_answer(struct run *rn)
 	int r, code, store;
 
 	errbuf[0] = '\0';
+	bound_resolver(rn->cfg);
 	if (start_watchdog(rn, &tid) != 0) {
 		log_decision(rn, NULL, NULL, "error", KB_ERR_SYSTEM,
 		    "watchdog");
@@ -536,6 +558,9 @@ directory_answer(struct run *rn)
 	    &a, errbuf, sizeof(errbuf));
 	claim_answer(rn);
 	stop_watchdog(rn, tid);
+	if ((r == KB_ERR_INVALID_ARG || r == KB_ERR_INTERNAL) &&
+	    deadline_left_ms(&rn->deadline) == 0)
+		r = KB_ERR_DIR_TIMEOUT;	/* libldap refuses a zero timeout */
 	if (r == 0) {
 		if (rn->cache != NULL &&
 		    (store = cache_store(rn->cache, &rn->q, a)) != 0)
