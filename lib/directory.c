@@ -488,12 +488,67 @@ dir_bind(struct kb_dir *d)
 	return r == KB_ERR_DIR_REFUSED ? KB_ERR_DIR_AUTH : r;
 }
 
+/* Called by libldap when a TLS session starts on a connection. */
+static int
+dir_tls_started(LDAP *ld, void *ssl, void *ctx, void *arg)
+{
+	int *started = arg;
+
+	*started = 1;
+	return 0;
+}
+
+/*
+ * Connect now, so a dead URI is known here.  For ldaps:// the handshake
+ * runs in libldap's asynchronous connect mode: its synchronous handshake
+ * loop is not bounded by LDAP_OPT_NETWORK_TIMEOUT (a server that accepts
+ * and never speaks TLS keeps it spinning), the asynchronous one is.
+ */
+static int
+dir_connect(struct kb_dir *d, int ldaps, long ms)
+{
+	struct timespec start;
+	char diag[128];
+	int started = 0, rc, r = KB_ERR_INTERNAL;
+
+	if (ldaps) {
+		if (ldap_set_option(d->ld, LDAP_OPT_CONNECT_ASYNC,
+		    LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
+		    ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB,
+		    (void *)dir_tls_started) != LDAP_OPT_SUCCESS ||
+		    ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG,
+		    &started) != LDAP_OPT_SUCCESS) {
+			dir_set_error(d, "cannot set LDAP options");
+			return KB_ERR_INTERNAL;
+		}
+	}
+	clock_now(&start);
+	rc = ldap_connect(d->ld);
+	if (ldaps) {
+		(void)ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB, NULL);
+		(void)ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG, NULL);
+	}
+	if (rc == LDAP_SUCCESS)
+		return 0;
+	dir_ld_diag(d->ld, diag, sizeof(diag));
+	if (started && clock_elapsed_ms(&start) < ms) {
+		/* The handshake began and failed before the timeout. */
+		dir_set_error(d, "%s: TLS handshake failed (certificate not "
+		    "trusted or not for this host?): %s", d->uris[d->cur],
+		    diag);
+		return KB_ERR_DIR_TLS;
+	}
+	dir_set_error(d, "%s: %s%s%s", d->uris[d->cur], ldap_err2string(rc),
+	    diag[0] ? ": " : "", diag);
+	r = dir_map_result(rc);
+	return r != 0 ? r : KB_ERR_DIR_PROTOCOL;
+}
+
 /* One attempt on d->uris[d->cur]: connect, StartTLS, bind. */
 static int
 dir_attempt(struct kb_dir *d)
 {
 	const char *uri = d->uris[d->cur];
-	char diag[128];
 	long ms;
 	int ldaps, starttls, rc, r = KB_ERR_INTERNAL;
 
@@ -512,18 +567,8 @@ dir_attempt(struct kb_dir *d)
 	}
 	if ((r = dir_set_options(d, d->ld, ms, ldaps || starttls)) != 0)
 		goto out;
-	/* Connect now (for ldaps:// including the handshake), bounded by
-	   LDAP_OPT_NETWORK_TIMEOUT, so a dead URI is known here. */
-	if ((rc = ldap_connect(d->ld)) != LDAP_SUCCESS) {
-		dir_ld_diag(d->ld, diag, sizeof(diag));
-		dir_set_error(d, "%s: %s%s%s", uri, ldap_err2string(rc),
-		    diag[0] ? ": " : "", diag);
-		r = (ldaps && rc == LDAP_CONNECT_ERROR) ? KB_ERR_DIR_TLS :
-		    dir_map_result(rc);
-		if (r == 0)
-			r = KB_ERR_DIR_PROTOCOL;
+	if ((r = dir_connect(d, ldaps, ms)) != 0)
 		goto out;
-	}
 	if (starttls && (r = dir_starttls(d)) != 0)
 		goto out;
 	if ((r = dir_bind(d)) != 0)
