@@ -86,7 +86,8 @@ b64_encode_into(const unsigned char *in, size_t len, char *dst)
 	uint32_t acc;
 
 	for (i = 0; i + 3 <= len; i += 3) {
-		acc = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		acc = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		dst[o++] = b64_alphabet[acc >> 18 & 0x3f];
 		dst[o++] = b64_alphabet[acc >> 12 & 0x3f];
 		dst[o++] = b64_alphabet[acc >> 6 & 0x3f];

@@ -102,7 +102,8 @@ static void
 test_syntax(void)
 {
 	static const char *bad[] = {
-		",", "no-pty,", ",no-pty", "no-pty,,restrict", "no-pty restrict",
+		",", "no-pty,", ",no-pty", "no-pty,,restrict",
+		"no-pty restrict",
 		" no-pty", "no-pty ", "no-pty\t", "command=", "command=ls",
 		"command=\"ls", "command=\"ls\\\"", "command=\"ls\"x",
 		"command=\"ls\" ", "command='ls'", "from", "command",

@@ -148,8 +148,9 @@ static const struct bad_case bad_static[] = {
 	{ "base64: one char short", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINHsx"
 	    "6A3aGqmi7WaKZsbRQgYiNRIPlu744jCV1eLYu4", 0, 0, KB_ERR_KEY_BASE64 },
 	{ "base64: only padding", "ssh-ed25519 ====", 0, 0, KB_ERR_KEY_BASE64 },
-	{ "option glued to base64", "ssh-ed25519 " ED_B64 ",command=\"/bin/sh\"",
-	    0, 0, KB_ERR_KEY_BASE64 },
+	{ "option glued to base64",
+	    "ssh-ed25519 " ED_B64 ",command=\"/bin/sh\"", 0, 0,
+	    KB_ERR_KEY_BASE64 },
 	{ "truncated blob (base64 cut)", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"
 	    "INHsx6A3aGqmi7WaKZsbRQgYiNRIPlu744jCV1eL", 0, 0,
 	    KB_ERR_KEY_TRUNCATED },
@@ -168,8 +169,8 @@ static const struct bad_case bad_static[] = {
 	    KB_ERR_KEY_BAD_BYTE },
 	{ "NUL in the comment", "ssh-ed25519 " ED_B64 " a\0b", 12 + 68 + 4, 0,
 	    KB_ERR_KEY_BAD_BYTE },
-	{ "NUL right after base64", "ssh-ed25519 " ED_B64 "\0 c", 12 + 68 + 3, 0,
-	    KB_ERR_KEY_BAD_BYTE },
+	{ "NUL right after base64", "ssh-ed25519 " ED_B64 "\0 c", 12 + 68 + 3,
+	    0, KB_ERR_KEY_BAD_BYTE },
 	{ "NUL inside base64", "ssh-ed25519 AAAA\0C3NzaC1lZDI1NTE5AAAAINHsx6A3"
 	    "aGqmi7WaKZsbRQgYiNRIPlu744jCV1eLYu4X", 12 + 69, 0,
 	    KB_ERR_KEY_BAD_BYTE },
