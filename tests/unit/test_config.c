@@ -504,7 +504,7 @@ test_config_permissions(void)
 		load_expect(path, KB_CONFIG_CHECK_OWNER, KB_ERR_CONFIG_PERM,
 		    "owned by uid 4242, not by root");
 	} else
-		fprintf(stderr, "not root: foreign-owner config case skipped\n");
+		fprintf(stderr, "not root: foreign-owner config skipped\n");
 
 	/* a symlink to a safe config is followed (documented) */
 	snprintf(path, sizeof(path), "%s", tmp_path("link.conf"));

@@ -383,7 +383,8 @@ static void
 test_instance_names(void)
 {
 	static const char *good[] = {
-		"web01", "web-01.example.com", "a", "3d1219c7c4c5404aaa1f6d2a48adfda4",
+		"web01", "web-01.example.com", "a",
+		"0123456789abcdef0123456789abcdef",
 		"db_1", "A.B-C_D", "1",
 	};
 	static const char *bad[] = {
