@@ -33,7 +33,9 @@ pam_build_module() {
 		echo "pam.sh: test tools not built (make tests)" >&2
 		return 1
 	}
-	make -s -j4 -C "$KB_SRC" B="$KB_T/pambuild" \
+	# A fresh make: nothing inherited from a make check above us.
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j4 -C "$KB_SRC" \
+	    B="$KB_T/pambuild" \
 	    KB_HELPER="$KB_PAM_HELPER" "$KB_PAM_MODULE" >&2 || return 1
 	# A private copy: a concurrent rebuild must not swap it mid-test.
 	install -m 0755 "$KB_PAM_FAKE" "$KB_PAM_BIN/pam-fake-helper" ||

@@ -231,8 +231,14 @@ build_module(const char *src)
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0) {
-		/* make must not inherit this process's sanitizer preload */
+		/*
+		 * A fresh make: no sanitizer preload, no jobserver or
+		 * variable overrides inherited from a make check above us.
+		 */
 		unsetenv("LD_PRELOAD");
+		unsetenv("MAKEFLAGS");
+		unsetenv("MFLAGS");
+		unsetenv("MAKELEVEL");
 		execvp("make", argv);
 		_exit(127);
 	}
