@@ -422,7 +422,7 @@ dir_bind(struct kb_dir *d)
 {
 	struct berval cred = { 0, NULL };
 	LDAPMessage *res = NULL;
-	char *pw = NULL;
+	char empty[] = "", *pw = NULL;
 	size_t pwlen = 0;
 	int msgid = -1, rc, r = KB_ERR_INTERNAL;
 
@@ -430,7 +430,12 @@ dir_bind(struct kb_dir *d)
 	case DIR_BIND_NONE:
 		return 0;
 	case DIR_BIND_EXTERNAL:
-		rc = ldap_sasl_bind(d->ld, NULL, "EXTERNAL", NULL, NULL, NULL,
+		/* An empty initial response: the identity the transport
+		   proves (client certificate, peer credentials), in one
+		   round trip and without the SASL library. */
+		cred.bv_val = empty;
+		cred.bv_len = 0;
+		rc = ldap_sasl_bind(d->ld, NULL, "EXTERNAL", &cred, NULL, NULL,
 		    &msgid);
 		break;
 	case DIR_BIND_SIMPLE:
