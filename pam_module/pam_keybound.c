@@ -157,18 +157,110 @@ config_path_valid(const char *path)
 	return 0;
 }
 
+static int
+set_config(struct pk_args *a, const char *v)
+{
+	if (config_path_valid(v) != 0)
+		return -1;
+	a->config = v;
+	return 0;
+}
+
+static int
+set_users(struct pk_args *a, const char *v)
+{
+	if (users_valid(v) != 0)
+		return -1;
+	a->users = v;
+	return 0;
+}
+
+static int
+set_on_error(struct pk_args *a, const char *v)
+{
+	if (strcmp(v, "deny") == 0)
+		a->on_error_allow = 0;
+	else if (strcmp(v, "allow") == 0)
+		a->on_error_allow = 1;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+set_timeout(struct pk_args *a, const char *v)
+{
+	long secs;
+
+	if (parse_seconds(v, 1, PK_TIMEOUT_MAX, &secs) != 0)
+		return -1;
+	a->timeout_ms = secs * 1000L;
+	return 0;
+}
+
+static int
+set_notify(struct pk_args *a, const char *v)
+{
+	a->notify = 1;
+	return 0;
+}
+
+static int
+set_debug(struct pk_args *a, const char *v)
+{
+	a->debug = 1;
+	return 0;
+}
+
+/* Module arguments: "name=value" when takes_value, else a bare flag. */
+static const struct pk_keyword {
+	const char *name;
+	int takes_value;
+	int (*set)(struct pk_args *, const char *);
+} pk_keywords[] = {
+	{ "config", 1, set_config },
+	{ "users", 1, set_users },
+	{ "on_error", 1, set_on_error },
+	{ "timeout", 1, set_timeout },
+	{ "notify", 0, set_notify },
+	{ "debug", 0, set_debug },
+};
+
+#define PK_NKEYWORDS	(sizeof(pk_keywords) / sizeof(pk_keywords[0]))
+
+/* Apply one argument; -1 if unknown or its value is bad. */
+static int
+arg_apply(struct pk_args *a, const char *arg, unsigned *seen)
+{
+	const struct pk_keyword *kw;
+	size_t i, len;
+
+	for (i = 0; i < PK_NKEYWORDS; i++) {
+		kw = &pk_keywords[i];
+		len = strlen(kw->name);
+		if (strncmp(arg, kw->name, len) != 0)
+			continue;
+		if (kw->takes_value ? arg[len] != '=' : arg[len] != '\0')
+			continue;
+		if ((*seen & (1U << i)) != 0)
+			return -1;	/* repeated: which one wins is unclear */
+		*seen |= 1U << i;
+		return kw->set(a, kw->takes_value ? arg + len + 1 : NULL);
+	}
+	return -1;
+}
+
 /*
- * Parse the module arguments; every bad or repeated one is logged and the
- * whole set refused (PAM_SERVICE_ERR).
+ * Parse the module arguments; every bad, unknown or repeated one is logged
+ * and the whole set refused (PAM_SERVICE_ERR).
  */
 static int
 args_parse(pam_handle_t *pamh, int argc, const char **argv,
     struct pk_args *a)
 {
 	char shown[PK_LOG_BUF];
-	const char *arg, *v;
-	unsigned seen = 0, bit;
-	long secs;
+	const char *arg;
+	unsigned seen = 0;
 	int i, bad = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -176,48 +268,12 @@ args_parse(pam_handle_t *pamh, int argc, const char **argv,
 	a->timeout_ms = PK_TIMEOUT_DEFAULT * 1000L;
 	for (i = 0; i < argc; i++) {
 		arg = argv[i] != NULL ? argv[i] : "";
-		if (strncmp(arg, "config=", 7) == 0) {
-			bit = 0x01;
-			v = arg + 7;
-			if (config_path_valid(v) == 0)
-				a->config = v;
-			else
-				bit |= 0x80;
-		} else if (strncmp(arg, "users=", 6) == 0) {
-			bit = 0x02;
-			v = arg + 6;
-			if (users_valid(v) == 0)
-				a->users = v;
-			else
-				bit |= 0x80;
-		} else if (strcmp(arg, "on_error=deny") == 0) {
-			bit = 0x04;
-			a->on_error_allow = 0;
-		} else if (strcmp(arg, "on_error=allow") == 0) {
-			bit = 0x04;
-			a->on_error_allow = 1;
-		} else if (strncmp(arg, "timeout=", 8) == 0) {
-			bit = 0x08;
-			if (parse_seconds(arg + 8, 1, PK_TIMEOUT_MAX, &secs) == 0)
-				a->timeout_ms = secs * 1000L;
-			else
-				bit |= 0x80;
-		} else if (strcmp(arg, "notify") == 0) {
-			bit = 0x10;
-			a->notify = 1;
-		} else if (strcmp(arg, "debug") == 0) {
-			bit = 0x20;
-			a->debug = 1;
-		} else {
-			bit = 0x80;
-		}
-		if ((bit & 0x80) != 0 || (seen & bit) != 0) {
+		if (arg_apply(a, arg, &seen) != 0) {
 			log_escape(arg, shown, sizeof(shown));
-			pam_syslog(pamh, LOG_ERR, "%s argument \"%s\"",
-			    (bit & 0x80) != 0 ? "bad" : "repeated", shown);
+			pam_syslog(pamh, LOG_ERR, "bad, unknown or repeated "
+			    "argument \"%s\"", shown);
 			bad = 1;
 		}
-		seen |= bit & 0x7f;
 	}
 	return bad ? PAM_SERVICE_ERR : PAM_SUCCESS;
 }
