@@ -440,6 +440,28 @@ test_sigchld_ignored(void)
 	CHECK(sigaction(SIGCHLD, &old, NULL) == 0);
 }
 
+/* A host with SIGCHLD blocked: the child is still waited for in time. */
+static void
+test_sigchld_blocked(void)
+{
+	static const struct argset plain = { { "timeout=2", NULL },
+	    0, 0, 0, 0 };
+	sigset_t block, old, now;
+	long t0;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	CHECK(sigprocmask(SIG_BLOCK, &block, &old) == 0);
+	set_mode("exit 3");
+	t0 = now_ms();
+	CHECK_EQ_INT(call_auth(&plain, "kbdirect", 0), PAM_IGNORE);
+	CHECK(now_ms() - t0 < 1500);
+	set_mode("exit 0");
+	CHECK_EQ_INT(call_auth(&plain, "kbdirect", 0), PAM_AUTH_ERR);
+	CHECK(sigprocmask(SIG_SETMASK, &old, &now) == 0);
+	CHECK(sigismember(&now, SIGCHLD));
+}
+
 static void
 test_setcred(void)
 {
@@ -592,6 +614,7 @@ main(void)
 	test_outcomes();
 	test_notify_silent();
 	test_sigchld_ignored();
+	test_sigchld_blocked();
 	test_timeout();
 	test_helper_broken();
 	test_setcred();
