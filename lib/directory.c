@@ -536,7 +536,14 @@ dir_connect(struct kb_dir *d, int ldaps, long ms)
 	if (rc == LDAP_SUCCESS)
 		return 0;
 	dir_ld_diag(d->ld, diag, sizeof(diag));
-	if (started && clock_elapsed_ms(&start) < ms) {
+	/*
+	 * In asynchronous mode the TLS session starts before the TCP
+	 * connection is up, so a refused connection shows up as a
+	 * transport (push/pull) error of the handshake: not a TLS problem.
+	 */
+	if (started && clock_elapsed_ms(&start) < ms &&
+	    strstr(diag, "push function") == NULL &&
+	    strstr(diag, "pull function") == NULL) {
 		/* The handshake began and failed before the timeout. */
 		dir_set_error(d, "%s: TLS handshake failed (certificate not "
 		    "trusted or not for this host?): %s", d->uris[d->cur],

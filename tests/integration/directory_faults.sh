@@ -1,0 +1,141 @@
+#!/bin/bash
+# directory_faults.sh - failover and deadlines, each timed: refused URIs,
+# a URI that accepts and never answers (plain, StartTLS, ldaps://), a
+# SIGSTOPped slapd, and the overall timeout across several dead URIs.
+: "${KB_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$KB_SRC/tests/lib/common.sh"
+. "$KB_SRC/tests/lib/slapd.sh"
+
+T=$KB_BUILD/tests/tools/kb-dirtool
+BH=$KB_BUILD/tests/tools/kb-blackhole
+[ -x "$T" ] && [ -x "$BH" ] || fail "test tools not built"
+kb_tmpdir
+
+# timed CONF: one search; sets rc and ms; output in $KB_T/out, $KB_T/err.
+timed() {
+	local t0
+	t0=$(kb_ms)
+	"$T" -c "$1" search "$SLAPD_SUFFIX" '(ou=people)' ou \
+	    >"$KB_T/out" 2>"$KB_T/err"
+	rc=$?
+	ms=$(( $(kb_ms) - t0 ))
+}
+got_data() { grep -q '^dn: ou=people,dc=example,dc=test$' "$KB_T/out"; }
+no_data() { ! grep -q '^dn:' "$KB_T/out"; }
+# within LIMIT_MS WHAT
+within() {
+	if [ "$ms" -le "$1" ]; then ok "$2 (${ms} ms <= $1 ms)"
+	else not_ok "$2: took ${ms} ms, limit $1 ms"; fi
+}
+# at_least MIN_MS WHAT: the dead URI really was waited for
+at_least() {
+	if [ "$ms" -ge "$1" ]; then ok "$2 (${ms} ms >= $1 ms)"
+	else not_ok "$2: only ${ms} ms, expected >= $1 ms"; fi
+}
+
+slapd_start || fail "slapd did not start"
+
+# Black holes: accept TCP, never say a word.
+blackhole() {
+	local port pid
+	port=$(kb_free_port) || fail "no free port"
+	"$BH" "$port" >"$KB_T/bh-$port.out" &
+	pid=$!
+	kb_kill_at_exit "$pid"
+	kb_wait_port "$port" 5 || fail "black hole did not listen"
+	echo "$port"
+}
+bh1=$(blackhole); bh2=$(blackhole); bh3=$(blackhole)
+dead1=$(kb_free_port); dead2=$(kb_free_port)
+
+# All URIs refused: failure in well under a second.
+kb_write_config "$KB_T/refused.conf" \
+    "uri ldap://127.0.0.1:$dead1 ldap://127.0.0.1:$dead2 ldaps://127.0.0.1:$dead1"
+timed "$KB_T/refused.conf"
+check_eq "$rc" 70 "all URIs refused: KB_ERR_DIR_UNAVAILABLE"
+within 1000 "all URIs refused: fails fast"
+no_data && ok "refused: no data" || not_ok "refused: data?"
+grep -q "127.0.0.1:$dead1.*127.0.0.1:$dead2" "$KB_T/err" &&
+    ok "the error names every URI tried" || not_ok "error text: $(cat "$KB_T/err")"
+
+# A black hole first, then the real server: data within timeout (3 s),
+# after one network_timeout (1 s) spent on the black hole.
+s0=$(slapd_count_searches)
+kb_write_config "$KB_T/bh-plain.conf" "uri ldap://127.0.0.1:$bh1 $SLAPD_URI"
+timed "$KB_T/bh-plain.conf"
+check_eq "$rc" 0 "black hole then slapd (plain): answered"
+got_data && ok "black hole (plain): data" || not_ok "black hole (plain): no data"
+at_least 900 "black hole (plain): waited for it"
+within 3000 "black hole (plain): within timeout"
+check_eq "$(( $(slapd_count_searches) - s0 ))" 1 \
+    "one search reached slapd after failover"
+
+kb_write_config "$KB_T/bh-starttls.conf" \
+    "uri ldap://127.0.0.1:$bh1 $SLAPD_URI" "starttls yes"
+timed "$KB_T/bh-starttls.conf"
+check_eq "$rc" 0 "black hole then slapd (StartTLS): answered"
+got_data && ok "black hole (StartTLS): data" || not_ok "no data"
+at_least 900 "black hole (StartTLS): waited for it"
+within 3000 "black hole (StartTLS): within timeout"
+
+kb_write_config "$KB_T/bh-ldaps.conf" \
+    "uri ldaps://127.0.0.1:$bh1 $SLAPD_LDAPS_URI"
+timed "$KB_T/bh-ldaps.conf"
+check_eq "$rc" 0 "black hole then slapd (ldaps://): answered"
+got_data && ok "black hole (ldaps): data" || not_ok "no data"
+at_least 900 "black hole (ldaps): waited for it"
+within 3000 "black hole (ldaps): within timeout"
+
+# Two black holes, then slapd: still inside the 3 s budget.
+kb_write_config "$KB_T/bh-two.conf" \
+    "uri ldap://127.0.0.1:$bh1 ldap://127.0.0.1:$bh2 $SLAPD_URI"
+timed "$KB_T/bh-two.conf"
+check_eq "$rc" 0 "two black holes then slapd: answered"
+got_data && ok "two black holes: data" || not_ok "no data"
+within 3000 "two black holes: within timeout"
+
+# Three black holes then slapd: the 3 s deadline wins; nothing after it.
+kb_write_config "$KB_T/bh-three.conf" \
+    "uri ldap://127.0.0.1:$bh1 ldap://127.0.0.1:$bh2 ldap://127.0.0.1:$bh3 $SLAPD_URI"
+timed "$KB_T/bh-three.conf"
+[ "$rc" = 70 ] || [ "$rc" = 81 ] &&
+    ok "three black holes: no answer within timeout (exit $rc)" ||
+    not_ok "three black holes: exit $rc, expected 70 or 81"
+within 3500 "three black holes: the overall deadline holds"
+no_data && ok "three black holes: no data" || not_ok "data after deadline"
+
+# Black hole only, StartTLS and ldaps: bounded by network_timeout.
+for u in "ldap://127.0.0.1:$bh1" "ldaps://127.0.0.1:$bh1"; do
+	kb_write_config "$KB_T/bh-only.conf" "uri $u" "starttls yes"
+	timed "$KB_T/bh-only.conf"
+	[ "$rc" = 70 ] || [ "$rc" = 81 ] &&
+	    ok "$u alone: fails (exit $rc)" || not_ok "$u alone: exit $rc"
+	within 1500 "$u alone: one network_timeout"
+done
+
+# A stopped slapd accepts connections in the kernel and never answers.
+kb_write_config "$KB_T/stopped.conf"
+kb_write_config "$KB_T/stopped-tls.conf" "starttls yes"
+kb_write_config "$KB_T/stopped-ldaps.conf" "uri $SLAPD_LDAPS_URI"
+kill -STOP "$SLAPD_PID"
+for c in stopped stopped-tls stopped-ldaps; do
+	timed "$KB_T/$c.conf"
+	[ "$rc" = 70 ] || [ "$rc" = 81 ] &&
+	    ok "$c: fails (exit $rc)" || not_ok "$c: exit $rc"
+	within 3500 "$c: within timeout + 0.5 s"
+	no_data && ok "$c: no data" || not_ok "$c: data?"
+done
+# With a longer network_timeout the overall timeout still bounds it.
+kb_write_config "$KB_T/stopped-long.conf" "timeout 2" "network_timeout 2"
+timed "$KB_T/stopped-long.conf"
+[ "$rc" = 70 ] || [ "$rc" = 81 ] && ok "stopped, timeout 2: fails" ||
+    not_ok "stopped, timeout 2: exit $rc"
+within 2500 "stopped, timeout 2: within timeout + 0.5 s"
+kill -CONT "$SLAPD_PID"
+
+# Awake again: the same config answers at once.
+timed "$KB_T/stopped.conf"
+check_eq "$rc" 0 "slapd resumed: answered"
+within 1000 "slapd resumed: fast"
+
+kb_done
