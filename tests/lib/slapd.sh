@@ -271,8 +271,11 @@ _slapd_ldap_tool() {
 
 slapd_ldapadd() {
 	local f=${1:--}
-	_slapd_ldap_tool ldapadd -Q -x -H "$SLAPD_LDAPI_URI" \
-	    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" -f "$f" >/dev/null || {
+	local -a from=()
+	[ "$f" = - ] || from=(-f "$f")
+	_slapd_ldap_tool ldapadd -x -H "$SLAPD_LDAPI_URI" \
+	    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" "${from[@]}" \
+	    >/dev/null || {
 		echo "slapd_ldapadd: ldapadd of $f failed" >&2
 		return 1
 	}
@@ -280,8 +283,11 @@ slapd_ldapadd() {
 
 slapd_ldapmodify() {
 	local f=${1:--}
-	_slapd_ldap_tool ldapmodify -Q -x -H "$SLAPD_LDAPI_URI" \
-	    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" -f "$f" >/dev/null || {
+	local -a from=()
+	[ "$f" = - ] || from=(-f "$f")
+	_slapd_ldap_tool ldapmodify -x -H "$SLAPD_LDAPI_URI" \
+	    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" "${from[@]}" \
+	    >/dev/null || {
 		echo "slapd_ldapmodify: ldapmodify of $f failed" >&2
 		return 1
 	}
