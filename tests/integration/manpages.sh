@@ -96,15 +96,19 @@ if [ -x "$KB_BUILD/keybound-keys" ]; then
 else
 	not_ok "keybound-keys not built: keybound-keys.8 not checked against it"
 fi
-# pam_keybound.8 documents every module argument the module parses.
-for a in $(grep -oE '"[a-z_]+=?"' pam_module/pam_keybound.c | tr -d '"' |
-    grep -E '^(config=|users=|on_error=|timeout=|notify|debug)' | sort -u) \
-    $(grep -oE 'strcmp\(arg, "[a-z_=]+' pam_module/pam_keybound.c |
-    sed 's/.*"//' | sort -u); do
-	a=${a%%=*}
+# pam_keybound.8 documents every module argument: the module's keyword
+# table, { "name", takes_value, setter }.
+pam_args=$(sed -n 's/^[[:space:]]*{ "\([a-z_]*\)", [01], set_.*/\1/p' \
+    pam_module/pam_keybound.c)
+[ "$(printf '%s\n' "$pam_args" | grep -c .)" -ge 6 ] &&
+    ok "found the module's argument table" ||
+    not_ok "pam_module/pam_keybound.c: argument table not found"
+for a in $pam_args; do
 	grep -qE "^\.(B|BI|BR) $a(=| |$)" man/pam_keybound.8 &&
 	    ok "pam_keybound.8 documents $a" ||
 	    not_ok "pam_keybound.8 lacks the $a argument"
+	grep -qF "\`$a" README.md && ok "README documents $a" ||
+	    not_ok "README lacks the $a argument"
 done
 
 # Every page is installed by make install (install.sh checks the modes).
