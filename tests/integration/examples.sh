@@ -13,9 +13,19 @@ CONFCHECK=$KB_BUILD/tests/tools/kb-confcheck
 [ -x "$CONFCHECK" ] || skip "kb-confcheck not built (make)"
 
 # --- 1. Every example file is used by a test ---------------------------------
+# A test uses a file if it names its path, or names its directory (e.g.
+# a variable set to the directory) and its file name.
 while IFS= read -r rel; do
 	users=$(grep -rlF --exclude='*.log' "config-examples/$rel" \
-	    "$KB_SRC/tests" 2>/dev/null | sed "s|^$KB_SRC/||" | tr '\n' ' ')
+	    "$KB_SRC/tests" 2>/dev/null)
+	dir=$(dirname "$rel")
+	if [ -z "$users" ] && [ "$dir" != . ]; then
+		users=$(grep -rlF --exclude='*.log' "config-examples/$dir" \
+		    "$KB_SRC/tests" 2>/dev/null |
+		    xargs -r grep -lF "$(basename "$rel")")
+	fi
+	users=$(printf '%s\n' "$users" | sed "s|^$KB_SRC/||" | tr '\n' ' ')
+	users=${users% }
 	if [ -n "$users" ]; then
 		ok "config-examples/$rel used by: $users"
 	else
