@@ -1,6 +1,6 @@
 /*
- * cmd_attach.c - the writes that change a key pair: attach, detach,
- * delete and set.
+ * cmd_attach.c - the writes that change a key pair's life: attach, detach
+ * and delete.
  *
  * Each is one atomic LDAP operation on one entry: attach and detach add or
  * delete exact keyboundAttachment values (permissive modify, so a value
@@ -21,7 +21,6 @@
 #include "kb.h"
 #include "config.h"
 #include "directory.h"
-#include "keyopts.h"
 #include "names.h"
 #include "admin.h"
 
@@ -29,7 +28,6 @@
 #define CHANGE_ROUNDS		8	/* reads and writes racing other admins */
 #define DELETE_ASSERTION	"(&(objectClass=" OC_KEYPAIR ")(!(" \
 				    AT_ATTACH "=*)))"
-#define SET_ASSERTION		"(objectClass=" OC_KEYPAIR ")"
 
 /* Parsed, de-duplicated targets of one command. */
 struct targets {
@@ -338,6 +336,50 @@ attach_report(const struct kb_admin *a, const char *name,
 	printf("]");
 }
 
+/* Attach, then with --replace take the targets from the others. */
+static int
+attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
+    int replace)
+{
+	unsigned char *already = NULL;
+	const char **vals = NULL;
+	char *dn = NULL;
+	size_t i;
+	int r, jfirst = 1;
+
+	if ((already = calloc(ts->n + 1, 1)) == NULL ||
+	    (vals = target_values(ts)) == NULL ||
+	    (r = admin_pair_dn(a, name, &dn)) != 0) {
+		r = KB_ERR_NOMEM;
+		admin_err("%s", kb_strerror(r));
+		goto out;
+	}
+	if ((r = change_values(a, name, dn, KB_MOD_ADD, vals, ts->n,
+	    already)) != 0) {
+		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+			report_missing(name, r);
+		else
+			report_write_error(a, "cannot attach", name, r);
+		goto out;
+	}
+	attach_report(a, name, ts, already);
+	if (replace) {
+		if (a->json)
+			printf(",\"replaced\":[");
+		for (i = 0; i < ts->n && r == 0; i++)
+			r = replace_target(a, name, dn, ts->t[i].text, &jfirst);
+		if (a->json)
+			printf("]");
+	}
+	if (a->json)
+		printf("}\n");
+ out:
+	free(already);
+	free(vals);
+	free(dn);
+	return r;
+}
+
 int
 cmd_attach(struct kb_admin *a, int argc, char **argv)
 {
@@ -347,11 +389,8 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
-	unsigned char *already = NULL;
-	const char **vals = NULL, *name;
-	char *dn = NULL;
-	size_t i;
-	int ch, r, replace = 0, jfirst = 1, status = EXIT_FAIL;
+	const char *name;
+	int ch, r, replace = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
 		if (ch != 'R')
@@ -372,48 +411,12 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	if ((status = admin_connect(a, 0)) != EXIT_OK ||
 	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
 		goto out;
-	status = EXIT_FAIL;
-	if ((already = calloc(ts.n + 1, 1)) == NULL ||
-	    (vals = target_values(&ts)) == NULL ||
-	    (r = admin_pair_dn(a, name, &dn)) != 0) {
-		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
-		goto out;
-	}
-	if ((r = change_values(a, name, dn, KB_MOD_ADD, vals, ts.n,
-	    already)) != 0) {
-		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-			report_missing(name, r);
-		else
-			report_write_error(a, "cannot attach", name, r);
-		admin_audit(a, "attach", name, ts.t, ts.n, kb_strerror(r));
-		goto out;
-	}
-	attach_report(a, name, &ts, already);
-	if (replace) {
-		if (a->json)
-			printf(",\"replaced\":[");
-		for (i = 0; i < ts.n; i++)
-			if ((r = replace_target(a, name, dn, ts.t[i].text,
-			    &jfirst)) != 0)
-				break;
-		if (a->json)
-			printf("]");
-	}
-	if (a->json)
-		printf("}\n");
-	if (replace && r != 0) {
-		admin_audit(a, "attach --replace", name, ts.t, ts.n,
-		    kb_strerror(r));
-		goto out;
-	}
+	r = attach_run(a, name, &ts, replace);
 	admin_audit(a, replace ? "attach --replace" : "attach", name, ts.t,
-	    ts.n, "ok");
-	status = EXIT_OK;
+	    ts.n, r == 0 ? "ok" : kb_strerror(r));
+	status = r == 0 ? EXIT_OK : EXIT_FAIL;
  out:
 	targets_clear(&ts);
-	free(already);
-	free(vals);
-	free(dn);
 	return status;
 }
 
@@ -612,216 +615,5 @@ cmd_delete(struct kb_admin *a, int argc, char **argv)
 	status = EXIT_OK;
  out:
 	free(dn);
-	return status;
-}
-
-/* What `set` changes; NULL value with set=1 removes the attribute. */
-struct setting {
-	int set;
-	char *value;
-};
-
-static int
-set_expires(const char *arg, struct setting *s)
-{
-	char buf[TIME_GTIME_LEN];
-	time_t t;
-
-	s->set = 1;
-	if (strcmp(arg, "never") == 0)
-		return 0;
-	if (time_parse_user(arg, &t) != 0 ||
-	    time_format_gtime(t, buf, sizeof(buf)) != 0) {
-		admin_err("--expires: TIME must be YYYY-MM-DDTHH:MM:SSZ or "
-		    "YYYYMMDDHHMMSSZ (UTC), or never");
-		return EXIT_USAGE;
-	}
-	if ((s->value = strdup(buf)) == NULL)
-		return EXIT_FAIL;
-	return 0;
-}
-
-static int
-set_options(const char *arg, struct setting *s)
-{
-	struct kb_keyopts o;
-	int r;
-
-	s->set = 1;
-	if (strcmp(arg, "none") == 0)
-		return 0;
-	if ((r = opts_parse(arg, strlen(arg), KB_OPTS_STRICT, &o, NULL,
-	    0)) != 0) {
-		admin_err("--options: %s (allowed: restrict, "
-		    "no-agent-forwarding, no-port-forwarding, no-pty, "
-		    "no-user-rc, no-X11-forwarding, verify-required, "
-		    "from=\"...\", command=\"...\")", kb_strerror(r));
-		return EXIT_FAIL;
-	}
-	if (o.has_expiry) {
-		opts_clear(&o);
-		admin_err("--options: use --expires for the expiry time");
-		return EXIT_FAIL;
-	}
-	r = opts_render(&o, &s->value);
-	opts_clear(&o);
-	if (r != 0 || s->value[0] == '\0') {
-		admin_err("--options: %s", r != 0 ? kb_strerror(r) :
-		    "no options given; use none to remove them");
-		return EXIT_FAIL;
-	}
-	return 0;
-}
-
-static int
-set_description(const char *arg, struct setting *s)
-{
-	size_t i, len = strlen(arg);
-
-	s->set = 1;
-	if (len == 0)
-		return 0;
-	if (len > ADMIN_DESC_MAX || name_utf8_valid(arg, len) != 0) {
-		admin_err("--description: at most %d bytes of UTF-8 text",
-		    ADMIN_DESC_MAX);
-		return EXIT_FAIL;
-	}
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f) {
-			admin_err("--description: control characters are not "
-			    "allowed");
-			return EXIT_FAIL;
-		}
-	}
-	if ((s->value = strdup(arg)) == NULL)
-		return EXIT_FAIL;
-	return 0;
-}
-
-static void
-set_report(const struct kb_admin *a, const char *name,
-    const struct setting *s)
-{
-	static const char *const keys[] = { "not_after", "options",
-	    "description" };
-	char rfc[TIME_RFC3339_LEN];
-	const char *v;
-	time_t t;
-	int i, first = 1;
-
-	printf(a->json ? "{\"name\":" : "updated key pair %s:", name);
-	if (a->json)
-		json_string(stdout, name, strlen(name));
-	for (i = 0; i < 3; i++) {
-		if (!s[i].set)
-			continue;
-		v = s[i].value;
-		if (i == 0 && v != NULL && time_parse_gtime(v, strlen(v),
-		    &t) == 0 && time_format_rfc3339(t, rfc, sizeof(rfc)) == 0)
-			v = rfc;
-		if (a->json) {
-			printf(",\"%s\":", keys[i]);
-			json_string_or_null(stdout, v);
-		} else {
-			printf("%s %s=", first ? "" : ",", keys[i]);
-			if (v == NULL)
-				printf("(none)");
-			else
-				text_safe(stdout, v, strlen(v));
-		}
-		first = 0;
-	}
-	printf(a->json ? "}\n" : "\n");
-}
-
-int
-cmd_set(struct kb_admin *a, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		ADMIN_OPT_JSON,
-		{ "expires", required_argument, NULL, 'e' },
-		{ "options", required_argument, NULL, 'o' },
-		{ "description", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
-	};
-	static const char *const attrs[] = { AT_NOTAFTER, AT_OPTIONS,
-	    AT_DESC };
-	struct setting s[3];
-	struct kb_mod mods[3];
-	const char *vals[3][2], *name;
-	char *dn = NULL;
-	size_t nmods = 0;
-	int ch, i, r, status = EXIT_FAIL;
-
-	memset(s, 0, sizeof(s));
-	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
-		i = ch == 'e' ? 0 : ch == 'o' ? 1 : ch == 'd' ? 2 : -1;
-		if (i < 0) {
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (s[i].set) {
-			status = admin_usage(argv[0], "--%s given twice",
-			    longopts[i + 1].name);
-			goto out;
-		}
-		if (i == 0)
-			r = set_expires(optarg, &s[0]);
-		else if (i == 1)
-			r = set_options(optarg, &s[1]);
-		else
-			r = set_description(optarg, &s[2]);
-		if (r != EXIT_OK) {
-			status = r;
-			goto out;
-		}
-	}
-	if (argc - optind != 1) {
-		status = admin_usage(argv[0], "expected one NAME");
-		goto out;
-	}
-	if (!s[0].set && !s[1].set && !s[2].set) {
-		status = admin_usage(argv[0], "nothing to set");
-		goto out;
-	}
-	name = argv[optind];
-	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
-		goto out;
-	}
-	for (i = 0; i < 3; i++) {
-		if (!s[i].set)
-			continue;
-		vals[i][0] = s[i].value;
-		vals[i][1] = NULL;
-		mods[nmods].op = KB_MOD_REPLACE;
-		mods[nmods].attr = attrs[i];
-		mods[nmods].vals = s[i].value != NULL ? vals[i] : NULL;
-		nmods++;
-	}
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
-		goto out;
-	status = EXIT_FAIL;
-	if ((r = admin_pair_dn(a, name, &dn)) != 0) {
-		admin_err("%s", kb_strerror(r));
-		goto out;
-	}
-	if ((r = dir_modify(a->dir, dn, mods, nmods, SET_ASSERTION,
-	    0)) != 0) {
-		if (r == KB_ERR_DIR_NO_SUCH_OBJECT || r == KB_ERR_DIR_ASSERTION)
-			admin_err("no key pair %s", name);
-		else
-			report_write_error(a, "cannot update", name, r);
-		admin_audit(a, "set", name, NULL, 0, kb_strerror(r));
-		goto out;
-	}
-	admin_audit(a, "set", name, NULL, 0, "ok");
-	set_report(a, name, s);
-	status = EXIT_OK;
- out:
-	free(dn);
-	for (i = 0; i < 3; i++)
-		free(s[i].value);
 	return status;
 }

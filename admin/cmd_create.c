@@ -180,20 +180,34 @@ keyfile_commit(struct keyfile *kf, const unsigned char *data, size_t len)
 	return EXIT_OK;
 }
 
-/* Remove the file again (storing failed); 0 if it is gone. */
+/*
+ * Remove the file again (storing failed); 0 if it is gone.  Only if the
+ * name still refers to the file we wrote: never someone else's.
+ */
 static int
 keyfile_discard(struct keyfile *kf)
 {
+	struct stat ours, now;
+	int r = 0;
+
+	if (kf->linked) {
+		if (kf->fd == -1 || fstat(kf->fd, &ours) != 0)
+			r = -1;
+		else if (lstat(kf->path, &now) != 0)
+			r = errno == ENOENT ? 0 : -1;
+		else if (now.st_dev != ours.st_dev || now.st_ino != ours.st_ino) {
+			errno = EEXIST;
+			r = -1;
+		} else if (unlink(kf->path) != 0 && errno != ENOENT)
+			r = -1;
+		if (r == 0)
+			kf->linked = 0;
+	}
 	if (kf->fd != -1) {
 		close(kf->fd);
 		kf->fd = -1;
 	}
-	if (!kf->linked)
-		return 0;
-	if (unlink(kf->path) != 0 && errno != ENOENT)
-		return -1;
-	kf->linked = 0;
-	return 0;
+	return r;
 }
 
 static void
@@ -358,38 +372,42 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 	return status;
 }
 
-int
-cmd_create(struct kb_admin *a, int argc, char **argv)
+/* The arguments of create. */
+struct create_args {
+	const char *name;
+	const char *passfile;
+	enum keygen_type type;
+	unsigned bits;
+};
+
+/* Parse create's arguments; an exit status. */
+static int
+create_parse(struct kb_admin *a, int argc, char **argv,
+    struct create_args *ca, struct keyfile *kf)
 {
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct keyfile kf = { NULL, -1, 0, 0 };
-	enum keygen_type type = KEYGEN_ED25519;
-	const char *name, *passfile = NULL;
-	char *pass = NULL;
-	size_t passlen = 0;
-	unsigned bits = 0;
-	int ch, r, status = EXIT_USAGE;
+	int ch;
 
 	while ((ch = admin_getopt(a, argc, argv, "t:b:o:", longopts)) != -1) {
 		switch (ch) {
 		case 't':
-			if (parse_key_type(optarg, &type) != 0)
+			if (parse_key_type(optarg, &ca->type) != 0)
 				return admin_usage(argv[0], "-t: key type "
 				    "must be ed25519, rsa or ecdsa");
 			break;
 		case 'b':
-			if (config_parse_uint(optarg, 1, 65536, &bits) != 0)
+			if (config_parse_uint(optarg, 1, 65536, &ca->bits) != 0)
 				return admin_usage(argv[0], "-b: bad size");
 			break;
 		case 'o':
-			kf.path = optarg;
+			kf->path = optarg;
 			break;
 		case 'P':
-			passfile = optarg;
+			ca->passfile = optarg;
 			break;
 		default:
 			return EXIT_USAGE;
@@ -397,32 +415,48 @@ cmd_create(struct kb_admin *a, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return admin_usage(argv[0], "expected one NAME");
-	name = argv[optind];
-	if (kf.path == NULL || kf.path[0] == '\0')
+	ca->name = argv[optind];
+	if (kf->path == NULL || kf->path[0] == '\0')
 		return admin_usage(argv[0], "-o FILE is required");
-	if (keygen_check_bits(type, &bits) != 0)
+	if (keygen_check_bits(ca->type, &ca->bits) != 0)
 		return admin_usage(argv[0], "-b: %u bits not possible for this "
 		    "type (RSA 2048-16384, ECDSA 256/384/521, Ed25519 256)",
-		    bits);
+		    ca->bits);
+	return EXIT_OK;
+}
+
+int
+cmd_create(struct kb_admin *a, int argc, char **argv)
+{
+	struct keyfile kf = { NULL, -1, 0, 0 };
+	struct create_args ca = { NULL, NULL, KEYGEN_ED25519, 0 };
+	char *pass = NULL;
+	size_t passlen = 0;
+	long extra_ms;
+	int r, status;
+
+	if ((status = create_parse(a, argc, argv, &ca, &kf)) != EXIT_OK)
+		goto out;
 	status = EXIT_FAIL;
-	if (name_keypair_valid(name) != 0) {
+	if (name_keypair_valid(ca.name) != 0) {
 		admin_err("invalid key pair name (2-64 characters: a letter, "
 		    "then letters, digits, ':', '_', '-')");
 		goto out;
 	}
-	if (passfile != NULL && (r = config_read_password(passfile, &pass,
-	    &passlen)) != 0) {
-		admin_err("%s: %s", passfile, kb_strerror(r));
+	if (ca.passfile != NULL && (r = config_read_password(ca.passfile,
+	    &pass, &passlen)) != 0) {
+		admin_err("%s: %s", ca.passfile, kb_strerror(r));
 		goto out;
 	}
 	if ((status = keyfile_prepare(&kf)) != EXIT_OK)
 		goto out;
-	if ((status = admin_connect(a, type == KEYGEN_RSA && bits > 4096 ?
-	    KEYGEN_SLOW_MS : KEYGEN_FAST_MS)) != EXIT_OK ||
+	extra_ms = ca.type == KEYGEN_RSA && ca.bits > 4096 ? KEYGEN_SLOW_MS :
+	    KEYGEN_FAST_MS;
+	if ((status = admin_connect(a, extra_ms)) != EXIT_OK ||
 	    (status = admin_need_keybound_schema(a)) != EXIT_OK ||
-	    (status = name_free(a, name)) != EXIT_OK)
+	    (status = name_free(a, ca.name)) != EXIT_OK)
 		goto out;
-	status = create_run(a, name, type, bits, pass, passlen, &kf);
+	status = create_run(a, ca.name, ca.type, ca.bits, pass, passlen, &kf);
  out:
 	keyfile_close(&kf);
 	if (pass != NULL) {

@@ -192,6 +192,62 @@ table_list(struct kb_pair **pairs, const struct view *views, size_t n)
 	}
 }
 
+/*
+ * The key pairs to list: all, or those holding target byte for byte (the
+ * directory's equality match may be looser than ours).
+ */
+static int
+list_fetch(struct kb_admin *a, const char *target, struct kb_pair ***pairsp,
+    size_t *np)
+{
+	struct kb_pair **pairs = NULL;
+	char *filter = NULL;
+	size_t i, k, n = 0;
+	int r;
+
+	if (target != NULL)
+		r = target_filter(target, &filter);
+	else
+		r = (filter = strdup("(objectClass=" OC_KEYPAIR ")")) ?
+		    0 : KB_ERR_NOMEM;
+	if (r != 0 || (r = pair_search(a, filter, &pairs, &n)) != 0)
+		goto out;
+	for (i = 0, k = 0; i < n; i++) {
+		if (target != NULL && !pair_has_attachment(pairs[i], target)) {
+			pair_free(pairs[i]);
+			continue;
+		}
+		pairs[k++] = pairs[i];
+	}
+	*pairsp = pairs;
+	*np = k;
+	pairs = NULL;
+	n = 0;
+ out:
+	pair_free_all(pairs, n);
+	free(filter);
+	return r;
+}
+
+static void
+list_print(const struct kb_admin *a, struct kb_pair **pairs,
+    const struct view *views, size_t n)
+{
+	size_t i;
+
+	if (!a->json) {
+		table_list(pairs, views, n);
+		return;
+	}
+	putchar('[');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			putchar(',');
+		json_pair(pairs[i], &views[i]);
+	}
+	printf("]\n");
+}
+
 int
 cmd_list(struct kb_admin *a, int argc, char **argv)
 {
@@ -204,8 +260,7 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	struct kb_pair **pairs = NULL;
 	struct view *views = NULL;
 	const char *target = NULL;
-	char *filter = NULL;
-	size_t i, k, n = 0, shown = 0;
+	size_t i, n = 0, made = 0;
 	int ch, r, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
@@ -224,52 +279,28 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
-	if (target != NULL)
-		r = target_filter(target, &filter);
-	else
-		r = (filter = strdup("(objectClass=" OC_KEYPAIR ")")) ?
-		    0 : KB_ERR_NOMEM;
-	if (r != 0 || (r = pair_search(a, filter, &pairs, &n)) != 0) {
+	if ((r = list_fetch(a, target, &pairs, &n)) != 0) {
 		admin_err("cannot list key pairs: %s", kb_strerror(r));
 		goto out;
 	}
-	/* the directory's equality match may be looser than ours */
-	for (i = 0, k = 0; i < n; i++) {
-		if (target != NULL && !pair_has_attachment(pairs[i], target)) {
-			pair_free(pairs[i]);
-			continue;
-		}
-		pairs[k++] = pairs[i];
-	}
-	n = k;
 	if ((views = calloc(n + 1, sizeof(*views))) == NULL) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}
-	for (shown = 0; shown < n; shown++) {
-		if ((r = view_make(pairs[shown], &views[shown])) != 0) {
+	for (made = 0; made < n; made++) {
+		if ((r = view_make(pairs[made], &views[made])) != 0) {
 			admin_err("%s", kb_strerror(r));
 			goto out;
 		}
 	}
-	if (a->json) {
-		putchar('[');
-		for (i = 0; i < n; i++) {
-			if (i > 0)
-				putchar(',');
-			json_pair(pairs[i], &views[i]);
-		}
-		printf("]\n");
-	} else
-		table_list(pairs, views, n);
+	list_print(a, pairs, views, n);
 	status = EXIT_OK;
  out:
-	for (i = 0; views != NULL && i < shown; i++)
+	for (i = 0; views != NULL && i < n; i++)
 		view_clear(&views[i]);
 	free(views);
 	pair_free_all(pairs, n);
 	target_clear(&t);
-	free(filter);
 	return status;
 }
 

@@ -184,6 +184,38 @@ prompt_catch(int sig)
 }
 
 /*
+ * Read one line from the terminal into buf (at most PASSWORD_MAX bytes);
+ * stops early when a signal arrives.  0 or a KB_ERR_* code.
+ */
+static int
+tty_read_line(int fd, char *buf, size_t *lenp)
+{
+	size_t len = 0;
+	ssize_t n;
+	char c;
+	int r;
+
+	for (;;) {
+		n = read(fd, &c, 1);
+		if (n == 1 && c != '\n' && c != '\r') {
+			if (len == PASSWORD_MAX) {
+				r = KB_ERR_TOO_LONG;
+				break;
+			}
+			buf[len++] = c;
+			continue;
+		}
+		if (n == -1 && errno == EINTR && prompt_signal == 0)
+			continue;
+		r = n >= 0 && prompt_signal == 0 ? 0 : KB_ERR_SYSTEM;
+		break;
+	}
+	c = 0;
+	*lenp = len;
+	return r;
+}
+
+/*
  * Read the bind password from /dev/tty with echo off, like ldap-utils -W.
  * A signal during the prompt restores the terminal, then is re-raised.
  */
@@ -194,9 +226,8 @@ tty_read_password(char **pwp, size_t *lenp)
 	    SIGTTIN, SIGTTOU };
 	struct sigaction sa, saved[sizeof(sigs) / sizeof(sigs[0])];
 	struct termios old, quiet;
-	char *buf = NULL, c;
+	char *buf = NULL;
 	size_t i, len = 0;
-	ssize_t n;
 	int fd = -1, r = KB_ERR_SYSTEM, echo_off = 0, caught;
 
 	*pwp = NULL;
@@ -222,21 +253,7 @@ tty_read_password(char **pwp, size_t *lenp)
 			echo_off = 1;
 	}
 	tty_say(fd, "Enter LDAP Password: ");
-	for (;;) {
-		n = read(fd, &c, 1);
-		if (n == 1 && c != '\n' && c != '\r') {
-			if (len == PASSWORD_MAX) {
-				r = KB_ERR_TOO_LONG;
-				break;
-			}
-			buf[len++] = c;
-			continue;
-		}
-		if (n == -1 && errno == EINTR && prompt_signal == 0)
-			continue;
-		r = n >= 0 && prompt_signal == 0 ? 0 : KB_ERR_SYSTEM;
-		break;
-	}
+	r = tty_read_line(fd, buf, &len);
 	if (echo_off)
 		(void)tcsetattr(fd, TCSAFLUSH, &old);
 	tty_say(fd, "\n");
@@ -244,25 +261,18 @@ tty_read_password(char **pwp, size_t *lenp)
 	caught = prompt_signal;
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &saved[i], NULL);
-	c = 0;
-	if (caught != 0) {
-		explicit_bzero(buf, PASSWORD_MAX + 1);
-		free(buf);
+	if (caught == 0 && r == 0 && len > 0) {
+		buf[len] = '\0';
+		*pwp = buf;
+		*lenp = len;
+		return 0;
+	}
+	explicit_bzero(buf, PASSWORD_MAX + 1);
+	free(buf);
+	if (caught != 0)
 		raise(caught);
-		return KB_ERR_SYSTEM;
-	}
-	if (r == 0 && len == 0)
-		r = KB_ERR_INVALID_ARG;
-	if (r != 0) {
-		explicit_bzero(buf, PASSWORD_MAX + 1);
-		free(buf);
-		admin_err("-W: no password read");
-		return r;
-	}
-	buf[len] = '\0';
-	*pwp = buf;
-	*lenp = len;
-	return 0;
+	admin_err("-W: no password read");
+	return r != 0 ? r : KB_ERR_INVALID_ARG;
 }
 
 /*
