@@ -67,7 +67,7 @@ struct kb_pair {
 	struct kb_text options;
 	struct kb_text description;
 	struct kb_text created;
-	struct kb_key *key;		/* parsed public key, NULL if unusable */
+	struct kb_key *key;		/* parsed public key or NULL */
 	int key_err;			/* why key is NULL */
 };
 

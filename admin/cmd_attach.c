@@ -25,7 +25,7 @@
 #include "admin.h"
 
 #define REPLACE_ROUNDS		8	/* tries to settle racing --replace */
-#define CHANGE_ROUNDS		8	/* reads and writes racing other admins */
+#define CHANGE_ROUNDS		8	/* read-write rounds racing admins */
 #define DELETE_ASSERTION	"(&(objectClass=" OC_KEYPAIR ")(!(" \
 				    AT_ATTACH "=*)))"
 

@@ -195,7 +195,8 @@ keyfile_discard(struct keyfile *kf)
 			r = -1;
 		else if (lstat(kf->path, &now) != 0)
 			r = errno == ENOENT ? 0 : -1;
-		else if (now.st_dev != ours.st_dev || now.st_ino != ours.st_ino) {
+		else if (now.st_dev != ours.st_dev ||
+		    now.st_ino != ours.st_ino) {
 			errno = EEXIST;
 			r = -1;
 		} else if (unlink(kf->path) != 0 && errno != ENOENT)

@@ -68,12 +68,14 @@ view_make(const struct kb_pair *p, struct view *v)
 		    (r = key_fingerprint_md5(p->key, &v->fp_md5)) != 0 ||
 		    (r = key_public_text(p->key, &v->pubtext)) != 0)
 			return r;
-		if (p->stored_fp.s == NULL || strcmp(p->stored_fp.s, v->fp) != 0)
-			warn_pair(p, "stored fingerprint does not match the key");
+		if (p->stored_fp.s == NULL ||
+		    strcmp(p->stored_fp.s, v->fp) != 0)
+			warn_pair(p, "stored fingerprint does not match the "
+			    "key");
 	}
 	if (p->not_after.s != NULL) {
-		if (time_parse_gtime(p->not_after.s, p->not_after.len, &t) == 0 &&
-		    time_format_rfc3339(t, v->not_after,
+		if (time_parse_gtime(p->not_after.s, p->not_after.len,
+		    &t) == 0 && time_format_rfc3339(t, v->not_after,
 		    sizeof(v->not_after)) == 0)
 			v->has_not_after = 1;
 		else
