@@ -10,9 +10,12 @@
  * -P, a posixAccount + ldapPublicKey entry uid=uN,PEOPLEBASE holding the
  * same keys in sshPublicKey (the openssh-lpk profile, SSSD and the
  * scripts).  -f adds FILLER more key pairs attached to other users
- * (f<N>@INSTANCE), the padding of a big directory.  Every key is a fresh
- * Ed25519 key made with libcrypto and its keyboundFingerprint is the
- * SHA256 fingerprint ssh-keygen -l prints.
+ * (f<N>@INSTANCE), the padding of a big directory.  Every user's key is
+ * a fresh Ed25519 key made with libcrypto; the filler reuses a pool of
+ * FILLER_POOL of them under unique names (making a million keys would
+ * cost a minute of CPU for entries nobody asks for).  Every
+ * keyboundFingerprint is the SHA256 fingerprint ssh-keygen -l prints for
+ * the entry's key.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include <openssl/evp.h>
 
 #define ED25519_LEN	32
+#define FILLER_POOL	4096
 
 struct genkey {
 	char b64[128];		/* base64 of the wire blob */
@@ -103,7 +107,7 @@ number(const char *s)
 int
 main(int argc, char **argv)
 {
-	struct genkey keys[16];
+	struct genkey keys[16], *pool = NULL;
 	const char *instance = "benchhost";
 	const char *base = "ou=keypairs,dc=example,dc=test";
 	const char *people = "ou=people,dc=example,dc=test";
@@ -146,12 +150,16 @@ main(int argc, char **argv)
 			    keys[j].b64, user, j);
 		printf("\n");
 	}
+	if (filler > 0 && (pool = calloc(FILLER_POOL, sizeof(*pool))) == NULL)
+		die("out of memory");
 	for (u = 0; u < filler; u++) {
 		snprintf(user, sizeof(user), "f%lu", u);
 		snprintf(name, sizeof(name), "f%lu-k0", u);
-		make_key(&keys[0]);
-		keypair(name, user, instance, base, &keys[0]);
+		if (u < FILLER_POOL)
+			make_key(&pool[u]);
+		keypair(name, user, instance, base, &pool[u % FILLER_POOL]);
 	}
+	free(pool);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("write failed");
 	return 0;

@@ -91,11 +91,68 @@ def targets(rows):
                "%+.1f ms vs %+.1f ms" % (k - f, s - f), "<=", k - f <= s - f)
 
 
+# (label, row, minus row): what one piece of start-up costs
+STARTUP = [
+    ("exec of /bin/true", "startup-true", None),
+    ("loading libcrypto (not used)", "startup-libcrypto", "startup-true"),
+    ("OpenSSL initialisation + one SHA256", "startup-libcrypto-sha256",
+     "startup-libcrypto"),
+    ("  + one Ed25519 key from raw bytes", "startup-libcrypto-ed25519",
+     "startup-libcrypto-sha256"),
+    ("NSS host name lookup (getaddrinfo of own name)",
+     "startup-nss-hostname", "startup-true"),
+    ("loading libldap's dependency tree", "startup-libldap-load",
+     "startup-true"),
+    ("  extra for BIND_NOW (-z now)", "startup-libldap-load-bindnow",
+     "startup-libldap-load"),
+    ("libldap global init + ldap_initialize", "startup-libldap-init",
+     "startup-libldap-load"),
+    ("  of which Cyrus SASL plugin loading", "startup-libldap-init",
+     "startup-libldap-init-nosasl"),
+    ("  of which ldap.conf/ldaprc/env (LDAPNOINIT)", "startup-libldap-init",
+     "startup-libldap-init-noinit"),
+    ("  what is left without both", "startup-libldap-init-nosasl-noinit",
+     "startup-libldap-load"),
+    ("c-floor search: saved by no SASL plugins", "c-floor",
+     "startup-c-floor-nosasl"),
+    ("keybound: saved by no SASL plugins", "keybound",
+     "startup-keybound-nosasl"),
+    ("keybound-keys start-up, no lookup (invalid user name)",
+     "startup-keybound-usage", None),
+]
+
+
+def print_startup(rows, dns):
+    def med(name):
+        r = rows.get(name)
+        if not r or "median_ms" not in r or r.get("failures"):
+            return None
+        return r["median_ms"]
+
+    if not any(n.startswith("startup-") for n in rows):
+        return
+    print("%-52s %10s" % ("start-up, piece by piece (medians)", "ms"))
+    for label, a, b in STARTUP:
+        x = med(a)
+        y = med(b) if b else 0.0
+        if x is None or y is None:
+            continue
+        print("%-52s %10.2f" % (label, x - y))
+    if dns:
+        print()
+        print("%-52s %10s %5s" % ("with an unreachable resolver", "ms",
+                                  "exit"))
+        for name, ms, rc in dns:
+            print("%-52s %10s %5s" % (name, ms, rc))
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--ops")
     ap.add_argument("--skipped")
+    ap.add_argument("--dns")
     ap.add_argument("--meta", nargs="*", default=[])
     ap.add_argument("phases", nargs="*")
     args = ap.parse_args()
@@ -109,15 +166,23 @@ def main():
     for fields in read_tsv(args.skipped):
         skipped[fields[0]] = fields[1] if len(fields) > 1 else ""
     meta = dict(kv.split("=", 1) for kv in args.meta)
+    dns = read_tsv(args.dns)
 
     out = []
-    for name in ORDER + sorted(set(rows) - set(ORDER)):
+    extra = sorted(n for n in rows if n not in ORDER and
+                   not n.startswith("startup-"))
+    startup = [n for n in rows if n.startswith("startup-")]
+    for name in ORDER + extra + startup:
         if name in rows:
             out.append(rows[name])
         else:
             reason = skipped.get(name) or skipped.get(
                 "sssd" if "sssd" in name else name, "not measured")
             out.append({"name": name, "skipped": reason})
+    for name, ms, rc in dns:
+        out.append({"name": "dns-unreachable-" + name,
+                    "elapsed_ms": None if ms == "timeout" else int(ms),
+                    "exit": None if rc == "-" else int(rc)})
     with open(args.out + ".tmp", "w", encoding="ascii") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
@@ -133,6 +198,8 @@ def main():
     print(hdr)
     print("-" * len(hdr))
     for r in out:
+        if r["name"].startswith(("startup-", "dns-")):
+            continue
         if "median_ms" not in r:
             print("%-28s skipped: %s" % (r["name"], r["skipped"]))
             continue
@@ -149,6 +216,7 @@ def main():
             label, value, limit,
             {True: "yes", False: "NO", None: "n/a"}[met]))
     print()
+    print_startup(rows, dns)
     return 0
 
 

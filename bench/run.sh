@@ -18,6 +18,7 @@
 #   BENCH_BIG=1000000   key pairs in the big directory; BENCH_1M=0 skips it
 #   BENCH_STORM=200     concurrent calls in the storm; BENCH_STORM_WAVES=5
 #   BENCH_OUT=bench/results.json
+#   BENCH_DNS=0         skip the unreachable-resolver probes (about 25 s)
 #   BENCH_NO_DEPS=1     do not run tests/deps.sh bench
 #   BENCH_SMOKE=1       the harness check: small directory, few calls
 #
@@ -36,7 +37,7 @@ export KB_SRC KB_BUILD
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 	: "${BENCH_CALLS:=5}" "${BENCH_LOGINS:=3}" "${BENCH_USERS:=200}"
 	: "${BENCH_1M:=1}" "${BENCH_BIG:=2000}" "${BENCH_STORM:=20}"
-	: "${BENCH_STORM_WAVES:=2}" "${BENCH_WARMUP:=1}"
+	: "${BENCH_STORM_WAVES:=2}" "${BENCH_WARMUP:=1}" "${BENCH_DNS:=0}"
 fi
 : "${BENCH_CALLS:=300}" "${BENCH_LOGINS:=300}" "${BENCH_USERS:=10000}"
 : "${BENCH_1M:=1}" "${BENCH_BIG:=1000000}" "${BENCH_STORM:=200}"
@@ -355,6 +356,89 @@ t=$(kb_ms)
 timer_run main "$ROWS/main" -n "$BENCH_CALLS" -w "$BENCH_WARMUP"
 say "main phase took $(( $(kb_ms) - t )) ms"
 
+# --- what start-up costs, piece by piece -------------------------------------
+
+mkdir -p "$KB_T/no-sasl-plugins"
+NOPLUG=SASL_PATH=$KB_T/no-sasl-plugins
+INIT_URI=ldap://127.0.0.1:1
+{
+	row startup-true - /bin/true
+	row startup-libcrypto - "$BB/startup-probe" none
+	row startup-libcrypto-sha256 - "$BB/startup-probe" sha256
+	row startup-libcrypto-ed25519 - "$BB/startup-probe" ed25519
+	row startup-nss-hostname "lines=1" "$BB/startup-probe" hostname
+	row startup-libldap-load - "$BB/c-floor" load
+	row startup-libldap-load-bindnow - "$BB/c-floor-now" load
+	row startup-libldap-init - "$BB/c-floor" init "$INIT_URI"
+	row startup-libldap-init-nosasl - "$NOPLUG" "$BB/c-floor" init "$INIT_URI"
+	row startup-libldap-init-noinit - LDAPNOINIT=1 "$BB/c-floor" init \
+	    "$INIT_URI"
+	row startup-libldap-init-nosasl-noinit - "$NOPLUG" LDAPNOINIT=1 \
+	    "$BB/c-floor" init "$INIT_URI"
+	row startup-c-floor-nosasl "lines=2,$ROT" "$NOPLUG" "$BB/c-floor" \
+	    search "$MAIN_URI" "$SLAPD_BASE" \
+	    "(keyboundAttachment=u%R@$INSTANCE)" keyboundPublicKey
+	if [ $have_kb = 1 ]; then
+		row startup-keybound-nosasl "lines=2,$ROT" "$NOPLUG" \
+		    "$KB_KEYS_CMD" -c "$KB_T/direct.conf" u%R
+		row startup-keybound-usage anyexit "$KB_KEYS_CMD" -c \
+		    "$KB_T/direct.conf" -bad-user-name
+	fi
+} >"$ROWS/startup"
+say "start-up phase: $(wc -l <"$ROWS/startup") rows x $BENCH_CALLS calls"
+timer_run startup "$ROWS/startup" -n "$BENCH_CALLS" -w "$BENCH_WARMUP"
+
+# What the host name lookup does when DNS does not answer: a private UTS
+# and network namespace whose host name is in no hosts file and whose
+# resolver (a loopback UDP/TCP port 53 that never replies) is silent.
+dns_probe() {
+	local what=$1
+	shift
+	timeout 60 unshare --uts --net --mount --propagation private \
+	    /bin/bash -c '
+		hostname kb-nodns-probe
+		ip link set lo up
+		printf "nameserver 127.0.0.1\n" >"$1/resolv.conf"
+		mount --bind "$1/resolv.conf" /etc/resolv.conf
+		/usr/bin/python3 -c "
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((\"127.0.0.1\", 53))
+t = socket.socket()
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind((\"127.0.0.1\", 53)); t.listen(16)
+time.sleep(120)" &
+		silent=$!
+		sleep 0.3
+		shift
+		s=$(date +%s%N)
+		"$@" >/dev/null 2>&1
+		rc=$?
+		e=$(date +%s%N)
+		kill $silent
+		echo "$(( (e - s) / 1000000 )) $rc"
+	    ' dns-probe "$KB_T" "$@" 2>/dev/null || echo "timeout -"
+}
+: >"$KB_T/dns"
+if [ "${BENCH_DNS:-1}" = 1 ]; then
+	say "start-up with an unreachable resolver (BENCH_DNS=0 skips this)"
+	read -r ms rc < <(dns_probe x "$BB/startup-probe" hostname)
+	printf 'nss-hostname\t%s\t%s\n' "$ms" "$rc" >>"$KB_T/dns"
+	read -r ms rc < <(dns_probe x "$BB/c-floor" init "$INIT_URI")
+	printf 'libldap-init\t%s\t%s\n' "$ms" "$rc" >>"$KB_T/dns"
+	if [ $have_kb = 1 ]; then
+		read -r ms rc < <(dns_probe x setpriv --reuid="$CMD_USER" \
+		    --regid="$(id -g "$CMD_USER")" --clear-groups \
+		    "$KB_KEYS_CMD" -c "$KB_T/cached.conf" u2)
+		printf 'keybound-cached\t%s\t%s\n' "$ms" "$rc" >>"$KB_T/dns"
+		read -r ms rc < <(dns_probe x setpriv --reuid="$CMD_USER" \
+		    --regid="$(id -g "$CMD_USER")" --clear-groups \
+		    "$KB_KEYS_CMD" -c "$KB_T/direct.conf" u21)
+		printf 'keybound-directory-down\t%s\t%s\n' "$ms" "$rc" \
+		    >>"$KB_T/dns"
+	fi
+fi
+
 # --- LDAP operations per call, from slapd's stats log ----------------------
 
 # ops_count LOG: "SEARCHES BINDS" so far.
@@ -462,14 +546,15 @@ fi
 
 elapsed=$(( ($(kb_ms) - T0) / 1000 ))
 /usr/bin/python3 "$KB_SRC/bench/report.py" --out "$BENCH_OUT" \
-    --ops "$KB_T/ops" --skipped "$KB_T/skipped" \
+    --ops "$KB_T/ops" --skipped "$KB_T/skipped" --dns "$KB_T/dns" \
     --meta "users=$BENCH_USERS" "calls=$BENCH_CALLS" \
     "logins=$BENCH_LOGINS" "main_load_ms=$main_load_ms" \
     "big_keypairs=$([ -n "$BIG_URI" ] && echo "$BENCH_BIG" || echo 0)" \
     "big_load_ms=$big_load_ms" "elapsed_s=$elapsed" \
-    -- "$KB_T/main.json" "$KB_T/storm.json" "$KB_T/login.json" ||
+    -- "$KB_T/main.json" "$KB_T/storm.json" "$KB_T/login.json" \
+    "$KB_T/startup.json" ||
     die "report failed"
-for f in main storm login; do
+for f in main startup storm login; do
 	if [ -s "$KB_T/$f.stderr" ]; then
 		say "stderr of failed or chatty calls ($f), first lines:"
 		head -n 5 "$KB_T/$f.stderr" >&2
