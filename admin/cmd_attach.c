@@ -420,6 +420,20 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	return status;
 }
 
+/* Targets naming vals (for the audit line of detach --all). */
+static int
+targets_borrow(const char *const *vals, size_t n, struct targets *ts)
+{
+	size_t i;
+
+	if ((ts->t = calloc(n + 1, sizeof(*ts->t))) == NULL)
+		return KB_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		ts->t[i].text = vals[i];
+	ts->n = n;
+	return 0;
+}
+
 /* The exact attachment values detach --all removes (no NUL inside). */
 static const char **
 all_values(const struct kb_pair *p, size_t *np)
@@ -514,7 +528,8 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	if (!all)
 		n = ts.n;
 	if (vals == NULL || (present = calloc(n + 1, 1)) == NULL ||
-	    (r = admin_pair_dn(a, name, &dn)) != 0) {
+	    (r = admin_pair_dn(a, name, &dn)) != 0 ||
+	    (all && targets_borrow(vals, n, &ts) != 0)) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}

@@ -462,6 +462,9 @@ check_eq "$?" 0 "audit line for delete"
 grep -E 'keybound\[[0-9]+\]: command=attach keypair=ked targets=alice@test-host,bob@web-1.example bind="?cn=admin,dc=example,dc=test"? uri=[^ ]+ result=ok' \
     "$KB_SYSLOG" >/dev/null
 check_eq "$?" 0 "audit line for attach: targets, bind identity, result"
+grep -E 'command="detach --all" keypair=ked targets=alice@test-host,carol@x@test-host ' \
+    "$KB_SYSLOG" >/dev/null
+check_eq "$?" 0 "audit line for detach --all names the removed values"
 grep -E 'command=create keypair=kanon bind=anonymous .*result=' "$KB_SYSLOG" |
     grep -vq 'result=ok'
 check_eq "$?" 0 "audit line for a failed create"
