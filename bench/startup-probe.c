@@ -5,16 +5,20 @@
  *   startup-probe none        exit at once (libcrypto linked, not used)
  *   startup-probe sha256      one SHA256 through EVP (OpenSSL's
  *                             initialisation: config file, providers)
+ *   startup-probe sha256-noconf
+ *                             the same without reading openssl.cnf
+ *                             (OPENSSL_INIT_NO_LOAD_CONFIG)
  *   startup-probe ed25519     also build an Ed25519 key from raw bytes
- *   startup-probe hostname    gethostname + getaddrinfo(AI_CANONNAME), the
- *                             host name lookup libldap's initialisation
- *                             does through NSS
+ *   startup-probe hostname    gethostname + gethostbyname_r, the host
+ *                             name lookup libldap's initialisation does
+ *                             through NSS (ldap_pvt_get_fqdn)
  */
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 static int
@@ -49,20 +53,15 @@ ed25519(void)
 static int
 hostname(void)
 {
-	struct addrinfo hints, *res = NULL;
-	char name[256];
-	int r;
+	struct hostent he, *hp = NULL;
+	char name[256], buf[8192];
+	int err = 0;
 
 	if (gethostname(name, sizeof(name) - 1) != 0)
 		return 1;
 	name[sizeof(name) - 1] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_flags = AI_CANONNAME;
-	hints.ai_socktype = SOCK_STREAM;
-	r = getaddrinfo(name, NULL, &hints, &res);
-	if (res != NULL)
-		freeaddrinfo(res);
-	printf("%s %s\n", name, r == 0 ? "resolved" : gai_strerror(r));
+	gethostbyname_r(name, &he, buf, sizeof(buf), &hp, &err);
+	printf("%s %s\n", name, hp != NULL ? hp->h_name : "unresolved");
 	return 0;
 }
 
@@ -75,6 +74,11 @@ main(int argc, char **argv)
 		return 0;
 	if (strcmp(argv[1], "sha256") == 0)
 		return sha256();
+	if (strcmp(argv[1], "sha256-noconf") == 0) {
+		if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+			return 1;
+		return sha256();
+	}
 	if (strcmp(argv[1], "ed25519") == 0)
 		return ed25519();
 	if (strcmp(argv[1], "hostname") == 0)
