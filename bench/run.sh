@@ -365,6 +365,7 @@ INIT_URI=ldap://127.0.0.1:1
 	row startup-true - /bin/true
 	row startup-libcrypto - "$BB/startup-probe" none
 	row startup-libcrypto-sha256 - "$BB/startup-probe" sha256
+	row startup-libcrypto-sha256-noconf - "$BB/startup-probe" sha256-noconf
 	row startup-libcrypto-ed25519 - "$BB/startup-probe" ed25519
 	row startup-nss-hostname "lines=1" "$BB/startup-probe" hostname
 	row startup-libldap-load - "$BB/c-floor" load
