@@ -126,35 +126,38 @@ int
 admin_getopt(struct kb_admin *a, int argc, char **argv,
     const char *optstring, const struct option *longopts)
 {
-	int ch, prev = optind ? optind : 1;
+	char spec[32];
+	const char *arg;
+	int ch;
 
+	/* a leading ':' makes a missing value ':' rather than '?' */
+	if (snprintf(spec, sizeof(spec), ":%s", optstring) >= (int)sizeof(spec))
+		return '?';
 	opterr = 0;
-	for (;;) {
-		ch = getopt_long(argc, argv, optstring, longopts, NULL);
-		if (ch == 'J') {
-			a->json = 1;
-			prev = optind;
-			continue;
-		}
-		if (ch == '?' || ch == ':') {
-			if (optopt != 0 && strchr(optstring, optopt) != NULL)
-				admin_usage(argv[0], "option -%c needs a value",
-				    optopt);
-			else if (optopt != 0)
-				admin_usage(argv[0], "unknown option -%c",
-				    optopt);
-			else
-				admin_usage(argv[0], "bad option %s",
-				    argv[prev < argc ? prev : argc - 1]);
-			return '?';
-		}
+	while ((ch = getopt_long(argc, argv, spec, longopts, NULL)) == 'J')
+		a->json = 1;
+	if (ch != '?' && ch != ':')
 		return ch;
-	}
+	arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	if (ch == ':' && optopt != 0 && strchr(optstring, optopt) != NULL)
+		admin_usage(argv[0], "option -%c needs a value", optopt);
+	else if (ch == ':')
+		admin_usage(argv[0], "option %s needs a value", arg);
+	else if (optopt != 0)
+		admin_usage(argv[0], "unknown option -%c", optopt);
+	else
+		admin_usage(argv[0], "unknown option %s", arg);
+	return '?';
 }
 
+/* Config problems go to stderr; ctx counts them. */
 static void
 config_report_stderr(void *ctx, const char *msg)
 {
+	int *reported = ctx;
+
+	if (reported != NULL)
+		(*reported)++;
 	admin_err("%s", msg);
 }
 
@@ -344,14 +347,14 @@ int
 admin_load_config(struct kb_admin *a)
 {
 	const char *path;
-	int r;
+	int r, reported = 0;
 
 	if (a->cfg != NULL)
 		return EXIT_OK;
 	path = a->config_path != NULL ? a->config_path : KB_CONFIG_PATH;
-	if ((r = config_load(path, 0, config_report_stderr, NULL,
+	if ((r = config_load(path, 0, config_report_stderr, &reported,
 	    &a->cfg)) != 0) {
-		if (r != KB_ERR_CONFIG)
+		if (reported == 0)
 			admin_err("%s: %s", path, kb_strerror(r));
 		return EXIT_USAGE;
 	}
