@@ -424,9 +424,7 @@ cn: kmismatch
 keyboundPublicKey: $(cut -d' ' -f1,2 "$K/imp1.pub")
 keyboundFingerprint: SHA256:notthefingerprint
 EOF
-LDAPNOINIT=1 ldapadd -x -H "$SLAPD_LDAPI_URI" -D "$SLAPD_ROOTDN" \
-    -y "$SLAPD_ROOTPW_FILE" -f "$KB_T/hostile.ldif" >/dev/null ||
-    fail "ldapadd hostile entries"
+slapd_ldapadd "$KB_T/hostile.ldif" || fail "ldapadd hostile entries"
 json=$(kb --json list 2>"$KB_T/warn")
 check_eq "$?" 0 "list with hostile entries"
 check_eq "$(echo "$json" | js '[p for p in d if p["name"] == "khostile"][0]["key_type"]')" \
