@@ -210,13 +210,14 @@ replace_backoff(int round)
 }
 
 /*
- * Remove target from every other key pair holding it, one permissive
- * modify per entry.  Prints what it removed (table mode) and appends it
- * to the JSON array.  A KB_ERR_* code.
+ * Remove target from every other key pair holding it, one modify
+ * deleting the exact value per entry.  Prints what it removed (or appends
+ * it to the JSON array), then counts who holds the target now.  A
+ * KB_ERR_* code.
  */
 static int
 replace_others(struct kb_admin *a, const char *name, const char *target,
-    int *jfirst, int *holders_left)
+    int *jfirst, int *holders_left, int *self_holds)
 {
 	struct kb_pair **pairs = NULL;
 	const char *vals[] = { target, NULL };
@@ -225,6 +226,7 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 	int r;
 
 	*holders_left = 0;
+	*self_holds = 0;
 	if ((r = target_filter(target, &filter)) != 0 ||
 	    (r = pair_search(a, filter, &pairs, &n)) != 0)
 		goto out;
@@ -268,9 +270,14 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 	/* anyone still holding it? (a racing attach, or ourselves) */
 	if ((r = pair_search(a, filter, &pairs, &n)) != 0)
 		goto out;
-	for (i = 0; i < n; i++)
-		if (pair_has_attachment(pairs[i], target))
-			(*holders_left)++;
+	for (i = 0; i < n; i++) {
+		if (!pair_has_attachment(pairs[i], target))
+			continue;
+		(*holders_left)++;
+		if (strlen(pairs[i]->name.s) == pairs[i]->name.len &&
+		    strcasecmp(pairs[i]->name.s, name) == 0)
+			*self_holds = 1;
+	}
 	r = 0;
  out:
 	pair_free_all(pairs, n);
@@ -290,18 +297,27 @@ replace_target(struct kb_admin *a, const char *name, const char *dn,
 {
 	const char *vals[] = { target, NULL };
 	unsigned char present;
-	int round, r, left;
+	int round, r, left, self;
 
-	for (round = 0; round < REPLACE_ROUNDS; round++) {
-		if ((r = replace_others(a, name, target, jfirst, &left)) != 0)
+	for (round = 0; ; round++) {
+		if ((r = replace_others(a, name, target, jfirst, &left,
+		    &self)) != 0)
 			return r;
-		if (left > 0)
-			return 0;
+		if (left > 0 || round == REPLACE_ROUNDS)
+			break;
 		replace_backoff(round);
 		if ((r = change_values(a, name, dn, KB_MOD_ADD, vals, 1,
 		    &present)) != 0)
 			return r;
 	}
+	if (left == 0) {
+		admin_err("%s: concurrent attach --replace runs did not "
+		    "settle; attach it again", target);
+		return KB_ERR_INTERNAL;
+	}
+	if (!self)
+		admin_err("note: %s was taken over by a concurrent "
+		    "attach --replace", target);
 	return 0;
 }
 
