@@ -14,7 +14,7 @@ kb_private_syslog "$@"
 slapd_start || fail "slapd did not start"
 kb_install_keys_cmd || fail "cannot install keybound-keys"
 conf=$KB_T/kb.conf
-kb_write_config "$conf" "cache_dir $KB_CACHE_DIR" "cache_ttl 1"
+kb_write_config "$conf" "cache_dir $KB_CACHE_DIR" "cache_ttl 3"
 conf0=$KB_T/kb0.conf
 kb_write_config "$conf0" "cache_dir $KB_CACHE_DIR" "cache_ttl 0"
 
@@ -59,7 +59,8 @@ out=$(kb_ssh_key_login "$bob" "$KB_T/kbob" id -un)
 check_eq "$?:$out" "0:$bob" "bob's key logs in as bob"
 
 # sshd asks twice per key (query, then signature); cache_ttl absorbs it.
-sleep 1.1
+# (Ages are whole seconds: cache_ttl 3 leaves at least 2 s between them.)
+sleep 3.1
 before=$(slapd_count_searches)
 kb_ssh_key_login "$alice" "$KB_T/ka" true
 after=$(slapd_count_searches)
@@ -90,13 +91,13 @@ check_eq "$?" 0 "every line passes ssh-keygen -l"
 
 # --- detach: refused at the next login, nothing restarted ----------------
 kk_detach ka "$alice@test-host" || fail "ldapmodify detach"
-sleep 1.1
+sleep 3.1
 kb_ssh_key_login "$alice" "$KB_T/ka" 2>/dev/null
 check_eq "$?" 255 "detached key refused after cache_ttl"
 out=$(kb_ssh_key_login "$alice" "$KB_T/ka2" id -un)
 check_eq "$?:$out" "0:$alice" "the other key still logs in"
 kk_attach ka "$alice@test-host" || fail "ldapmodify attach"
-sleep 1.1
+sleep 3.1
 out=$(kb_ssh_key_login "$alice" "$KB_T/ka" id -un)
 check_eq "$?:$out" "0:$alice" "re-attached key logs in again"
 check_eq "$SSHD_PID:$SLAPD_PID" "$sshd_pid:$slapd_pid" "no restart"
