@@ -12,14 +12,16 @@
  * All options are set per handle, never globally, and LDAPNOINIT keeps
  * ldap.conf, ldaprc files and LDAP* environment variables out.
  */
-#include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <lber.h>
@@ -374,13 +376,95 @@ dir_set_options(struct kb_dir *d, LDAP *ld, long ms, int tls)
 	return r;
 }
 
+/*
+ * A watchdog for the StartTLS handshake.  libldap 2.5's synchronous
+ * handshake loop (ldap_install_tls) retries a non-blocking read without
+ * waiting or looking at LDAP_OPT_NETWORK_TIMEOUT, so a server that
+ * answers StartTLS and then falls silent would hold this process forever
+ * at full CPU.  The watchdog thread shuts the socket down when the wait is
+ * over; the handshake then fails like any broken connection.
+ */
+struct dir_watchdog {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct timespec until;		/* CLOCK_MONOTONIC */
+	int fd;
+	int done;
+	int fired;
+};
+
+static void *
+dir_watchdog_run(void *arg)
+{
+	struct dir_watchdog *w = arg;
+	int rc = 0;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cv, &w->mu, &w->until);
+	if (!w->done) {
+		w->fired = 1;
+		(void)shutdown(w->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* ldap_install_tls() bounded by ms; sets *timed_out if it was cut off. */
+static int
+dir_install_tls_bounded(struct kb_dir *d, long ms, int *timed_out)
+{
+	struct dir_watchdog w;
+	pthread_condattr_t ca;
+	pthread_t tid;
+	sigset_t all, old;
+	int rc = LDAP_LOCAL_ERROR, made = 0, started = 0;
+
+	*timed_out = 0;
+	memset(&w, 0, sizeof(w));
+	if (ldap_get_option(d->ld, LDAP_OPT_DESC, &w.fd) != LDAP_OPT_SUCCESS ||
+	    w.fd < 0)
+		return LDAP_LOCAL_ERROR;
+	deadline_set(&w.until, ms);
+	if (pthread_condattr_init(&ca) != 0)
+		return LDAP_LOCAL_ERROR;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&w.cv, &ca) == 0) {
+		if (pthread_mutex_init(&w.mu, NULL) == 0)
+			made = 1;
+		else
+			pthread_cond_destroy(&w.cv);
+	}
+	pthread_condattr_destroy(&ca);
+	if (!made)
+		return LDAP_LOCAL_ERROR;
+	/* The thread takes no signals: they stay with the caller's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	started = pthread_create(&tid, NULL, dir_watchdog_run, &w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (started) {
+		rc = ldap_install_tls(d->ld);
+		pthread_mutex_lock(&w.mu);
+		w.done = 1;
+		pthread_cond_signal(&w.cv);
+		pthread_mutex_unlock(&w.mu);
+		pthread_join(tid, NULL);
+		*timed_out = w.fired;
+	}
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
 /* StartTLS on a plain connection: the request, then the handshake. */
 static int
 dir_starttls(struct kb_dir *d)
 {
 	LDAPMessage *res = NULL;
 	char diag[128];
-	int msgid = -1, rc, r = KB_ERR_INTERNAL;
+	long ms;
+	int msgid = -1, timed_out = 0, rc, r = KB_ERR_INTERNAL;
 
 	rc = ldap_start_tls(d->ld, NULL, NULL, &msgid);
 	if (rc != LDAP_SUCCESS) {
@@ -398,7 +482,19 @@ dir_starttls(struct kb_dir *d)
 		r = KB_ERR_DIR_TLS;
 		goto out;
 	}
-	if ((rc = ldap_install_tls(d->ld)) != LDAP_SUCCESS) {
+	if ((ms = dir_wait_ms(d)) <= 0) {
+		dir_set_error(d, "%s: deadline passed", d->uris[d->cur]);
+		r = KB_ERR_DIR_TIMEOUT;
+		goto out;
+	}
+	rc = dir_install_tls_bounded(d, ms, &timed_out);
+	if (timed_out) {
+		dir_set_error(d, "%s: no TLS handshake within %ld ms",
+		    d->uris[d->cur], ms);
+		r = KB_ERR_DIR_TIMEOUT;
+		goto out;
+	}
+	if (rc != LDAP_SUCCESS) {
 		dir_ld_diag(d->ld, diag, sizeof(diag));
 		dir_set_error(d, "%s: TLS handshake failed: %s%s%s",
 		    d->uris[d->cur], ldap_err2string(rc), diag[0] ? ": " : "",

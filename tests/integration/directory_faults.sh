@@ -113,6 +113,29 @@ for u in "ldap://127.0.0.1:$bh1" "ldaps://127.0.0.1:$bh1"; do
 	within 1500 "$u alone: one network_timeout"
 done
 
+# A server that answers StartTLS and then never speaks TLS: libldap's own
+# handshake loop would spin forever; the client cuts it off.
+sport=$(kb_free_port) || fail "no free port"
+"$BH" -s "$sport" >/dev/null &
+kb_kill_at_exit $!
+kb_wait_port "$sport" 5 || fail "StartTLS staller did not listen"
+kb_write_config "$KB_T/stall.conf" "uri ldap://127.0.0.1:$sport" \
+    "starttls yes"
+timed "$KB_T/stall.conf"
+[ "$rc" = 70 ] || [ "$rc" = 81 ] &&
+    ok "StartTLS then silence: fails (exit $rc)" ||
+    not_ok "StartTLS then silence: exit $rc"
+within 1500 "StartTLS then silence: one network_timeout"
+grep -q 'no TLS handshake within' "$KB_T/err" &&
+    ok "StartTLS then silence: reason given" ||
+    not_ok "StartTLS then silence: $(cat "$KB_T/err")"
+kb_write_config "$KB_T/stall-then-good.conf" \
+    "uri ldap://127.0.0.1:$sport $SLAPD_URI" "starttls yes"
+timed "$KB_T/stall-then-good.conf"
+check_eq "$rc" 0 "StartTLS staller then slapd: answered"
+got_data && ok "StartTLS staller then slapd: data" || not_ok "no data"
+within 3000 "StartTLS staller then slapd: within timeout"
+
 # A stopped slapd accepts connections in the kernel and never answers.
 kb_write_config "$KB_T/stopped.conf"
 kb_write_config "$KB_T/stopped-tls.conf" "starttls yes"

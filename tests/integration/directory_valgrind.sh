@@ -18,6 +18,10 @@ bport=$(kb_free_port) || fail "no free port"
 "$BH" "$bport" >/dev/null &
 kb_kill_at_exit $!
 kb_wait_port "$bport" 5 || fail "black hole did not listen"
+sport=$(kb_free_port) || fail "no free port"
+"$BH" -s "$sport" >/dev/null &
+kb_kill_at_exit $!
+kb_wait_port "$sport" 5 || fail "StartTLS staller did not listen"
 
 PW='valgrind-reader-pw'
 slapd_ldapadd <<EOF || fail "cannot add entries"
@@ -37,18 +41,25 @@ keyboundAttachment: alice@test-host
 EOF
 (umask 077; printf '%s\n' "$PW" >"$KB_T/pw")
 
-kb_write_config "$KB_T/plain.conf"
-kb_write_config "$KB_T/starttls.conf" "starttls yes"
-kb_write_config "$KB_T/ldaps.conf" "uri $SLAPD_LDAPS_URI"
-kb_write_config "$KB_T/ldapi.conf" "uri $SLAPD_LDAPI_URI"
+# valgrind slows TLS handshakes down a lot: generous per-wait limits,
+# except where a wait is what is being tested.
+slow=("timeout 30" "network_timeout 10")
+kb_write_config "$KB_T/plain.conf" "${slow[@]}"
+kb_write_config "$KB_T/starttls.conf" "starttls yes" "${slow[@]}"
+kb_write_config "$KB_T/ldaps.conf" "uri $SLAPD_LDAPS_URI" "${slow[@]}"
+kb_write_config "$KB_T/ldapi.conf" "uri $SLAPD_LDAPI_URI" "${slow[@]}"
 kb_write_config "$KB_T/bind.conf" "starttls yes" \
-    "binddn uid=reader,$SLAPD_PEOPLE" "bindpw_file $KB_T/pw"
-kb_write_config "$KB_T/failover.conf" "uri ldap://127.0.0.1:$bport $SLAPD_URI"
+    "binddn uid=reader,$SLAPD_PEOPLE" "bindpw_file $KB_T/pw" "${slow[@]}"
+kb_write_config "$KB_T/failover.conf" \
+    "uri ldap://127.0.0.1:$bport $SLAPD_URI" "timeout 30" "network_timeout 2"
 kb_write_config "$KB_T/failover-ldaps.conf" \
-    "uri ldaps://127.0.0.1:$bport $SLAPD_LDAPS_URI"
+    "uri ldaps://127.0.0.1:$bport $SLAPD_LDAPS_URI" "timeout 30" \
+    "network_timeout 5"
 kb_write_config "$KB_T/wrongca.conf" "uri $SLAPD_LDAPS_URI" \
-    "tls_cacert $KB_OTHER_CA_CERT"
+    "tls_cacert $KB_OTHER_CA_CERT" "${slow[@]}"
 kb_write_config "$KB_T/hole.conf" "uri ldap://127.0.0.1:$bport"
+kb_write_config "$KB_T/stall.conf" "uri ldap://127.0.0.1:$sport $SLAPD_URI" \
+    "starttls yes" "timeout 30" "network_timeout 5"
 
 # vg NAME EXPECTED-EXIT ARGS...: run kb-dirtool under valgrind.
 vg() {
@@ -94,6 +105,7 @@ vg bind 0 -c "$KB_T/bind.conf" search "${q[@]}"
 vg failover 0 -c "$KB_T/failover.conf" search "${q[@]}"
 vg failover-ldaps 0 -c "$KB_T/failover-ldaps.conf" search "${q[@]}"
 vg wrong-ca 72 -c "$KB_T/wrongca.conf" search "${q[@]}"
+vg starttls-stall 0 -c "$KB_T/stall.conf" search "${q[@]}"
 vg timeout 81 -c "$KB_T/hole.conf" search "${q[@]}"
 vg sizelimit 78 -c "$KB_T/plain.conf" search -z 1 "$SLAPD_SUFFIX" \
     '(objectClass=*)' cn
