@@ -44,6 +44,19 @@ static const struct opt_def opt_defs[] = {
 
 #define KB_OPT_ALL_FLAGS	0x7f
 
+/*
+ * Options outside the allow-list that may be dropped: each only grants
+ * something, so leaving it out can only narrow what the key may do.  Any
+ * other unknown option (permitopen=, permitlisten=, tunnel=, principals=,
+ * expiry-time=, cert-authority, or one we do not know at all) may restrict
+ * the key; dropping it would widen access, so the whole string is refused
+ * and the key is not served.
+ */
+static const char *const opt_grant_only[] = {
+	"environment", "agent-forwarding", "port-forwarding", "pty",
+	"user-rc", "X11-forwarding", "no-touch-required",
+};
+
 /* One option as read from the string. */
 struct opt_token {
 	const char *kw;
@@ -148,6 +161,20 @@ opt_lookup(const struct opt_token *t)
 	return NULL;
 }
 
+static int
+opt_droppable(const struct opt_token *t)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(opt_grant_only) / sizeof(opt_grant_only[0]);
+	    i++) {
+		if (strlen(opt_grant_only[i]) == t->kwlen &&
+		    strncasecmp(opt_grant_only[i], t->kw, t->kwlen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Append a dropped keyword (lower-cased) if it fits whole. */
 static void
 opt_note_dropped(const struct opt_token *t, char *dropped, size_t dropsz)
@@ -231,7 +258,7 @@ opts_walk(const char *s, size_t len, int mode, struct kb_keyopts *o,
 			r = d == NULL ? 0 : opt_check_form(d, &t);
 		else if (d != NULL)
 			r = opt_apply(d, &t, o);
-		else if (mode == KB_OPTS_DROP_UNKNOWN)
+		else if (mode == KB_OPTS_DROP_UNKNOWN && opt_droppable(&t))
 			opt_note_dropped(&t, dropped, dropsz);
 		else
 			r = KB_ERR_OPT_UNKNOWN;

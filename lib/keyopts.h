@@ -29,13 +29,17 @@ struct kb_keyopts {
 
 /* Parse modes for opts_parse(). */
 #define KB_OPTS_STRICT		0	/* any option outside the allow-list fails */
-#define KB_OPTS_DROP_UNKNOWN	1	/* well-formed unknown options are dropped */
+#define KB_OPTS_DROP_UNKNOWN	1	/* unknown grant-only options are dropped */
 
 /*
  * Parse an options string (e.g. `restrict,from="10.0.0.0/8"`).  In
- * KB_OPTS_DROP_UNKNOWN mode, well-formed options outside the allow-list are
+ * KB_OPTS_DROP_UNKNOWN mode, well-formed options outside the allow-list that
+ * only grant something (environment=, pty, port-forwarding, ...) are
  * skipped and their keywords (printable, comma separated, bounded) written
- * to dropped (if not NULL, dropsz > 0).  Syntax errors always fail.
+ * to dropped (if not NULL, dropsz > 0); an unknown option that may restrict
+ * the key (permitopen=, tunnel=, cert-authority, ...) fails with
+ * KB_ERR_OPT_UNKNOWN, as dropping it would widen access.  Syntax errors
+ * always fail.
  * On failure *o is left empty.  Call opts_clear() when done.
  */
 int opts_parse(const char *s, size_t len, int mode, struct kb_keyopts *o,

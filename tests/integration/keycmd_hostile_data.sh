@@ -86,7 +86,11 @@ hostile "ssh-ed25519 $other_b64" \
     "keyboundKeyOptions:: $(b64 'from="10.0.0.1\0",restrict')"
 rsa2048_n=$((n + 1))
 hostile "$rsa2048_pub" \
-    "keyboundKeyOptions:: $(b64 'environment="LD_PRELOAD=/tmp/x.so",permitopen="1.2.3.4:22",tunnel="1",cert-authority,no-pty')"
+    "keyboundKeyOptions:: $(b64 'environment="LD_PRELOAD=/tmp/x.so",pty,X11-forwarding,no-pty')"
+# Unknown options that may restrict the key: dropping them would widen
+# access, so the key is not served at all.
+hostile "ssh-ed25519 $other_b64" \
+    "keyboundKeyOptions:: $(b64 'permitopen="1.2.3.4:22",tunnel="1",cert-authority,no-pty')"
 hostile "ssh-ed25519 $other_b64" \
     "keyboundNotAfter: 20200101000000Z"
 # A name that is no key pair name, and a 1 MiB value, and a 60 KiB one.
@@ -168,15 +172,24 @@ notes=$(grep -c "keybound-keys\[[0-9]*\]: user=$v instance=test-host event=" "$K
 [ "$notes" -le 23 ]
 check_eq "$?" 0 "log lines per run bounded ($notes)"
 
-# Options outside the allow-list: dropped, key served, a log line each.
+# Grant-only options outside the allow-list: dropped, key served, logged.
 kk_keygen optkey && kk_add_keypair optkey "$KK_PUB" "$KK_FP" \
-    "optuser@test-host" -- "keyboundKeyOptions: no-pty,environment=\"A=b\",permitopen=\"h:1\",restrict" ||
+    "optuser@test-host" -- "keyboundKeyOptions: no-pty,environment=\"A=b\",pty,restrict" ||
     fail "add optkey"
 kk_run "$conf" optuser
 check_eq "$(cat "$KK_OUT")" "restrict,no-pty $KK_PUB keybound:optkey" \
-    "unknown options dropped, allowed ones kept"
-kb_syslog_wait "user=optuser instance=test-host event=options-dropped keypair=optkey dropped=\"?environment,permitopen" ||
+    "unknown grant-only options dropped, allowed ones kept"
+kb_syslog_wait "user=optuser instance=test-host event=options-dropped keypair=optkey dropped=\"?environment,pty" ||
     not_ok "dropped options not logged"
+# A restricting option outside the allow-list: the key is skipped, logged.
+kk_keygen optkey2 && kk_add_keypair optkey2 "$KK_PUB" "$KK_FP" \
+    "optuser2@test-host" -- "keyboundKeyOptions: no-pty,permitopen=\"h:1\",restrict" ||
+    fail "add optkey2"
+kk_run "$conf" optuser2
+check_eq "$KK_RC:$(wc -c <"$KK_OUT")" "0:0" \
+    "a key with an unknown restricting option is not served"
+kb_syslog_wait "user=optuser2 instance=test-host event=key-skipped keypair=optkey2" ||
+    not_ok "skipped restricted key not logged"
 
 # The %f query for a hostile entry's claimed key finds nothing.
 kk_run "$conf" "$v" "$(ssh-keygen -l -f "$KB_T/other.pub" | awk '{print $2}')"

@@ -114,11 +114,16 @@ check_eq "$r" KB_ERR_OPT_UNKNOWN "strict options refuse environment="
 r=$("$KEYINFO" --render 'bad name' <"$KB_T/keys" | sort -u)
 check_eq "$r" KB_ERR_KEYPAIR_NAME "invalid key pair name refused"
 r=$("$KEYINFO" --render ab --drop-unknown \
-    --options 'environment="A=B",no-pty,tunnel="1"' \
+    --options 'environment="A=B",no-pty,pty' \
     <<<"$(head -n 1 "$KB_T/keys")" 2>"$KB_T/dropped" | cut -d ' ' -f 1)
-check_eq "$r" no-pty "unknown options dropped from the rendered line"
-check_eq "$(cat "$KB_T/dropped")" "dropped: environment,tunnel" \
+check_eq "$r" no-pty "unknown grant-only options dropped from the rendered line"
+check_eq "$(cat "$KB_T/dropped")" "dropped: environment,pty" \
     "dropped keywords reported"
+r=$("$KEYINFO" --render ab --drop-unknown \
+    --options 'environment="A=B",no-pty,tunnel="1"' \
+    <<<"$(head -n 1 "$KB_T/keys")" 2>/dev/null)
+check_eq "$r" KB_ERR_OPT_UNKNOWN \
+    "an unknown restricting option refuses the key instead of being dropped"
 
 echo "rendered $total lines from $nkeys keys"
 [ "$total" -ge 500 ] || not_ok "too few rendered lines ($total)"

@@ -136,26 +136,50 @@ test_drop_unknown(void)
 	const char *s;
 	char *out = NULL;
 
-	s = "environment=\"LD_PRELOAD=/tmp/x.so\",restrict,"
-	    "permitopen=\"10.0.0.1:22\",Tunnel=\"0\",cert-authority,"
-	    "principals=\"a,b\",command=\"id\",no-touch-required";
+	/* grant-only unknown options are dropped: leaving them out narrows */
+	s = "environment=\"LD_PRELOAD=/tmp/x.so\",restrict,Pty,"
+	    "agent-forwarding,port-forwarding,user-rc,X11-forwarding,"
+	    "command=\"id\",no-touch-required";
 	CHECK_EQ_INT(opts_parse(s, strlen(s), KB_OPTS_DROP_UNKNOWN, &o,
 	    dropped, sizeof(dropped)), 0);
-	CHECK_EQ_STR(dropped, "environment,permitopen,tunnel,cert-authority,"
-	    "principals,no-touch-required");
+	CHECK_EQ_STR(dropped, "environment,pty,agent-forwarding,"
+	    "port-forwarding,user-rc,x11-forwarding,no-touch-required");
 	CHECK_EQ_INT(opts_render(&o, &out), 0);
 	CHECK_EQ_STR(out, "restrict,command=\"id\"");
 	free(out);
 	opts_clear(&o);
+
+	/*
+	 * an unknown option that may restrict the key must not be dropped:
+	 * the whole string is refused (the key is then not served)
+	 */
+	expect_fail("restrict,permitopen=\"10.0.0.1:22\"", KB_OPTS_DROP_UNKNOWN,
+	    KB_ERR_OPT_UNKNOWN);
+	expect_fail("permitlisten=\"8080\"", KB_OPTS_DROP_UNKNOWN,
+	    KB_ERR_OPT_UNKNOWN);
+	expect_fail("environment=\"A=B\",Tunnel=\"0\"", KB_OPTS_DROP_UNKNOWN,
+	    KB_ERR_OPT_UNKNOWN);
+	expect_fail("cert-authority", KB_OPTS_DROP_UNKNOWN, KB_ERR_OPT_UNKNOWN);
+	expect_fail("principals=\"a,b\"", KB_OPTS_DROP_UNKNOWN,
+	    KB_ERR_OPT_UNKNOWN);
+	expect_fail("expiry-time=\"20991231000000Z\"", KB_OPTS_DROP_UNKNOWN,
+	    KB_ERR_OPT_UNKNOWN);
+	expect_fail("no-pty,some-future-option", KB_OPTS_DROP_UNKNOWN,
+	    KB_ERR_OPT_UNKNOWN);
+	dropped[0] = 'x';
+	CHECK_EQ_INT(opts_parse("environment=\"A=B\",cert-authority", 32,
+	    KB_OPTS_DROP_UNKNOWN, &o, dropped, sizeof(dropped)),
+	    KB_ERR_OPT_UNKNOWN);
+	CHECK_EQ_STR(dropped, "");
 
 	/* a small buffer keeps whole keywords only, always terminated */
 	CHECK_EQ_INT(opts_parse(s, strlen(s), KB_OPTS_DROP_UNKNOWN, &o,
 	    tiny, sizeof(tiny)), 0);
 	CHECK(strlen(tiny) < sizeof(tiny));
 	opts_clear(&o);
-	CHECK_EQ_INT(opts_parse("tunnel=\"1\",pty", 14, KB_OPTS_DROP_UNKNOWN,
-	    &o, tiny, sizeof(tiny)), 0);
-	CHECK_EQ_STR(tiny, "tunnel");
+	CHECK_EQ_INT(opts_parse("pty,environment=\"A=B\"", 21,
+	    KB_OPTS_DROP_UNKNOWN, &o, tiny, sizeof(tiny)), 0);
+	CHECK_EQ_STR(tiny, "pty");
 	opts_clear(&o);
 	/* NULL buffer is fine */
 	CHECK_EQ_INT(opts_parse(s, strlen(s), KB_OPTS_DROP_UNKNOWN, &o,
@@ -170,7 +194,7 @@ test_drop_unknown(void)
 	    dropped, sizeof(dropped)), KB_ERR_OPT_SYNTAX);
 	CHECK_EQ_STR(dropped, "");
 	/* allow-listed options are still validated in drop mode */
-	expect_fail("tunnel=\"1\",from=\"10.0.0.1/8\"", KB_OPTS_DROP_UNKNOWN,
+	expect_fail("pty,from=\"10.0.0.1/8\"", KB_OPTS_DROP_UNKNOWN,
 	    KB_ERR_OPT_FROM);
 	expect_fail("no-pty,no-pty", KB_OPTS_DROP_UNKNOWN,
 	    KB_ERR_OPT_DUPLICATE);
