@@ -33,7 +33,7 @@
 #include "directory.h"
 
 #define DIR_ERRTEXT_MAX		512
-#define DIR_MAX_ATTRS		32		/* attributes asked per search */
+#define DIR_MAX_ATTRS		32	/* attributes asked per search */
 #define DIR_MAX_BYTES		(16 * 1024 * 1024) /* values per search */
 #define DIR_MAX_MODS		64
 
@@ -57,7 +57,7 @@ struct kb_dir {
 	size_t cur;			/* index of the connected URI */
 	enum dir_bind_kind bind;
 	char *binddn;
-	char *password;			/* admin CLI only; wiped at close */
+	char *password;		/* admin CLI only; wiped at close */
 	size_t passwordlen;
 	int may_move_on;		/* no round trip yet on this URI */
 	char *identity;
@@ -1204,7 +1204,7 @@ dir_build_mods(const struct kb_mod *mods, size_t nmods, int adding,
 				r = KB_ERR_INVALID_ARG;
 				goto out;
 			}
-			continue;	/* delete/replace: the whole attribute */
+			continue;	/* the whole attribute */
 		}
 		if ((list[i].mod_values = calloc(nv + 1,
 		    sizeof(char *))) == NULL) {
