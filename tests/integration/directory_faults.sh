@@ -35,17 +35,18 @@ at_least() {
 
 slapd_start || fail "slapd did not start"
 
-# Black holes: accept TCP, never say a word.
+# Black holes: accept TCP, never say a word.  Started from this shell
+# (not a command substitution) so the exit handler stops them.
+# blackhole VAR [-s]: start one, its port in VAR.
 blackhole() {
-	local port pid
+	local port
 	port=$(kb_free_port) || fail "no free port"
-	"$BH" "$port" >"$KB_T/bh-$port.out" &
-	pid=$!
-	kb_kill_at_exit "$pid"
+	"$BH" ${2:+"$2"} "$port" >/dev/null &
+	kb_kill_at_exit $!
 	kb_wait_port "$port" 5 || fail "black hole did not listen"
-	echo "$port"
+	printf -v "$1" '%s' "$port"
 }
-bh1=$(blackhole); bh2=$(blackhole); bh3=$(blackhole)
+blackhole bh1; blackhole bh2; blackhole bh3
 dead1=$(kb_free_port); dead2=$(kb_free_port)
 
 # All URIs refused: failure in well under a second.
@@ -115,10 +116,7 @@ done
 
 # A server that answers StartTLS and then never speaks TLS: libldap's own
 # handshake loop would spin forever; the client cuts it off.
-sport=$(kb_free_port) || fail "no free port"
-"$BH" -s "$sport" >/dev/null &
-kb_kill_at_exit $!
-kb_wait_port "$sport" 5 || fail "StartTLS staller did not listen"
+blackhole sport -s
 kb_write_config "$KB_T/stall.conf" "uri ldap://127.0.0.1:$sport" \
     "starttls yes"
 timed "$KB_T/stall.conf"
