@@ -376,10 +376,15 @@ INIT_URI=ldap://127.0.0.1:1
 	    "$INIT_URI"
 	row startup-libldap-init-nosasl-noinit - "$NOPLUG" LDAPNOINIT=1 \
 	    "$BB/c-floor" init "$INIT_URI"
+	row startup-c-floor "lines=2,$ROT" "$BB/c-floor" \
+	    search "$MAIN_URI" "$SLAPD_BASE" \
+	    "(keyboundAttachment=u%R@$INSTANCE)" keyboundPublicKey
 	row startup-c-floor-nosasl "lines=2,$ROT" "$NOPLUG" "$BB/c-floor" \
 	    search "$MAIN_URI" "$SLAPD_BASE" \
 	    "(keyboundAttachment=u%R@$INSTANCE)" keyboundPublicKey
 	if [ $have_kb = 1 ]; then
+		row startup-keybound "lines=2,$ROT" "$KB_KEYS_CMD" \
+		    -c "$KB_T/direct.conf" u%R
 		row startup-keybound-nosasl "lines=2,$ROT" "$NOPLUG" \
 		    "$KB_KEYS_CMD" -c "$KB_T/direct.conf" u%R
 		row startup-keybound-usage anyexit "$KB_KEYS_CMD" -c \
