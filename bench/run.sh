@@ -310,6 +310,11 @@ row() { local IFS=$'\t'; echo "$*"; }
 		[ -n "$BIG_URI" ] && row keybound-1m "lines=2,$ROT" \
 		    "$KB_KEYS_CMD" -c "$KB_T/big.conf" u%R
 	fi
+	# The floor against the big directory: the server's share of the
+	# difference, apart from the client's.
+	[ -n "$BIG_URI" ] && row c-floor-1m "lines=2,$ROT" "$BB/c-floor" \
+	    search "$BIG_URI" "$SLAPD_BASE" \
+	    "(keyboundAttachment=u%R@$INSTANCE)" keyboundPublicKey
 	row ldapsearch-script "lines=2,$ROT" "$KB_T/ldapsearch-keys.sh" \
 	    "$MAIN_URI" "$SLAPD_PEOPLE" u%R
 	row ldapsearch-script-starttls "lines=2,$ROT" \
@@ -469,7 +474,10 @@ for r in c-floor c-floor-starttls keybound keybound-starttls keybound-cached \
     python-ldap sssd-warm sssd-expired pam-keybound; do
 	ops_row "$r" "$MAIN_LOG"
 done
-[ -n "$BIG_URI" ] && ops_row keybound-1m "$BIG_LOG"
+if [ -n "$BIG_URI" ]; then
+	ops_row keybound-1m "$BIG_LOG"
+	ops_row c-floor-1m "$BIG_LOG"
+fi
 
 # --- login storm -------------------------------------------------------------
 
