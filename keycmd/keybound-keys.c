@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
+#include "directory.h"
 #include "log.h"
 #include "lookup.h"
 #include "names.h"
@@ -550,8 +551,9 @@ directory_answer(struct run *rn)
 	int r, code, store;
 
 	errbuf[0] = '\0';
+	/* environment changes happen before the watchdog thread exists */
 	bound_resolver(rn->cfg);
-	if (start_watchdog(rn, &tid) != 0) {
+	if (dir_init_env() != 0 || start_watchdog(rn, &tid) != 0) {
 		log_decision(rn, NULL, NULL, "error", KB_ERR_SYSTEM,
 		    "watchdog");
 		return EXIT_NO_ANSWER;

@@ -793,6 +793,42 @@ dir_setup_bind(struct kb_dir *d, const struct kb_config *cfg,
 	return 0;
 }
 
+/* setenv only when the value differs, so a second call mutates nothing. */
+static int
+env_set_once(const char *name, const char *value)
+{
+	const char *cur = getenv(name);
+
+	if (cur != NULL && strcmp(cur, value) == 0)
+		return 0;
+	return setenv(name, value, 1) == 0 ? 0 : KB_ERR_SYSTEM;
+}
+
+int
+dir_init_env(void)
+{
+	int r;
+
+	/*
+	 * libldap's one-time initialisation reads ldap.conf, ~/ldaprc,
+	 * ./ldaprc and LDAP* environment variables (LDAPTLS_REQCERT=never,
+	 * a TLS_REQCERT line in a planted ldaprc, ...).  LDAPNOINIT makes it
+	 * skip all of them, so only what keybound.conf says counts.  It must
+	 * be set before the first libldap call in the process.
+	 */
+	if ((r = env_set_once("LDAPNOINIT", "1")) != 0)
+		return r;
+	/*
+	 * The same initialisation starts Cyrus SASL, which dlopen()s every
+	 * plugin in its plugin directory (or in $SASL_PATH, a directory an
+	 * inherited environment may name): about 2 ms and eight shared
+	 * objects per process.  keybound never uses them: SASL EXTERNAL is
+	 * one plain ldap_sasl_bind() with an empty response.  A plugin path
+	 * that is not a directory loads nothing, from anywhere.
+	 */
+	return env_set_once("SASL_PATH", "/dev/null");
+}
+
 int
 dir_open(const struct kb_config *cfg, const struct kb_dir_auth *auth,
     const struct timespec *deadline, struct kb_dir **dp,
@@ -810,29 +846,8 @@ dir_open(const struct kb_config *cfg, const struct kb_dir_auth *auth,
 		r = KB_ERR_INVALID_ARG;
 		goto out;
 	}
-	/*
-	 * libldap's one-time initialisation reads ldap.conf, ~/ldaprc,
-	 * ./ldaprc and LDAP* environment variables (LDAPTLS_REQCERT=never,
-	 * a TLS_REQCERT line in a planted ldaprc, ...).  LDAPNOINIT makes it
-	 * skip all of them, so only what keybound.conf says counts.  It must
-	 * be set before the first libldap call in the process.
-	 */
-	if (setenv("LDAPNOINIT", "1", 1) != 0) {
-		r = KB_ERR_SYSTEM;
+	if ((r = dir_init_env()) != 0)
 		goto out;
-	}
-	/*
-	 * The same initialisation starts Cyrus SASL, which dlopen()s every
-	 * plugin in its plugin directory (or in $SASL_PATH, a directory an
-	 * inherited environment may name): about 2 ms and eight shared
-	 * objects per process.  keybound never uses them: SASL EXTERNAL is
-	 * one plain ldap_sasl_bind() with an empty response.  A plugin path
-	 * that is not a directory loads nothing, from anywhere.
-	 */
-	if (setenv("SASL_PATH", "/dev/null", 1) != 0) {
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		r = KB_ERR_NOMEM;
 		goto out;

@@ -44,6 +44,14 @@ struct kb_dir_auth {
 };
 
 /*
+ * Set the environment libldap's one-time initialisation reads (LDAPNOINIT,
+ * SASL_PATH) so that ldaprc files, LDAP* variables and SASL plugins cannot
+ * change anything.  dir_open() calls it; a program with threads calls it
+ * before starting them, so that dir_open() later changes nothing.
+ */
+int dir_init_env(void);
+
+/*
  * Connect and bind: try cfg's URIs in order under the absolute monotonic
  * deadline, each attempt bounded by min(network_timeout, time left); a
  * server that accepts and never answers loses its turn.  TLS is always
