@@ -228,6 +228,15 @@ check_mode="private key $DEMO_KEYFILE, mode ${mode:-missing}"
 [ "$mode" = 600 ] && pass "$check_mode" || flunk "$check_mode"
 run_cli show "$DEMO_KEYPAIR"
 expect_status 0 $? "keybound show lists the new key pair" "keybound show failed"
+stored=$(sed -n 's/^public key: *//p' "$KB_T/out")
+shown "ssh-keygen -y -f $DEMO_KEYFILE     # the public half of the private key"
+derived=$(ssh-keygen -y -f "$DEMO_KEYFILE" 2>&1 | cut -d' ' -f1,2)
+printf '%s\n' "$derived" | indent
+if [ -n "$stored" ] && [ "$stored" = "$derived" ]; then
+	pass "the directory holds the public key of the private key file"
+else
+	flunk "stored public key [$stored] is not the key file's [$derived]"
+fi
 key_login
 [ $? -ne 0 ] && pass "key login refused (not attached yet)" ||
     flunk "key login succeeded before the key pair was attached"

@@ -29,6 +29,7 @@ expected=(
 	"[ok] key pair demo-key created"
 	"[ok] private key "
 	"[ok] keybound show lists the new key pair"
+	"[ok] the directory holds the public key of the private key file"
 	"[ok] key login refused (not attached yet)"
 	"[ok] key pair attached to "
 	"[ok] keybound-keys serves the key"
