@@ -163,3 +163,6 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+# admin-selftest compiles the admin sources into itself.
+$(B)/tests/tools/admin-selftest.o: $(wildcard admin/*.c admin/*.h)
