@@ -35,10 +35,14 @@ grep -n 'ldap_result[[:space:]]*(' "$D" | grep -v '&tv' &&
     ok "every ldap_result() has a timeout"
 
 # LDAPNOINIT before anything else in dir_open; TLS demand; NEWCTX last.
-awk '/^dir_open\(/ { inopen = 1 } inopen && /setenv\("LDAPNOINIT"/ {
+awk '/^dir_open\(/ { inopen = 1 } inopen && /dir_init_env\(\)/ {
 	print "ok"; exit } inopen && /ldap_/ { print "late"; exit }' "$D" |
-    grep -qx ok && ok "LDAPNOINIT is set before the first libldap call" ||
-    not_ok "LDAPNOINIT is not set first in dir_open"
+    grep -qx ok && ok "dir_init_env() runs before the first libldap call" ||
+    not_ok "dir_init_env() is not called first in dir_open"
+awk '/^dir_init_env\(/ { f = 1 } f && /env_set_once\("LDAPNOINIT", "1"\)/ {
+	print "ok"; exit } f && /^}/ { exit }' "$D" | grep -qx ok &&
+    ok "dir_init_env() sets LDAPNOINIT" ||
+    not_ok "dir_init_env() does not set LDAPNOINIT"
 grep -q 'LDAP_OPT_X_TLS_REQUIRE_CERT, &demand' "$D" &&
     grep -q 'demand = LDAP_OPT_X_TLS_DEMAND' "$D" &&
     ok "certificates are demanded" || not_ok "TLS_REQUIRE_CERT not DEMAND"

@@ -102,7 +102,9 @@ test_refused(void)
 	CHECK_EQ_INT(dir_open(cfg, NULL, &dl, &d, err, sizeof(err)),
 	    KB_ERR_DIR_UNAVAILABLE);
 	CHECK(d == NULL);
-	CHECK(clock_elapsed_ms(&start) < 1000);
+	/* valgrind runs libldap's start-up some 50 times slower */
+	CHECK(clock_elapsed_ms(&start) <
+	    (getenv("KB_UNDER_VALGRIND") != NULL ? 5000 : 1000));
 	CHECK(strstr(err, "127.0.0.1:1") != NULL);
 	CHECK(strstr(err, "127.0.0.1:2") != NULL);
 	CHECK(strstr(err, "127.0.0.1:3") != NULL);
