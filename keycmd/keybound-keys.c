@@ -329,9 +329,11 @@ offline_allowed(int err)
 /*
  * When started as root, become the owner of cache_dir (its uid and gid, no
  * supplementary groups) before touching the network or the cache, and
- * check that root cannot be regained.  A cache_dir that is missing or
- * owned by root names no one to become: run as nobody (the cache is then
- * not ours and is ignored) rather than talk to the network as root.
+ * check that root cannot be regained.  A cache_dir that is missing, owned
+ * by root or in group root names no one to become: run as nobody (the
+ * cache is then not ours and is ignored) rather than talk to the network
+ * as root, or keep group root's access to files (a 0640 root:root bind
+ * password, keys) after the drop.
  */
 #define NOBODY_ID	65534
 
@@ -347,7 +349,8 @@ drop_privileges(const char *dir, int *as_nobody, char *why, size_t whylen)
 	if (geteuid() != 0 && getuid() != 0)
 		return 0;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd != -1 && fstat(fd, &st) == 0 && st.st_uid != 0) {
+	if (fd != -1 && fstat(fd, &st) == 0 && st.st_uid != 0 &&
+	    st.st_gid != 0) {
 		uid = st.st_uid;
 		gid = st.st_gid;
 	} else

@@ -204,4 +204,25 @@ check_eq "$(ls -A "$rootcache" | grep -c .)" 0 "root-owned cache_dir: nothing wr
 kb_syslog_wait "user=alice instance=test-host event=cache-dir-not-owned" ||
     not_ok "root-owned cache_dir not logged"
 
+# A cache_dir in group root: the drop must not keep gid 0.  The bind
+# password file is 0640 root:root, readable only through group root, so
+# keys served here would mean the lookup still ran with root's group.
+grootcache=$(mktemp -d "$KB_T/grootcache.XXXXXX")
+chown "$KB_CMD_USER:root" "$grootcache" && chmod 0700 "$grootcache"
+install -m 0640 -o root -g root "$SLAPD_ROOTPW_FILE" "$KB_T/rootgroup-pw"
+conf_groot=$KB_T/grootcache.conf
+kb_write_config "$conf_groot" "cache_dir $grootcache" "timeout $timeout_s" \
+    "binddn $SLAPD_ROOTDN" "bindpw_file $KB_T/rootgroup-pw"
+kk_run "$conf_groot" alice
+check_eq "$KK_RC:$(wc -c <"$KK_OUT")" "1:0" \
+    "cache_dir in group root: runs as nobody, the root:root password is unreadable"
+check_eq "$(ls -A "$grootcache" | grep -c .)" 0 \
+    "cache_dir in group root: nothing written there"
+# the same password file in the command user's group works (control)
+chgrp "$(id -gn "$KB_CMD_USER")" "$KB_T/rootgroup-pw"
+chgrp "$(id -gn "$KB_CMD_USER")" "$grootcache"
+kk_run "$conf_groot" alice
+check_eq "$KK_RC:$(grep -c . "$KK_OUT")" "0:2" \
+    "cache_dir and password file in the command user's group: keys served"
+
 kb_done
