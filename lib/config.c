@@ -346,6 +346,7 @@ static int
 set_filter(struct parse *p, const struct keyword *kw, char *val)
 {
 	unsigned uses;
+	size_t nitems;
 
 	if (filter_template_check(val, &uses) != 0) {
 		bad(p, kw, "not an RFC 4515 filter (%%u and %%i only inside "
@@ -358,6 +359,14 @@ set_filter(struct parse *p, const struct keyword *kw, char *val)
 	}
 	if ((uses & KB_FILTER_USES_USER) == 0) {
 		bad(p, kw, "must contain %%u");
+		return KB_ERR_CONFIG;
+	}
+	/* what lookup.c can re-check, or every lookup would fail */
+	if (filter_template_subject_items(val, &nitems) != 0 ||
+	    nitems == 0 || nitems > KB_FILTER_MAX_SUBJECT_ITEMS) {
+		bad(p, kw, "%%u and %%i only in 1 to %d attr=value items "
+		    "without '*' and not under '|' or '!' (each answer is "
+		    "re-checked against them)", KB_FILTER_MAX_SUBJECT_ITEMS);
 		return KB_ERR_CONFIG;
 	}
 	return store_str(p, kw->off, val);

@@ -22,7 +22,7 @@
 #include "names.h"
 #include "sshkey.h"
 
-#define MAX_ASSERTIONS		4
+#define MAX_ASSERTIONS		KB_FILTER_MAX_SUBJECT_ITEMS
 #define MAX_ATTRS		(5 + MAX_ASSERTIONS)
 #define OPTS_MAX		4096
 #define GENTIME_MAX		32
@@ -482,15 +482,20 @@ mentions_subject(const char *v, size_t len)
 /*
  * Collect every simple equality item (attr=value) of the template whose
  * value names %u or %i; the entries returned must hold those exact bytes.
- * A template with no such item cannot be re-checked and is refused.
+ * A template with no such item, or with one under '|' or '!', cannot be
+ * re-checked as written and is refused.
  */
 static int
 collect_assertions(const char *tmpl, const struct kb_query *q,
     struct search_ctx *sc)
 {
 	const char *p, *a0, *v0, *v1;
+	size_t nitems;
 	int r;
 
+	/* items under '|' or '!' cannot all be required: refused */
+	if (filter_template_subject_items(tmpl, &nitems) != 0)
+		return KB_ERR_FILTER_TEMPLATE;
 	for (p = tmpl; (p = strchr(p, '(')) != NULL; p++) {
 		a0 = p + 1;
 		for (v0 = a0; attr_byte(*v0); v0++)

@@ -341,6 +341,11 @@ struct fparse {
 	const unsigned char *s;
 	size_t pos;
 	unsigned uses;
+	size_t subject_refs;	/* %u and %i seen so far */
+	size_t subject_items;	/* attr=value items naming %u or %i */
+	int either;		/* inside a '|' or '!' */
+	int unchecked;		/* a subject item the answer cannot be
+				   re-checked against as written */
 };
 
 /* keystring = ALPHA *(ALPHA / DIGIT / "-") */
@@ -432,9 +437,11 @@ fp_value(struct fparse *p, int stars, size_t *nstars)
 			switch (p->s[p->pos + 1]) {
 			case 'u':
 				p->uses |= KB_FILTER_USES_USER;
+				p->subject_refs++;
 				break;
 			case 'i':
 				p->uses |= KB_FILTER_USES_INSTANCE;
+				p->subject_refs++;
 				break;
 			case 'f':
 				p->uses |= KB_FILTER_USES_FINGERPRINT;
@@ -479,7 +486,7 @@ fp_extensible(struct fparse *p, int have_attr)
 static int
 fp_item(struct fparse *p)
 {
-	size_t nstars = 0;
+	size_t nstars = 0, refs;
 	unsigned char c;
 
 	if (p->s[p->pos] == ':')
@@ -498,14 +505,27 @@ fp_item(struct fparse *p)
 	if (c != '=')
 		return -1;
 	p->pos++;
-	return fp_value(p, 1, &nstars);
+	refs = p->subject_refs;
+	if (fp_value(p, 1, &nstars) != 0)
+		return -1;
+	/*
+	 * lookup.c re-checks every attr=value item naming %u or %i byte
+	 * for byte and requires all of them: a '*' cannot be checked that
+	 * way, and under '|' or '!' requiring all would change the meaning.
+	 */
+	if (p->subject_refs > refs) {
+		p->subject_items++;
+		if (nstars > 0 || p->either)
+			p->unchecked = 1;
+	}
+	return 0;
 }
 
 static int
 fp_filter(struct fparse *p, int depth)
 {
 	size_t n;
-	int r;
+	int r, either;
 
 	if (depth > FILTER_MAX_DEPTH || p->s[p->pos] != '(')
 		return -1;
@@ -513,15 +533,20 @@ fp_filter(struct fparse *p, int depth)
 	switch (p->s[p->pos]) {
 	case '&':
 	case '|':
+		either = p->s[p->pos] == '|';
+		p->either += either;
 		p->pos++;
 		for (n = 0; p->s[p->pos] == '('; n++)
 			if (fp_filter(p, depth + 1) != 0)
 				return -1;
+		p->either -= either;
 		r = n > 0 ? 0 : -1;
 		break;
 	case '!':
+		p->either++;
 		p->pos++;
 		r = fp_filter(p, depth + 1);
+		p->either--;
 		break;
 	default:
 		r = fp_item(p);
@@ -540,9 +565,8 @@ name_attribute_valid(const char *name)
 
 	if (name == NULL || strlen(name) > KB_ATTRIBUTE_MAX)
 		return KB_ERR_INVALID_ARG;
+	memset(&p, 0, sizeof(p));
 	p.s = (const unsigned char *)name;
-	p.pos = 0;
-	p.uses = 0;
 	if (fp_oid(&p) != 0 || p.s[p.pos] != '\0')
 		return KB_ERR_INVALID_ARG;
 	return 0;
@@ -557,13 +581,28 @@ filter_template_check(const char *tmpl, unsigned *usesp)
 		*usesp = 0;
 	if (tmpl == NULL)
 		return KB_ERR_FILTER_TEMPLATE;
+	memset(&p, 0, sizeof(p));
 	p.s = (const unsigned char *)tmpl;
-	p.pos = 0;
-	p.uses = 0;
 	if (fp_filter(&p, 0) != 0 || p.s[p.pos] != '\0')
 		return KB_ERR_FILTER_TEMPLATE;
 	if (usesp != NULL)
 		*usesp = p.uses;
+	return 0;
+}
+
+int
+filter_template_subject_items(const char *tmpl, size_t *np)
+{
+	struct fparse p;
+
+	*np = 0;
+	if (tmpl == NULL)
+		return KB_ERR_FILTER_TEMPLATE;
+	memset(&p, 0, sizeof(p));
+	p.s = (const unsigned char *)tmpl;
+	if (fp_filter(&p, 0) != 0 || p.s[p.pos] != '\0' || p.unchecked)
+		return KB_ERR_FILTER_TEMPLATE;
+	*np = p.subject_items;
 	return 0;
 }
 

@@ -78,6 +78,19 @@ int filter_expand(const char *tmpl, const char *user, const char *instance,
  */
 int filter_template_check(const char *tmpl, unsigned *usesp);
 
+/* Most attr=value items naming %u or %i that a template may hold. */
+#define KB_FILTER_MAX_SUBJECT_ITEMS	4
+
+/*
+ * The attr=value items of a valid template that name %u or %i: lookup.c
+ * requires every one of them to hold its exact bytes in each entry
+ * returned.  KB_ERR_FILTER_TEMPLATE if one cannot be re-checked as
+ * written: it holds a '*' (substring or presence), or it sits under a
+ * '|' or '!' (requiring all of them would change the filter's meaning).
+ * *np gets their number.
+ */
+int filter_template_subject_items(const char *tmpl, size_t *np);
+
 /*
  * RFC 4514 escaping of one RDN attribute value for building a DN:
  * " + , ; < > \ = and a leading space or '#' and a trailing space get a

@@ -167,7 +167,7 @@ test_good_all(void)
 	CHECK_EQ_STR(cfg->base, "ou=Key Pairs,dc=example,dc=com");
 	CHECK_EQ_INT(cfg->schema, KB_SCHEMA_KEYBOUND);
 	CHECK_EQ_STR(cfg->key_filter, "(&(objectClass=keyboundKeyPair)"
-	    "(|(keyboundAttachment=%u@%i)(keyboundAttachment=%u@all)))");
+	    "(keyboundAttachment=%u@%i)(!(description=disabled)))");
 	CHECK_EQ_STR(cfg->key_attribute, "keyboundPublicKey");
 	CHECK_EQ_STR(cfg->fingerprint_attribute, "1.3.6.1.4.1.99999.1.2");
 	CHECK_EQ_STR(cfg->expiry_attribute, "myNotAfter");

@@ -514,6 +514,13 @@ test_templates(void)
 	CHECK_EQ_INT(run("alice", NULL, &a), KB_ERR_FILTER_TEMPLATE);
 	cfg.key_filter = (char *)(uintptr_t)"(objectClass=keyboundKeyPair)";
 	CHECK_EQ_INT(run("alice", NULL, &a), KB_ERR_FILTER_TEMPLATE);
+	/* requiring both sides of an OR would change what it means */
+	fake_keypair("here", ED1, "alice@web-01", NULL, NULL);
+	cfg.key_filter = (char *)(uintptr_t)"(&(objectClass=x)"
+	    "(|(keyboundAttachment=%u@%i)(keyboundAttachment=%u@all)))";
+	CHECK_EQ_INT(run("alice", NULL, &a), KB_ERR_FILTER_TEMPLATE);
+	CHECK(a == NULL);
+	fake_reset();
 	/* escapes in the template are decoded for the re-check */
 	cfg.key_filter = (char *)(uintptr_t)
 	    "(&(objectClass=x)(keyboundAttachment=%u\\40%i))";

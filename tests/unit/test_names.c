@@ -236,6 +236,47 @@ test_expand(void)
 	CHECK(out == NULL);
 }
 
+/* Which %u/%i items lookup.c can re-check byte for byte. */
+static void
+test_template_subjects(void)
+{
+	static const struct {
+		const char *tmpl;
+		int r;
+		size_t n;
+	} cases[] = {
+		{ "(&(objectClass=keyboundKeyPair)(keyboundAttachment=%u@%i))",
+		    0, 1 },
+		{ "(&(uid=%u)(host=%i))", 0, 2 },
+		{ "(&(uid=%u)(!(pwdAccountLockedTime=*)))", 0, 1 },
+		{ "(&(uid=%u)(|(a=1)(b=2)))", 0, 1 },
+		{ "(&(uid=%u)(cn~=%u)(mail>=%u))", 0, 1 },
+		{ "(uid:caseExactMatch:=%u)", 0, 0 },
+		{ "(&(a=%u)(b=%u)(c=%u)(d=%u)(e=%i))", 0, 5 },
+		{ "(&(description=100%%u))", 0, 0 },
+		{ "(cn=pre*%u*post)", KB_ERR_FILTER_TEMPLATE, 0 },
+		{ "(uid=%u*)", KB_ERR_FILTER_TEMPLATE, 0 },
+		{ "(|(uid=%u)(mail=%u@example.com))", KB_ERR_FILTER_TEMPLATE, 0 },
+		{ "(!(cn=%u))", KB_ERR_FILTER_TEMPLATE, 0 },
+		{ "(&(a=1)(|(b=2)(&(uid=%u))))", KB_ERR_FILTER_TEMPLATE, 0 },
+		{ "(&(uid=%u)(!(host=%i)))", KB_ERR_FILTER_TEMPLATE, 0 },
+		{ "(uid=%u", KB_ERR_FILTER_TEMPLATE, 0 },
+	};
+	size_t i, n;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		n = 99;
+		CHECK_EQ_INT(filter_template_subject_items(cases[i].tmpl, &n),
+		    cases[i].r);
+		CHECK_EQ_INT(n, cases[i].n);
+		if (filter_template_subject_items(cases[i].tmpl, &n) !=
+		    cases[i].r)
+			fprintf(stderr, "subject items: %s\n", cases[i].tmpl);
+	}
+	CHECK_EQ_INT(filter_template_subject_items(NULL, &n),
+	    KB_ERR_FILTER_TEMPLATE);
+}
+
 static void
 test_templates(void)
 {
@@ -591,6 +632,7 @@ main(void)
 	test_escape();
 	test_expand();
 	test_templates();
+	test_template_subjects();
 	test_user_names();
 	test_instance_names();
 	test_keypair_names();
