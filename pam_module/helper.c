@@ -137,8 +137,16 @@ child_wait(pid_t pid, const struct timespec *deadline, int *statusp)
 				step *= 2;
 		}
 	}
-	/* Deadline passed: the child is still ours (not reaped), kill it. */
-	(void)kill(pid, SIGKILL);
+	/*
+	 * Deadline passed: the child is still ours (not reaped), kill it.
+	 * Through the pidfd when there is one: should another thread of the
+	 * host reap the child between our last waitpid() and here, its pid
+	 * may already name an unrelated process, the pidfd never does.
+	 */
+	if (pidfd < 0 ||
+	    (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == -1 &&
+	    errno != ESRCH))
+		(void)kill(pid, SIGKILL);
 	while ((w = waitpid(pid, statusp, 0)) == -1 && errno == EINTR)
 		;
 	if (w == pid)
