@@ -16,7 +16,7 @@ ORDER = [
     "ldapsearch-script", "ldapsearch-script-starttls", "python-ldap",
     "sssd-warm", "sssd-expired", "pam-keybound", "ssh-login-keybound",
     "ssh-login-sssd", "ssh-login-file", "storm",
-    "ssh-login-keybound-nocache", "c-floor-1m",
+    "ssh-login-keybound-nocache", "c-floor-1m", "sssd-first",
 ]
 
 # (label, numerator row, denominator row, limit): ratio of medians <= limit

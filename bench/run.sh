@@ -328,6 +328,9 @@ row() { local IFS=$'\t'; echo "$*"; }
 		row sssd-warm "lines=2" /usr/bin/sss_ssh_authorizedkeys u7
 		row sssd-expired "lines=2,rot=8,off=11" \
 		    /usr/bin/sss_ssh_authorizedkeys -d expired u%R
+		# A user sssd has never seen, every call.
+		row sssd-first "lines=2,rot=$((U / 2 - 1)),off=$((U / 2))" \
+		    /usr/bin/sss_ssh_authorizedkeys u%R
 	fi
 	[ $have_pam = 1 ] && row pam-keybound "root,self" "$BB/pam-once" \
 	    "$KB_T/pam.d" kbbench "$LOGIN"
@@ -463,8 +466,9 @@ ops_row() {
 	local name=$1 log=$2 n=10 s0 b0 s1 b1
 	grep -P "^\Q$name\E\t" "$ROWS/main" >"$ROWS/ops-$name" || return 0
 	read -r s0 b0 < <(ops_count "$log")
-	"$BB/timer" -u "$CMD_USER" -n $n -w 0 -o "$KB_T/ops-$name.json" \
-	    "$ROWS/ops-$name" || return 1
+	# -s: users the main phase did not use, where rows rotate.
+	"$BB/timer" -u "$CMD_USER" -n $n -w 0 -s $((BENCH_CALLS + 100)) \
+	    -o "$KB_T/ops-$name.json" "$ROWS/ops-$name" || return 1
 	sleep 0.2	# the stats log lags the answer a little
 	read -r s1 b1 < <(ops_count "$log")
 	printf '%s\t%s\t%s\n' "$name" \
@@ -473,7 +477,7 @@ ops_row() {
 }
 for r in c-floor c-floor-starttls keybound keybound-starttls keybound-cached \
     keybound-fingerprint ldapsearch-script ldapsearch-script-starttls \
-    python-ldap sssd-warm sssd-expired pam-keybound; do
+    python-ldap sssd-warm sssd-expired sssd-first pam-keybound; do
 	ops_row "$r" "$MAIN_LOG"
 done
 if [ -n "$BIG_URI" ]; then

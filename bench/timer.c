@@ -1,8 +1,8 @@
 /*
  * timer.c - the bench timing driver.
  *
- *   timer [-n CALLS] [-w WARMUP] [-c CONCURRENCY] [-u USER] [-e ERRLOG]
- *         -o OUT.json ROWFILE
+ *   timer [-n CALLS] [-w WARMUP] [-c CONCURRENCY] [-s SKIP] [-u USER]
+ *         [-e ERRLOG] -o OUT.json ROWFILE
  *
  * ROWFILE holds one row per line, fields separated by a TAB:
  *
@@ -12,8 +12,10 @@
  * its environment instead of USER with sshd's minimal one), self (the
  * command prints "ms=FLOAT" as its last line: take that as the time),
  * lines=N (fewer stdout lines is a failure), anyexit (a non-zero exit
- * status is not a failure), rot=N and off=N (every "%R"
- * in an argument becomes off + round % rot).  Leading NAME=VALUE fields
+ * status is not a failure), rot=N and off=N (every "%R" in an argument
+ * becomes off + (SKIP + call number) % rot; warm-up calls are numbered
+ * after the measured ones, so rows that need a fresh user per call get
+ * one).  Leading NAME=VALUE fields
  * before ARGV0 are added to the command's environment.
  *
  * Every row runs CALLS times after WARMUP discarded rounds, interleaved
@@ -97,7 +99,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: timer [-n CALLS] [-w WARMUP] [-c CONC] "
-	    "[-u USER] [-e ERRLOG] -o OUT.json ROWFILE\n");
+	    "[-s SKIP] [-u USER] [-e ERRLOG] -o OUT.json ROWFILE\n");
 	exit(2);
 }
 
@@ -486,11 +488,11 @@ main(int argc, char **argv)
 	struct call *calls;
 	struct passwd *pw;
 	const char *out = NULL, *user = "nobody", *errlog = NULL;
-	long ncalls = 300, warmup = 3, conc = 1, round;
+	long ncalls = 300, warmup = 3, conc = 1, skip = 0, round, seq;
 	size_t i, j;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "n:w:c:u:e:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:w:c:s:u:e:o:")) != -1) {
 		switch (ch) {
 		case 'n':
 			ncalls = parse_long(optarg, 1, 1000000, "calls");
@@ -500,6 +502,9 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			conc = parse_long(optarg, 1, MAX_CONC, "concurrency");
+			break;
+		case 's':
+			skip = parse_long(optarg, 0, 100000000, "skip");
 			break;
 		case 'u':
 			user = optarg;
@@ -538,11 +543,11 @@ main(int argc, char **argv)
 	if ((calls = calloc((size_t)conc, sizeof(*calls))) == NULL)
 		die("calloc");
 	for (round = -warmup; round < ncalls; round++) {
+		seq = skip + (round < 0 ? ncalls + warmup + round : round);
 		for (i = 0; i < nrows; i++) {
 			for (j = 0; j < (size_t)conc; j++)
-				start_call(&rows[i],
-				    (round < 0 ? round + warmup : round) * conc +
-				    (long)j, &calls[j]);
+				start_call(&rows[i], seq * conc + (long)j,
+				    &calls[j]);
 			run_calls(calls, (size_t)conc);
 			for (j = 0; j < (size_t)conc; j++)
 				record(&rows[i], &calls[j], round >= 0);
