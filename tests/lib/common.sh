@@ -13,7 +13,6 @@ set -u
 : "${KB_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${KB_BUILD:=$KB_SRC/build}"
 export KB_SRC KB_BUILD
-KB_SHARED=$(cd "$KB_SRC/.." && pwd)/shared
 
 kb_exit_cmds=()
 kb_failures=0
