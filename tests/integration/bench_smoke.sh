@@ -27,7 +27,8 @@ fi
 # Rows whose peer tool is missing here may be skipped with a reason; every
 # other row must be measured.
 optional=""
-[ -x /usr/sbin/sssd ] && ls /usr/lib/*/sssd/libsss_ldap.so >/dev/null 2>&1 ||
+{ [ -x /usr/sbin/sssd ] && ls /usr/lib/*/sssd/libsss_ldap.so >/dev/null 2>&1 &&
+    unshare --mount --propagation private true 2>/dev/null; } ||
     optional="$optional sssd-warm sssd-expired ssh-login-sssd"
 /usr/bin/python3 -c 'import ldap' 2>/dev/null || optional="$optional python-ldap"
 
