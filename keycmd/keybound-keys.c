@@ -569,7 +569,14 @@ directory_answer(struct run *rn)
 	    deadline_left_ms(&rn->deadline) == 0)
 		r = KB_ERR_DIR_TIMEOUT;	/* libldap refuses a zero timeout */
 	if (r == 0) {
+		/*
+		 * No key for a fingerprint is worth nothing cached: sshd asks
+		 * once for a key it will refuse, and offline "none" and "no
+		 * answer" refuse it alike.  Storing it would let a client
+		 * grow the cache with every public key it makes up.
+		 */
 		if (rn->cache != NULL &&
+		    (a->nkeys > 0 || rn->q.fingerprint == NULL) &&
 		    (store = cache_store(rn->cache, &rn->q, a)) != 0)
 			log_cache_problem(rn, "cache-store-failed", store);
 		code = serve(rn, a, "directory", "ok", 0, NULL);

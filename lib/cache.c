@@ -18,6 +18,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -231,6 +232,37 @@ write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
+/*
+ * Whether the cache directory holds at least KB_CACHE_MAX_FILES entries.
+ * An unreadable directory counts as full.
+ */
+static int
+cache_full(struct kb_cache *c)
+{
+	struct dirent *de;
+	DIR *d = NULL;
+	size_t n = 0;
+	int fd, full = 1;
+
+	if ((fd = openat(c->dfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		goto out;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		goto out;
+	}
+	while (n < KB_CACHE_MAX_FILES && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	}
+	full = n >= KB_CACHE_MAX_FILES;
+ out:
+	if (d != NULL)
+		closedir(d);
+	return full;
+}
+
 int
 cache_store(struct kb_cache *c, const struct kb_query *q,
     const struct kb_answer *a)
@@ -241,6 +273,14 @@ cache_store(struct kb_cache *c, const struct kb_query *q,
 	size_t i;
 	int fd = -1, r = KB_ERR_INTERNAL, created = 0;
 
+	/*
+	 * "Nothing attached" is the answer for any name a client makes up
+	 * (sshd hands PAM whatever user name it was sent): bounded.
+	 */
+	if (a->nkeys == 0 && cache_full(c)) {
+		r = KB_ERR_CACHE_FULL;
+		goto out;
+	}
 	if ((r = cache_name(q, 0, name)) != 0 ||
 	    (r = format_answer(q, 0, a, &b)) != 0)
 		goto out;

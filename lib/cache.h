@@ -18,6 +18,8 @@
 #include "lookup.h"
 
 #define KB_CACHE_MAX_BYTES	(4 * 1024 * 1024)	/* one answer file */
+#define KB_CACHE_MAX_FILES	10000	/* files before empty answers are
+					   no longer stored */
 
 struct kb_cache;
 struct kb_config;
@@ -50,7 +52,13 @@ int cache_load(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, unsigned flags, time_t now,
     lookup_note_fn note, void *ctx, struct kb_answer **ap);
 
-/* Store a (structured fields and a->fetched) as the answer for q. */
+/*
+ * Store a (structured fields and a->fetched) as the answer for q.  An
+ * answer without keys is not stored once the directory holds
+ * KB_CACHE_MAX_FILES entries (KB_ERR_CACHE_FULL): such answers can be
+ * asked for with any user name, so they must not grow the cache without
+ * bound.
+ */
 int cache_store(struct kb_cache *c, const struct kb_query *q,
     const struct kb_answer *a);
 

@@ -58,6 +58,7 @@ kb_strerror(int err)
 	case KB_ERR_CACHE_UNSAFE:	return "cache not trusted";
 	case KB_ERR_CACHE_STALE:	return "cached answer too old";
 	case KB_ERR_CACHE_CORRUPT:	return "cached answer unreadable";
+	case KB_ERR_CACHE_FULL:		return "cache full";
 	default:			return "unknown error";
 	}
 }

@@ -75,6 +75,7 @@ enum kb_err {
 	KB_ERR_CACHE_UNSAFE = -91,	/* owner/mode wrong, symlink, ... */
 	KB_ERR_CACHE_STALE = -92,
 	KB_ERR_CACHE_CORRUPT = -93,
+	KB_ERR_CACHE_FULL = -94,	/* too many files to add an empty answer */
 };
 
 /* Human-readable text for a KB_ERR_* code; never NULL. */

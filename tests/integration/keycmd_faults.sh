@@ -204,6 +204,38 @@ check_eq "$(ls -A "$rootcache" | grep -c .)" 0 "root-owned cache_dir: nothing wr
 kb_syslog_wait "user=alice instance=test-host event=cache-dir-not-owned" ||
     not_ok "root-owned cache_dir not logged"
 
+# Made-up public keys and user names must not grow the cache without
+# bound: sshd runs the command for every key a client offers, and PAM
+# asks --has-keys for any user name a client sends.
+fpcache=$(newcache)
+conf_fp=$KB_T/fpcache.conf
+kb_write_config "$conf_fp" "cache_dir $fpcache" "timeout $timeout_s"
+for i in 1 2 3 4 5; do
+	fp=SHA256:$(head -c 32 /dev/urandom | base64 | tr -d '=')
+	kk_run "$conf_fp" alice "$fp"
+	[ "$KK_RC:$(wc -c <"$KK_OUT")" = "0:0" ] ||
+	    not_ok "made-up fingerprint $i: got $KK_RC"
+done
+check_eq "$(ls -A "$fpcache" | grep -c .)" 0 \
+    "no cache file for fingerprints that match nothing"
+kk_run "$conf_fp" alice "$ka_fp"
+check_eq "$KK_RC:$(grep -c . "$KK_OUT")" "0:1" "an attached key's fingerprint is served"
+check_eq "$(ls -A "$fpcache" | grep -c .)" 1 "and its answer is cached"
+# the has-keys answer "none" is cached, but not past the file cap
+kk_run "$conf_fp" --has-keys nosuchuser1
+check_eq "$KK_RC:$(ls -A "$fpcache" | grep -c .)" "3:2" \
+    "--has-keys none: answer cached"
+seq 1 10000 | sed "s,^,$fpcache/filler-," | xargs touch
+chown "$KB_CMD_USER:" "$fpcache"/filler-*
+kk_run "$conf_fp" --has-keys nosuchuser2
+check_eq "$KK_RC:$(ls -A "$fpcache" | grep -c .)" "3:10002" \
+    "--has-keys none with a full cache: answered, not stored"
+kb_syslog_wait "user=nosuchuser2 .*event=cache-store-failed error=\"cache full\"" ||
+    not_ok "full cache not logged"
+kk_run "$conf_fp" bob
+check_eq "$KK_RC:$(ls -A "$fpcache" | grep -c .)" "0:10002" \
+    "a user with no keys and a full cache: not stored either"
+
 # A cache_dir in group root: the drop must not keep gid 0.  The bind
 # password file is 0640 root:root, readable only through group root, so
 # keys served here would mean the lookup still ran with root's group.

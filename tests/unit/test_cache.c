@@ -53,23 +53,47 @@ setup(void)
 	chmod(dir, 0700);
 }
 
-static void
-cleanup(void)
+/* Count the files in dir, removing them if remove is set. */
+static size_t
+walk_files(int remove)
 {
 	DIR *d;
 	struct dirent *de;
 	char p[512];
+	size_t n = 0;
 
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
+			n++;
+			if (!remove)
+				continue;
 			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
 			unlink(p);
 		}
 		closedir(d);
 	}
+	return n;
+}
+
+static void
+cleanup_files(void)
+{
+	(void)walk_files(1);
+}
+
+static size_t
+count_files(void)
+{
+	return walk_files(0);
+}
+
+static void
+cleanup(void)
+{
+	cleanup_files();
 	rmdir(dir);
 }
 
@@ -337,6 +361,52 @@ test_symlink_and_dir(void)
 	cache_file(path, sizeof(path));
 }
 
+/* Empty answers stop being stored at KB_CACHE_MAX_FILES; keys never do. */
+static void
+test_full(void)
+{
+	struct kb_cache *c = NULL;
+	struct kb_answer *none = NULL, *two, *b = NULL;
+	struct kb_query q = { "made-up", 7, "web-01", NULL };
+	struct kb_query qk = { "alice", 5, "web-01", NULL };
+	char name[512];
+	size_t i;
+	int fd;
+
+	cleanup_files();
+	CHECK_EQ_INT(cache_open(dir, &c), 0);
+	lookup_answer_new(&none);
+	CHECK_EQ_INT(cache_store(c, &q, none), 0);
+	for (i = 1; i < KB_CACHE_MAX_FILES; i++) {
+		snprintf(name, sizeof(name), "%s/filler-%zu", dir, i);
+		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1)
+			break;
+		close(fd);
+	}
+	CHECK_EQ_INT(count_files(), KB_CACHE_MAX_FILES);
+	/* full: another made-up name is not stored */
+	q.user = "made-up-2";
+	q.userlen = 9;
+	CHECK_EQ_INT(cache_store(c, &q, none), KB_ERR_CACHE_FULL);
+	CHECK_EQ_INT(cache_load(c, &cfg, &q, 0, time(NULL), note, NULL, &b),
+	    KB_ERR_CACHE_MISS);
+	CHECK(b == NULL);
+	CHECK_EQ_INT(count_files(), KB_CACHE_MAX_FILES);
+	/* an answer with keys still is */
+	two = answer_two();
+	CHECK_EQ_INT(cache_store(c, &qk, two), 0);
+	CHECK_EQ_INT(cache_load(c, &cfg, &qk, 0, time(NULL), note, NULL, &b),
+	    0);
+	CHECK(b != NULL && b->nkeys == 2);
+	CHECK_EQ_INT(count_files(), KB_CACHE_MAX_FILES + 1);
+	lookup_answer_free(b);
+	lookup_answer_free(two);
+	lookup_answer_free(none);
+	cache_close(c);
+	cleanup_files();
+}
+
 int
 main(void)
 {
@@ -344,6 +414,7 @@ main(void)
 	test_round_trip();
 	test_planted();
 	test_symlink_and_dir();
+	test_full();
 	cleanup();
 	return tap_done();
 }
