@@ -182,10 +182,14 @@ def main():
     args = ap.parse_args()
 
     rows = load_rows(args.phases)
-    for name, searches, binds in read_tsv(args.ops):
-        if name in rows:
-            rows[name]["ldap_searches_per_call"] = float(searches)
-            rows[name]["ldap_binds_per_call"] = float(binds)
+    for fields in read_tsv(args.ops):
+        name = fields[0]
+        if name not in rows:
+            continue
+        rows[name]["ldap_searches_per_call"] = float(fields[1])
+        rows[name]["ldap_binds_per_call"] = float(fields[2])
+        if len(fields) > 3 and fields[3] != "-":
+            rows[name]["server_ms_per_search"] = float(fields[3])
     skipped = {}
     for fields in read_tsv(args.skipped):
         skipped[fields[0]] = fields[1] if len(fields) > 1 else ""
@@ -216,9 +220,9 @@ def main():
     print("keybound bench: %s" % ", ".join("%s=%s" % kv for kv in
                                             sorted(meta.items())))
     print()
-    hdr = "%-28s %9s %9s %9s %9s %6s %5s %7s" % (
+    hdr = "%-28s %9s %9s %9s %8s %5s %5s %6s %7s" % (
         "row", "median ms", "p95 ms", "p99 ms", "RSS MiB", "n", "fail",
-        "srch/c")
+        "srch/c", "srv ms")
     print(hdr)
     print("-" * len(hdr))
     for r in out:
@@ -228,10 +232,12 @@ def main():
             print("%-28s skipped: %s" % (r["name"], r["skipped"]))
             continue
         s = r.get("ldap_searches_per_call")
-        print("%-28s %9.2f %9.2f %9.2f %9.1f %6d %5d %7s" % (
+        e = r.get("server_ms_per_search")
+        print("%-28s %9.2f %9.2f %9.2f %8.1f %5d %5d %6s %7s" % (
             r["name"], r["median_ms"], r["p95_ms"], r["p99_ms"],
             r["max_rss_kb"] / 1024, r["n"], r["failures"],
-            "" if s is None else "%.2f" % s))
+            "" if s is None else "%.2f" % s,
+            "" if e is None else "%.3f" % e))
     print()
     print("%-52s %20s %10s  %s" % ("target (ratios of medians)", "value",
                                    "limit", "met"))

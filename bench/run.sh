@@ -468,18 +468,28 @@ ops_count() {
 	echo "$(grep -c ' SRCH base=' "$1") $(grep -c ' BIND dn=' "$1")"
 }
 : >"$KB_T/ops"
+# search_etime LOG FROM: slapd's mean etime (ms) of the searches logged
+# after line FROM: the server's share of a call.
+search_etime() {
+	tail -n "+$(($2 + 1))" "$1" | awk '/ SEARCH RESULT / {
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^etime=/) { n++; t += substr($i, 7) }
+	} END { if (n) printf "%.3f", t / n * 1000; else printf "-" }'
+}
 ops_row() {
-	local name=$1 log=$2 n=10 s0 b0 s1 b1
+	local name=$1 log=$2 n=10 s0 b0 s1 b1 l0
 	grep -P "^\Q$name\E\t" "$ROWS/main" >"$ROWS/ops-$name" || return 0
 	read -r s0 b0 < <(ops_count "$log")
+	l0=$(wc -l <"$log")
 	# -s: users the main phase did not use, where rows rotate.
 	"$BB/timer" -u "$CMD_USER" -n $n -w 0 -s $((BENCH_CALLS + 100)) \
 	    -o "$KB_T/ops-$name.json" "$ROWS/ops-$name" || return 1
 	sleep 0.2	# the stats log lags the answer a little
 	read -r s1 b1 < <(ops_count "$log")
-	printf '%s\t%s\t%s\n' "$name" \
+	printf '%s\t%s\t%s\t%s\n' "$name" \
 	    "$(awk "BEGIN{printf \"%.2f\", ($s1 - $s0) / $n}")" \
-	    "$(awk "BEGIN{printf \"%.2f\", ($b1 - $b0) / $n}")" >>"$KB_T/ops"
+	    "$(awk "BEGIN{printf \"%.2f\", ($b1 - $b0) / $n}")" \
+	    "$(search_etime "$log" "$l0")" >>"$KB_T/ops"
 }
 for r in c-floor c-floor-starttls keybound keybound-starttls keybound-cached \
     keybound-fingerprint ldapsearch-script ldapsearch-script-starttls \
