@@ -135,6 +135,8 @@ STARTUP = [
      "startup-c-floor-nosasl"),
     ("keybound: saved by no SASL plugins", "startup-keybound",
      "startup-keybound-nosasl"),
+    ("keybound: storing the answer on disk, not tmpfs",
+     "startup-keybound", "startup-keybound-cache-tmpfs"),
     ("keybound-keys start-up, no lookup (invalid user name)",
      "startup-keybound-usage", None),
 ]
