@@ -36,6 +36,8 @@
 #define DIR_MAX_ATTRS		32	/* attributes asked per search */
 #define DIR_MAX_BYTES		(16 * 1024 * 1024) /* values per search */
 #define DIR_MAX_MODS		64
+/* Largest LDAP message accepted: libldap allocates what the peer declares. */
+#define DIR_MAX_PDU		(2 * DIR_MAX_BYTES)
 
 /* Trust anchors when neither tls_cacert nor tls_cacertdir is set. */
 #ifndef KB_SYSTEM_CA_FILE
@@ -652,6 +654,26 @@ dir_connect(struct kb_dir *d, int ldaps, long ms)
 	return r != 0 ? r : KB_ERR_DIR_PROTOCOL;
 }
 
+/*
+ * Bound each incoming LDAP message.  libldap allocates the length a BER
+ * header declares and fills it as data arrives, with no limit of its own,
+ * so a broken or hostile server could make one reply take all memory.
+ */
+static int
+dir_bound_messages(struct kb_dir *d)
+{
+	Sockbuf *sb = NULL;
+	ber_len_t max = DIR_MAX_PDU;
+
+	if (ldap_get_option(d->ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS ||
+	    sb == NULL ||
+	    ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max) != 1) {
+		dir_set_error(d, "cannot bound LDAP message size");
+		return KB_ERR_INTERNAL;
+	}
+	return 0;
+}
+
 /* One attempt on d->uris[d->cur]: connect, StartTLS, bind. */
 static int
 dir_attempt(struct kb_dir *d)
@@ -675,7 +697,8 @@ dir_attempt(struct kb_dir *d)
 	}
 	if ((r = dir_set_options(d, d->ld, ms, ldaps || starttls)) != 0)
 		goto out;
-	if ((r = dir_connect(d, ldaps, ms)) != 0)
+	if ((r = dir_connect(d, ldaps, ms)) != 0 ||
+	    (r = dir_bound_messages(d)) != 0)
 		goto out;
 	if (starttls && (r = dir_starttls(d)) != 0)
 		goto out;

@@ -135,4 +135,46 @@ check_eq "$(sed -n 's/^sshPublicKey: //p' "$KB_T/out")" \
     'ssh-ed25519 AAAA\x00evil\x0d\x0acommand="/bin/sh" \xff' \
     "binary value delivered exactly, NUL included"
 
+# A server that declares a 256 MiB reply and sends it: libldap would
+# allocate and fill whatever length a message declares, so the client
+# bounds each message itself and gives up at once.
+hport=$(kb_free_port)
+python3 - "$hport" >"$KB_T/huge.log" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4)
+chunk = b"\0" * (1 << 20)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(65536)
+        c.sendall(b"\x30\x84\x10\x00\x00\x00")
+        for _ in range(256):
+            c.sendall(chunk)
+    except OSError:
+        pass
+    c.close()
+PY
+kb_kill_at_exit $!
+kb_wait_port "$hport" 5 || fail "huge-reply server did not start"
+kb_write_config "$KB_T/huge.conf" "uri ldap://127.0.0.1:$hport" \
+    "timeout 10" "network_timeout 5"
+if [ -x /usr/bin/time ]; then
+	/usr/bin/time -f '%M' -o "$KB_T/huge.rss" "$T" -c "$KB_T/huge.conf" \
+	    search "$SLAPD_BASE" '(cn=x)' cn >"$KB_T/out" 2>"$KB_T/err"
+	rc=$?
+	rss=$(tail -n 1 "$KB_T/huge.rss")
+	[ "$rss" -lt 65536 ] && ok "256 MiB reply: peak RSS ${rss} KiB" ||
+	    not_ok "256 MiB reply: peak RSS ${rss} KiB (not bounded)"
+else
+	"$T" -c "$KB_T/huge.conf" search "$SLAPD_BASE" '(cn=x)' cn \
+	    >"$KB_T/out" 2>"$KB_T/err"
+	rc=$?
+	echo "# /usr/bin/time missing: peak RSS not measured"
+fi
+[ "$rc" -ne 0 ] && ok "256 MiB reply: refused (exit $rc)" ||
+    not_ok "256 MiB reply: accepted"
+
 kb_done
