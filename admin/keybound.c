@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -561,6 +563,15 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -569,6 +580,11 @@ main(int argc, char **argv)
 	int status;
 
 	memset(&a, 0, sizeof(a));
+	/*
+	 * This process holds bind passwords and, for create, private keys:
+	 * no core file and no ptrace by other processes of the same user.
+	 */
+	no_core_dumps();
 	log_open("keybound");
 	if ((status = parse_global(&a, argc, argv)) != EXIT_OK) {
 		status = status < 0 ? EXIT_OK : status;

@@ -48,6 +48,10 @@ while time.time() < deadline:
             break
         out += chunk
     if not sent and b"Password:" in out:
+        lim = os.environ.get("KB_CORE_LIMIT_OUT")
+        if lim:
+            with open("/proc/%d/limits" % pid) as f, open(lim, "w") as o:
+                o.write("".join(l for l in f if l.startswith("Max core")))
         time.sleep(0.1)
         os.write(fd, pw + b"\n")
         sent = True
@@ -57,9 +61,12 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
 PY
 }
 pw=$(cat "$SLAPD_ROOTPW_FILE")
-out=$(tty_run "$pw" "$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" \
-    -D "$SLAPD_ROOTDN" -W set kimp1 --description via-tty)
+out=$(KB_CORE_LIMIT_OUT=$KB_T/core-limit tty_run "$pw" "$KB_BUILD/keybound" \
+    -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" -W set kimp1 \
+    --description via-tty)
 check_eq "$?" 0 "-W reads the password from the terminal"
+check_eq "$(awk '{print $5, $6}' "$KB_T/core-limit")" "0 0" \
+    "no core file while the password is in memory"
 case $out in *"$pw"*) not_ok "-W echoed the password" ;; *) ok "-W does not echo" ;; esac
 check_eq "$(attr kimp1 description)" via-tty "-W bind could write"
 tty_run "wrong-$pw" "$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" \
