@@ -31,6 +31,11 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDAP_LIBS  := $(shell pkg-config --libs ldap lber 2>/dev/null || echo -lldap -llber)
 CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 PAM_LIBS   := $(shell pkg-config --libs pam 2>/dev/null || echo -lpam)
+# libldap is not linked: lib/directory.c dlopen()s it by this SONAME, taken
+# from the libldap being built against (expanded only when compiling).
+LDAP_SONAME = $(or $(shell objdump -p "$$(pkg-config --variable=libdir ldap \
+	2>/dev/null)/libldap.so" 2>/dev/null | awk '/SONAME/ {print $$2}'), \
+	$(error cannot find libldap's SONAME: is libldap-dev installed?))
 
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wvla \
@@ -82,13 +87,17 @@ $(B)/%.o: %.c $(wildcard lib/*.h) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(KB_CFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(B)/lib/directory.o: KB_CFLAGS += -DKB_LDAP_SONAME='"$(LDAP_SONAME)"'
+
 $(LIBKB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# No $(LDAP_LIBS): a cache hit must not map libldap (tests/integration/
+# keycmd_lazy_ldap.sh); dlopen() is in glibc's libc.
 $(B)/keybound-keys: $(KEYCMD_SRC:%.c=$(B)/%.o) $(LIBKB)
-	$(CC) $(CFLAGS) $(KB_LDFLAGS) -pie -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(KB_LDFLAGS) -pie -o $@ $^ $(CRYPTO_LIBS) -lpthread
 
 $(B)/keybound: $(ADMIN_SRC:%.c=$(B)/%.o) $(LIBKB)
 	$(CC) $(CFLAGS) $(KB_LDFLAGS) -pie -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
@@ -111,7 +120,8 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 $(B)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DKB_LDAP_SONAME='"$(LDAP_SONAME)"' \
+	    -o $@ $< $(LIB_SRC) $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
 
 fuzz-build: $(FUZZERS)
 

@@ -11,7 +11,15 @@
  *
  * All options are set per handle, never globally, and LDAPNOINIT keeps
  * ldap.conf, ldaprc files and LDAP* environment variables out.
+ *
+ * libldap is not linked: it is loaded with dlopen() on the first
+ * dir_open(), so a process that never asks the directory (keybound-keys
+ * answering from its cache) does not map and relocate libldap and its
+ * dependency tree (GnuTLS, nettle, gmp, libsasl2, ...).  Every libldap and
+ * liblber function used here is called through the table "dl", typed from
+ * <ldap.h>.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,6 +46,56 @@
 #define DIR_MAX_MODS		64
 /* Largest LDAP message accepted: libldap allocates what the peer declares. */
 #define DIR_MAX_PDU		(2 * DIR_MAX_BYTES)
+
+/* libldap's SONAME, from the libldap the tree is built against. */
+#ifndef KB_LDAP_SONAME
+#error "KB_LDAP_SONAME must name libldap's SONAME (set by the Makefile)"
+#endif
+
+/*
+ * Every libldap/liblber function this file calls.  liblber is a dependency
+ * of libldap, so dlsym() on libldap's handle finds its symbols too.
+ */
+#define DIR_LDAP_FUNCS(X) \
+	X(ber_sockbuf_ctrl) \
+	X(ldap_abandon_ext) \
+	X(ldap_add_ext) \
+	X(ldap_connect) \
+	X(ldap_control_free) \
+	X(ldap_count_values_len) \
+	X(ldap_create_assertion_control) \
+	X(ldap_delete_ext) \
+	X(ldap_err2string) \
+	X(ldap_get_dn) \
+	X(ldap_get_option) \
+	X(ldap_get_values_len) \
+	X(ldap_initialize) \
+	X(ldap_install_tls) \
+	X(ldap_memfree) \
+	X(ldap_modify_ext) \
+	X(ldap_msgfree) \
+	X(ldap_msgtype) \
+	X(ldap_parse_result) \
+	X(ldap_result) \
+	X(ldap_sasl_bind) \
+	X(ldap_search_ext) \
+	X(ldap_set_option) \
+	X(ldap_start_tls) \
+	X(ldap_unbind_ext) \
+	X(ldap_value_free_len)
+
+/* One pointer per function, of the exact type <ldap.h> declares. */
+#define DIR_LDAP_FIELD(name)	__typeof__(name) *name;
+static struct {
+	DIR_LDAP_FUNCS(DIR_LDAP_FIELD)
+} dl;
+#undef DIR_LDAP_FIELD
+/* LDAP_OPT_ON is the address of liblber's ber_pvt_opt_on: resolved too. */
+static void *dl_opt_on;
+
+static pthread_once_t dl_once = PTHREAD_ONCE_INIT;
+static int dl_status = KB_ERR_INTERNAL;	/* 0: every symbol resolved */
+static char dl_reason[256];		/* why loading failed */
 
 /* Trust anchors when neither tls_cacert nor tls_cacertdir is set. */
 #ifndef KB_SYSTEM_CA_FILE
@@ -215,7 +273,8 @@ dir_ld_errno(LDAP *ld)
 {
 	int rc = LDAP_OTHER;
 
-	if (ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc) != LDAP_OPT_SUCCESS)
+	if (dl.ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc) !=
+	    LDAP_OPT_SUCCESS)
 		rc = LDAP_OTHER;
 	return rc;
 }
@@ -227,10 +286,10 @@ dir_ld_diag(LDAP *ld, char *buf, size_t len)
 	char *diag = NULL;
 
 	buf[0] = '\0';
-	if (ld != NULL && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE,
+	if (ld != NULL && dl.ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE,
 	    &diag) == LDAP_OPT_SUCCESS && diag != NULL) {
 		dir_printable(buf, len, diag);
-		ldap_memfree(diag);
+		dl.ldap_memfree(diag);
 	}
 }
 
@@ -239,7 +298,7 @@ static void
 dir_drop(struct kb_dir *d)
 {
 	if (d->ld != NULL) {
-		(void)ldap_unbind_ext(d->ld, NULL, NULL);
+		(void)dl.ldap_unbind_ext(d->ld, NULL, NULL);
 		d->ld = NULL;
 	}
 }
@@ -263,7 +322,7 @@ dir_wait(struct kb_dir *d, int msgid, int all, LDAPMessage **resp)
 		return KB_ERR_DIR_TIMEOUT;
 	}
 	dir_ms_to_tv(ms, &tv);
-	rc = ldap_result(d->ld, msgid, all, &tv, resp);
+	rc = dl.ldap_result(d->ld, msgid, all, &tv, resp);
 	if (rc == 0) {
 		dir_set_error(d, "%s: no reply within %ld ms",
 		    d->uris[d->cur], ms);
@@ -275,7 +334,7 @@ dir_wait(struct kb_dir *d, int msgid, int all, LDAPMessage **resp)
 		rc = dir_ld_errno(d->ld);
 		dir_ld_diag(d->ld, diag, sizeof(diag));
 		dir_set_error(d, "%s: %s%s%s", d->uris[d->cur],
-		    ldap_err2string(rc), diag[0] ? ": " : "", diag);
+		    dl.ldap_err2string(rc), diag[0] ? ": " : "", diag);
 		*resp = NULL;
 		dir_drop(d);
 		rc = dir_map_result(rc);
@@ -294,18 +353,18 @@ dir_parse_result(struct kb_dir *d, LDAPMessage *msg, const char *what)
 	char *diag = NULL, clean[256];
 	int err = LDAP_OTHER, rc;
 
-	rc = ldap_parse_result(d->ld, msg, &err, NULL, &diag, NULL, NULL, 1);
+	rc = dl.ldap_parse_result(d->ld, msg, &err, NULL, &diag, NULL, NULL, 1);
 	if (rc != LDAP_SUCCESS) {
 		dir_set_error(d, "%s: %s: unreadable result: %s",
-		    d->uris[d->cur], what, ldap_err2string(rc));
+		    d->uris[d->cur], what, dl.ldap_err2string(rc));
 		return KB_ERR_DIR_PROTOCOL;
 	}
 	dir_printable(clean, sizeof(clean), diag);
 	if (diag != NULL)
-		ldap_memfree(diag);
+		dl.ldap_memfree(diag);
 	if (err != LDAP_SUCCESS)
 		dir_set_error(d, "%s: %s: %s%s%s", d->uris[d->cur], what,
-		    ldap_err2string(err), clean[0] ? ": " : "", clean);
+		    dl.ldap_err2string(err), clean[0] ? ": " : "", clean);
 	return dir_map_result(err);
 }
 
@@ -319,7 +378,7 @@ dir_uri_is(const char *uri, const char *scheme)
 static int
 dir_opt(LDAP *ld, int opt, const void *val)
 {
-	return ldap_set_option(ld, opt, val) == LDAP_OPT_SUCCESS ? 0 :
+	return dl.ldap_set_option(ld, opt, val) == LDAP_OPT_SUCCESS ? 0 :
 	    KB_ERR_INTERNAL;
 }
 
@@ -364,7 +423,7 @@ dir_set_options(struct kb_dir *d, LDAP *ld, long ms, int tls)
 	    LDAP_OPT_X_TLS_KEYFILE, cfg->tls_key)) != 0)
 		goto out;
 	/* Last: build this handle's own context from the options above. */
-	if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) !=
+	if (dl.ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) !=
 	    LDAP_OPT_SUCCESS) {
 		r = KB_ERR_DIR_TLS;
 		goto out;
@@ -424,8 +483,8 @@ dir_install_tls_bounded(struct kb_dir *d, long ms, int *timed_out)
 
 	*timed_out = 0;
 	memset(&w, 0, sizeof(w));
-	if (ldap_get_option(d->ld, LDAP_OPT_DESC, &w.fd) != LDAP_OPT_SUCCESS ||
-	    w.fd < 0)
+	if (dl.ldap_get_option(d->ld, LDAP_OPT_DESC, &w.fd) !=
+	    LDAP_OPT_SUCCESS || w.fd < 0)
 		return LDAP_LOCAL_ERROR;
 	deadline_set(&w.until, ms);
 	if (pthread_condattr_init(&ca) != 0)
@@ -446,7 +505,7 @@ dir_install_tls_bounded(struct kb_dir *d, long ms, int *timed_out)
 	started = pthread_create(&tid, NULL, dir_watchdog_run, &w) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (started) {
-		rc = ldap_install_tls(d->ld);
+		rc = dl.ldap_install_tls(d->ld);
 		pthread_mutex_lock(&w.mu);
 		w.done = 1;
 		pthread_cond_signal(&w.cv);
@@ -468,11 +527,11 @@ dir_starttls(struct kb_dir *d)
 	long ms;
 	int msgid = -1, timed_out = 0, rc, r = KB_ERR_INTERNAL;
 
-	rc = ldap_start_tls(d->ld, NULL, NULL, &msgid);
+	rc = dl.ldap_start_tls(d->ld, NULL, NULL, &msgid);
 	if (rc != LDAP_SUCCESS) {
 		dir_ld_diag(d->ld, diag, sizeof(diag));
 		dir_set_error(d, "%s: StartTLS: %s%s%s", d->uris[d->cur],
-		    ldap_err2string(rc), diag[0] ? ": " : "", diag);
+		    dl.ldap_err2string(rc), diag[0] ? ": " : "", diag);
 		r = dir_map_result(rc);
 		goto out;
 	}
@@ -499,15 +558,15 @@ dir_starttls(struct kb_dir *d)
 	if (rc != LDAP_SUCCESS) {
 		dir_ld_diag(d->ld, diag, sizeof(diag));
 		dir_set_error(d, "%s: TLS handshake failed: %s%s%s",
-		    d->uris[d->cur], ldap_err2string(rc), diag[0] ? ": " : "",
-		    diag);
+		    d->uris[d->cur], dl.ldap_err2string(rc),
+		    diag[0] ? ": " : "", diag);
 		r = KB_ERR_DIR_TLS;
 		goto out;
 	}
 	r = 0;
  out:
 	if (res != NULL)
-		ldap_msgfree(res);
+		dl.ldap_msgfree(res);
 	return r;
 }
 
@@ -533,8 +592,8 @@ dir_bind(struct kb_dir *d)
 		   round trip and without the SASL library. */
 		cred.bv_val = empty;
 		cred.bv_len = 0;
-		rc = ldap_sasl_bind(d->ld, NULL, "EXTERNAL", &cred, NULL, NULL,
-		    &msgid);
+		rc = dl.ldap_sasl_bind(d->ld, NULL, "EXTERNAL", &cred, NULL,
+		    NULL, &msgid);
 		break;
 	case DIR_BIND_SIMPLE:
 		if (d->password != NULL) {
@@ -559,8 +618,8 @@ dir_bind(struct kb_dir *d)
 		}
 		cred.bv_val = pw;
 		cred.bv_len = pwlen;
-		rc = ldap_sasl_bind(d->ld, d->binddn, LDAP_SASL_SIMPLE, &cred,
-		    NULL, NULL, &msgid);
+		rc = dl.ldap_sasl_bind(d->ld, d->binddn, LDAP_SASL_SIMPLE,
+		    &cred, NULL, NULL, &msgid);
 		break;
 	default:
 		r = KB_ERR_INTERNAL;
@@ -573,7 +632,7 @@ dir_bind(struct kb_dir *d)
 	}
 	if (rc != LDAP_SUCCESS) {
 		dir_set_error(d, "%s: bind: %s", d->uris[d->cur],
-		    ldap_err2string(rc));
+		    dl.ldap_err2string(rc));
 		r = dir_map_result(rc);
 		goto out;
 	}
@@ -587,7 +646,7 @@ dir_bind(struct kb_dir *d)
 		free(pw);
 	}
 	if (res != NULL)
-		ldap_msgfree(res);
+		dl.ldap_msgfree(res);
 	return r == KB_ERR_DIR_REFUSED ? KB_ERR_DIR_AUTH : r;
 }
 
@@ -615,21 +674,23 @@ dir_connect(struct kb_dir *d, int ldaps, long ms)
 	int started = 0, rc, r = KB_ERR_INTERNAL;
 
 	if (ldaps) {
-		if (ldap_set_option(d->ld, LDAP_OPT_CONNECT_ASYNC,
-		    LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
-		    ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB,
+		if (dl.ldap_set_option(d->ld, LDAP_OPT_CONNECT_ASYNC,
+		    dl_opt_on) != LDAP_OPT_SUCCESS ||
+		    dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB,
 		    (void *)dir_tls_started) != LDAP_OPT_SUCCESS ||
-		    ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG,
+		    dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG,
 		    &started) != LDAP_OPT_SUCCESS) {
 			dir_set_error(d, "cannot set LDAP options");
 			return KB_ERR_INTERNAL;
 		}
 	}
 	clock_now(&start);
-	rc = ldap_connect(d->ld);
+	rc = dl.ldap_connect(d->ld);
 	if (ldaps) {
-		(void)ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB, NULL);
-		(void)ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG, NULL);
+		(void)dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB,
+		    NULL);
+		(void)dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG,
+		    NULL);
 	}
 	if (rc == LDAP_SUCCESS)
 		return 0;
@@ -648,7 +709,7 @@ dir_connect(struct kb_dir *d, int ldaps, long ms)
 		    diag);
 		return KB_ERR_DIR_TLS;
 	}
-	dir_set_error(d, "%s: %s%s%s", d->uris[d->cur], ldap_err2string(rc),
+	dir_set_error(d, "%s: %s%s%s", d->uris[d->cur], dl.ldap_err2string(rc),
 	    diag[0] ? ": " : "", diag);
 	r = dir_map_result(rc);
 	return r != 0 ? r : KB_ERR_DIR_PROTOCOL;
@@ -665,9 +726,9 @@ dir_bound_messages(struct kb_dir *d)
 	Sockbuf *sb = NULL;
 	ber_len_t max = DIR_MAX_PDU;
 
-	if (ldap_get_option(d->ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS ||
-	    sb == NULL ||
-	    ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max) != 1) {
+	if (dl.ldap_get_option(d->ld, LDAP_OPT_SOCKBUF, &sb) !=
+	    LDAP_OPT_SUCCESS || sb == NULL ||
+	    dl.ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max) != 1) {
 		dir_set_error(d, "cannot bound LDAP message size");
 		return KB_ERR_INTERNAL;
 	}
@@ -689,9 +750,9 @@ dir_attempt(struct kb_dir *d)
 	}
 	ldaps = dir_uri_is(uri, "ldaps://");
 	starttls = dir_uri_is(uri, "ldap://") && d->cfg->starttls;
-	if ((rc = ldap_initialize(&d->ld, uri)) != LDAP_SUCCESS) {
+	if ((rc = dl.ldap_initialize(&d->ld, uri)) != LDAP_SUCCESS) {
 		d->ld = NULL;
-		dir_set_error(d, "%s: %s", uri, ldap_err2string(rc));
+		dir_set_error(d, "%s: %s", uri, dl.ldap_err2string(rc));
 		r = rc == LDAP_NO_MEMORY ? KB_ERR_NOMEM : KB_ERR_INVALID_ARG;
 		goto out;
 	}
@@ -816,6 +877,66 @@ dir_setup_bind(struct kb_dir *d, const struct kb_config *cfg,
 	return 0;
 }
 
+/*
+ * Load libldap and resolve the table, once per process.  The handle is
+ * never closed: libldap and GnuTLS keep global state for the life of the
+ * process, and a failed load leaves nothing that could be called.
+ */
+static void
+dl_load_once(void)
+{
+	const char *err;
+	void *h, *sym;
+	int r = KB_ERR_DIR_UNAVAILABLE;
+
+	if ((h = dlopen(KB_LDAP_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		err = dlerror();
+		(void)snprintf(dl_reason, sizeof(dl_reason),
+		    "cannot load %s: %s", KB_LDAP_SONAME,
+		    err != NULL ? err : "unknown error");
+		goto out;
+	}
+	/* POSIX lets dlsym()'s result be converted to a function pointer. */
+#define DIR_LDAP_RESOLVE(name) \
+	if ((sym = dlsym(h, #name)) == NULL) { \
+		(void)snprintf(dl_reason, sizeof(dl_reason), \
+		    "%s: symbol %s not found", KB_LDAP_SONAME, #name); \
+		goto out; \
+	} \
+	dl.name = (__typeof__(dl.name))sym;
+	DIR_LDAP_FUNCS(DIR_LDAP_RESOLVE)
+#undef DIR_LDAP_RESOLVE
+	if ((dl_opt_on = dlsym(h, "ber_pvt_opt_on")) == NULL) {
+		(void)snprintf(dl_reason, sizeof(dl_reason),
+		    "%s: symbol ber_pvt_opt_on not found", KB_LDAP_SONAME);
+		goto out;
+	}
+	r = 0;
+ out:
+	if (r != 0) {
+		memset(&dl, 0, sizeof(dl));
+		dl_opt_on = NULL;
+	}
+	dl_status = r;
+}
+
+/*
+ * 0 when libldap is loaded; else KB_ERR_DIR_UNAVAILABLE with the reason
+ * in *whyp.  Safe from any thread.
+ */
+static int
+dl_load(const char **whyp)
+{
+	*whyp = "";
+	if (pthread_once(&dl_once, dl_load_once) != 0) {
+		*whyp = "cannot load libldap: pthread_once failed";
+		return KB_ERR_DIR_UNAVAILABLE;
+	}
+	if (dl_status != 0)
+		*whyp = dl_reason;
+	return dl_status;
+}
+
 /* setenv only when the value differs, so a second call mutates nothing. */
 static int
 env_set_once(const char *name, const char *value)
@@ -858,6 +979,7 @@ dir_open(const struct kb_config *cfg, const struct kb_dir_auth *auth,
     char *errbuf, size_t errlen)
 {
 	struct kb_dir *d = NULL;
+	const char *why;
 	size_t i;
 	int r = KB_ERR_INTERNAL;
 
@@ -877,6 +999,11 @@ dir_open(const struct kb_config *cfg, const struct kb_dir_auth *auth,
 	}
 	d->cfg = cfg;
 	d->deadline = *deadline;
+	/* After dir_init_env(): libldap's initialisation reads it. */
+	if ((r = dl_load(&why)) != 0) {
+		dir_set_error(d, "%s", why);
+		goto out;
+	}
 	if (auth != NULL && auth->uri != NULL) {
 		if ((d->uris[0] = strdup(auth->uri)) == NULL) {
 			r = KB_ERR_NOMEM;
@@ -967,7 +1094,7 @@ dir_copy_values(struct berval **bv, struct dir_search_state *st,
 	char *copy;
 	int r = KB_ERR_INTERNAL;
 
-	n = (size_t)ldap_count_values_len(bv);
+	n = (size_t)dl.ldap_count_values_len(bv);
 	if ((vals = calloc(n ? n : 1, sizeof(*vals))) == NULL) {
 		r = KB_ERR_NOMEM;
 		goto out;
@@ -1011,18 +1138,18 @@ dir_deliver(struct kb_dir *d, LDAPMessage *e, const char *const *attrs,
 	size_t i, nat = 0;
 	int r = KB_ERR_INTERNAL;
 
-	if ((dn = ldap_get_dn(d->ld, e)) == NULL) {
+	if ((dn = dl.ldap_get_dn(d->ld, e)) == NULL) {
 		dir_set_error(d, "%s: entry without a DN", d->uris[d->cur]);
 		r = KB_ERR_DIR_PROTOCOL;
 		goto out;
 	}
 	for (i = 0; i < nattrs; i++) {
-		if ((bv = ldap_get_values_len(d->ld, e, attrs[i])) == NULL)
+		if ((bv = dl.ldap_get_values_len(d->ld, e, attrs[i])) == NULL)
 			continue;
 		at[nat].name = attrs[i];
 		r = dir_copy_values(bv, st, &at[nat]);
 		nat++;
-		ldap_value_free_len(bv);
+		dl.ldap_value_free_len(bv);
 		bv = NULL;
 		if (r != 0) {
 			if (r == KB_ERR_DIR_SIZELIMIT)
@@ -1035,7 +1162,7 @@ dir_deliver(struct kb_dir *d, LDAPMessage *e, const char *const *attrs,
  out:
 	dir_free_attrs(at, nat);
 	if (dn != NULL)
-		ldap_memfree(dn);
+		dl.ldap_memfree(dn);
 	return r;
 }
 
@@ -1075,11 +1202,11 @@ dir_send_search(struct kb_dir *d, const char *base, int scope,
 	left = deadline_left_ms(&d->deadline);
 	tl.tv_sec = (left + 999) / 1000;
 	tl.tv_usec = 0;
-	rc = ldap_search_ext(d->ld, base, ldscope, filter, av, 0, NULL, NULL,
+	rc = dl.ldap_search_ext(d->ld, base, ldscope, filter, av, 0, NULL, NULL,
 	    &tl, (int)limit, msgidp);
 	if (rc != LDAP_SUCCESS) {
 		dir_set_error(d, "%s: search: %s", d->uris[d->cur],
-		    ldap_err2string(rc));
+		    dl.ldap_err2string(rc));
 		rc = dir_map_result(rc);
 		if (rc == KB_ERR_DIR_UNAVAILABLE)
 			dir_drop(d);
@@ -1103,7 +1230,7 @@ dir_search_once(struct kb_dir *d, const char *base, int scope,
 	for (;;) {
 		if ((r = dir_wait(d, msgid, LDAP_MSG_ONE, &msg)) != 0)
 			goto out;
-		switch (ldap_msgtype(msg)) {
+		switch (dl.ldap_msgtype(msg)) {
 		case LDAP_RES_SEARCH_ENTRY:
 			/* A server may ignore the size limit; we do not. */
 			if (++st->entries > st->limit) {
@@ -1130,15 +1257,15 @@ dir_search_once(struct kb_dir *d, const char *base, int scope,
 			r = KB_ERR_DIR_PROTOCOL;
 			goto out;
 		}
-		ldap_msgfree(msg);
+		dl.ldap_msgfree(msg);
 		msg = NULL;
 	}
  out:
 	if (msg != NULL)
-		ldap_msgfree(msg);
+		dl.ldap_msgfree(msg);
 	/* Stopped early: tell the server, keep the connection usable. */
 	if (r != 0 && !done && msgid != -1 && d->ld != NULL)
-		(void)ldap_abandon_ext(d->ld, msgid, NULL, NULL);
+		(void)dl.ldap_abandon_ext(d->ld, msgid, NULL, NULL);
 	return r;
 }
 
@@ -1323,11 +1450,11 @@ dir_write(struct kb_dir *d, enum dir_write_op op, const char *dn,
 			r = KB_ERR_NOMEM;
 			goto out;
 		}
-		rc = ldap_create_assertion_control(d->ld, filter, 1,
+		rc = dl.ldap_create_assertion_control(d->ld, filter, 1,
 		    &assert_ctrl);
 		if (rc != LDAP_SUCCESS) {
 			dir_set_error(d, "assertion filter: %s",
-			    ldap_err2string(rc));
+			    dl.ldap_err2string(rc));
 			r = KB_ERR_INVALID_ARG;
 			goto out;
 		}
@@ -1344,15 +1471,15 @@ dir_write(struct kb_dir *d, enum dir_write_op op, const char *dn,
 	switch (op) {
 	case DIR_WRITE_ADD:
 		what = "add";
-		rc = ldap_add_ext(d->ld, dn, ptrs, ctrls, NULL, &msgid);
+		rc = dl.ldap_add_ext(d->ld, dn, ptrs, ctrls, NULL, &msgid);
 		break;
 	case DIR_WRITE_MODIFY:
 		what = "modify";
-		rc = ldap_modify_ext(d->ld, dn, ptrs, ctrls, NULL, &msgid);
+		rc = dl.ldap_modify_ext(d->ld, dn, ptrs, ctrls, NULL, &msgid);
 		break;
 	case DIR_WRITE_DELETE:
 		what = "delete";
-		rc = ldap_delete_ext(d->ld, dn, ctrls, NULL, &msgid);
+		rc = dl.ldap_delete_ext(d->ld, dn, ctrls, NULL, &msgid);
 		break;
 	default:
 		r = KB_ERR_INTERNAL;
@@ -1360,7 +1487,7 @@ dir_write(struct kb_dir *d, enum dir_write_op op, const char *dn,
 	}
 	if (rc != LDAP_SUCCESS) {
 		dir_set_error(d, "%s: %s: %s", d->uris[d->cur], what,
-		    ldap_err2string(rc));
+		    dl.ldap_err2string(rc));
 		r = dir_map_result(rc);
 		if (r == 0)
 			r = KB_ERR_DIR_PROTOCOL;
@@ -1373,9 +1500,9 @@ dir_write(struct kb_dir *d, enum dir_write_op op, const char *dn,
 	d->may_move_on = 0;
  out:
 	if (res != NULL)
-		ldap_msgfree(res);
+		dl.ldap_msgfree(res);
 	if (assert_ctrl != NULL)
-		ldap_control_free(assert_ctrl);
+		dl.ldap_control_free(assert_ctrl);
 	free(filter);
 	dir_free_mods(list, ptrs, nmods);
 	return r;
