@@ -51,6 +51,8 @@
 #ifndef KB_LDAP_SONAME
 #error "KB_LDAP_SONAME must name libldap's SONAME (set by the Makefile)"
 #endif
+/* dlopen("") would hand back the program itself. */
+_Static_assert(sizeof(KB_LDAP_SONAME) > 1, "KB_LDAP_SONAME is empty");
 
 /*
  * Every libldap/liblber function this file calls.  liblber is a dependency
