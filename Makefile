@@ -76,7 +76,7 @@ UNITS	:= $(UNIT_SRC:%.c=$(B)/%)
 TOOLS	:= $(TOOL_SRC:%.c=$(B)/%)
 FUZZERS	:= $(FUZZ_SRC:%.c=$(B)/%)
 
-.PHONY: all check check-asan check-valgrind fuzz fuzz-build deps demo bench \
+.PHONY: FORCE all check check-asan check-valgrind fuzz fuzz-build deps demo bench \
 	install uninstall clean tests
 
 all: $(LIBKB) $(PROGS) tests
@@ -101,6 +101,16 @@ $(B)/keybound-keys: $(KEYCMD_SRC:%.c=$(B)/%.o) $(LIBKB)
 
 $(B)/keybound: $(ADMIN_SRC:%.c=$(B)/%.o) $(LIBKB)
 	$(CC) $(CFLAGS) $(KB_LDFLAGS) -pie -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
+
+# The helper path is compiled into the PAM module: rebuild it whenever
+# KB_HELPER (BINDIR, PREFIX) changes, so `make PREFIX=/usr install` after a
+# plain `make` never installs a module that runs a helper elsewhere.
+HELPER_STAMP := $(B)/helper-path.stamp
+$(HELPER_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(KB_HELPER)' | cmp -s - $@ || echo '$(KB_HELPER)' > $@
+$(PAM_SRC:%.c=$(B)/%.o): $(HELPER_STAMP)
+FORCE:
 
 $(B)/pam_keybound.so: $(PAM_SRC:%.c=$(B)/%.o) $(LIBKB) pam_module/pam_keybound.map
 	$(CC) $(CFLAGS) $(KB_LDFLAGS) -shared \

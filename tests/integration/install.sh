@@ -9,13 +9,27 @@ for f in keybound keybound-keys pam_keybound.so; do
 	[ -f "$KB_BUILD/$f" ] || skip "$f not built yet"
 done
 
+# A copy of the build (timestamps kept), so that installing with other
+# paths rebuilds only what depends on them, and never in the shared build.
+B=$KB_T/build
+mkdir -p "$B"
+for f in lib keycmd admin pam_module keybound keybound-keys pam_keybound.so \
+    helper-path.stamp; do
+	[ -e "$KB_BUILD/$f" ] && cp -a "$KB_BUILD/$f" "$B/"
+done
+
 # make_in DESTDIR [VAR=value...] TARGET: make from the source tree, using
-# the build that is already there.
+# the copied build.
 make_in() {
 	local dest=$1
 	shift
-	make -s -C "$KB_SRC" B="$KB_BUILD" DESTDIR="$dest" "$@" \
+	make -s -C "$KB_SRC" B="$B" DESTDIR="$dest" "$@" \
 	    >"$KB_T/make.log" 2>&1
+}
+
+# helper_in SO: the keybound-keys path compiled into a PAM module.
+helper_in() {
+	strings "$1" | grep -E '/keybound-keys$' | head -n 1
 }
 
 # listing DIR: "mode path" for every file and symlink under DIR.
@@ -40,6 +54,8 @@ EOF2
 )
 check_eq "$(listing "$d")" "$expected" \
     "default install: exactly the documented files and modes"
+check_eq "$(helper_in "$d/${pamdir#/}/pam_keybound.so")" \
+    /usr/local/bin/keybound-keys "the default module runs /usr/local/bin's helper"
 # The README's table of installed files says the same.
 readme=$(sed -n 's/^| `\$(\([A-Z]*\))\/\([^`]*\)` | \(0[0-9]*\) |$/\3 \1\/\2/p' \
     "$KB_SRC/README.md" | sed -e "s|^0||" -e "s| BINDIR/| usr/local/bin/|" \
@@ -100,6 +116,8 @@ expected=$(sort <<EOF2
 EOF2
 )
 check_eq "$(listing "$d")" "$expected" "PREFIX=/opt/kb honoured"
+check_eq "$(helper_in "$d/${pamdir#/}/pam_keybound.so")" \
+    /opt/kb/bin/keybound-keys "the module runs the helper PREFIX installed"
 make_in "$d" PREFIX=/opt/kb uninstall
 check_eq "$(listing "$d")" "" "uninstall PREFIX=/opt/kb removes everything"
 
@@ -117,6 +135,8 @@ expected=$(sort <<EOF2
 EOF2
 )
 check_eq "$(listing "$d")" "$expected" "BINDIR, MANDIR and PAMDIR honoured"
+check_eq "$(helper_in "$d/p/pam_keybound.so")" /b/keybound-keys \
+    "the module runs the helper BINDIR installed"
 make_in "$d" BINDIR=/b MANDIR=/m PAMDIR=/p uninstall
 check_eq "$(listing "$d")" "" "uninstall with the same knobs removes everything"
 
