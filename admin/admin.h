@@ -194,17 +194,14 @@ void text_safe_pad(FILE *f, const char *s, size_t len, size_t width);
  */
 int time_parse_user(const char *s, time_t *tp);
 
-/*
- * Parse an LDAP GeneralizedTime (YYYYMMDDHH[MM[SS]][.frac](Z|+hhmm|-hhmm)).
- * 0 or KB_ERR_TIME.
- */
-int time_parse_gtime(const char *s, size_t len, time_t *tp);
-
 /* Format t as RFC 3339 UTC into buf[TIME_RFC3339_LEN]. */
 int time_format_rfc3339(time_t t, char *buf, size_t len);
 
-/* Format t as GeneralizedTime UTC into buf[TIME_GTIME_LEN]. */
-int time_format_gtime(time_t t, char *buf, size_t len);
+/*
+ * GeneralizedTime is read and written with lookup_parse_gentime() and
+ * lookup_format_gentime() (lib/lookup.h), the same functions keybound-keys
+ * uses, so show, check and the login path agree on every stored time.
+ */
 
 /* keygen.c */
 

@@ -13,6 +13,7 @@
 #include "kb.h"
 #include "directory.h"
 #include "keyopts.h"
+#include "lookup.h"
 #include "names.h"
 #include "admin.h"
 
@@ -35,7 +36,7 @@ set_expires(const char *arg, struct setting *s)
 	if (strcmp(arg, "never") == 0)
 		return 0;
 	if (time_parse_user(arg, &t) != 0 ||
-	    time_format_gtime(t, buf, sizeof(buf)) != 0) {
+	    lookup_format_gentime(t, buf, sizeof(buf)) != 0) {
 		admin_err("--expires: TIME must be YYYY-MM-DDTHH:MM:SSZ or "
 		    "YYYYMMDDHHMMSSZ (UTC), or never");
 		return EXIT_USAGE;
@@ -120,7 +121,7 @@ set_report(const struct kb_admin *a, const char *name,
 		if (!s[i].set)
 			continue;
 		v = s[i].value;
-		if (i == 0 && v != NULL && time_parse_gtime(v, strlen(v),
+		if (i == 0 && v != NULL && lookup_parse_gentime(v, strlen(v),
 		    &t) == 0 && time_format_rfc3339(t, rfc, sizeof(rfc)) == 0)
 			v = rfc;
 		if (a->json) {

@@ -74,7 +74,7 @@ view_make(const struct kb_pair *p, struct view *v)
 			    "key");
 	}
 	if (p->not_after.s != NULL) {
-		if (time_parse_gtime(p->not_after.s, p->not_after.len,
+		if (lookup_parse_gentime(p->not_after.s, p->not_after.len,
 		    &t) == 0 && time_format_rfc3339(t, v->not_after,
 		    sizeof(v->not_after)) == 0)
 			v->has_not_after = 1;
@@ -82,7 +82,7 @@ view_make(const struct kb_pair *p, struct view *v)
 			warn_pair(p, "unreadable " AT_NOTAFTER);
 	}
 	if (p->created.s != NULL &&
-	    time_parse_gtime(p->created.s, p->created.len, &t) == 0 &&
+	    lookup_parse_gentime(p->created.s, p->created.len, &t) == 0 &&
 	    time_format_rfc3339(t, v->created, sizeof(v->created)) == 0)
 		v->has_created = 1;
 	if (name_keypair_valid(p->name.s) != 0 ||

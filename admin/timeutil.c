@@ -1,6 +1,6 @@
 /*
- * timeutil.c - the UTC times the admin CLI reads and writes: user input,
- * LDAP GeneralizedTime, RFC 3339 output.
+ * timeutil.c - the UTC times the admin CLI reads and writes: user input
+ * and RFC 3339 output (GeneralizedTime is lib/lookup.c's).
  */
 #include <stdio.h>
 #include <string.h>
@@ -93,54 +93,6 @@ time_parse_user(const char *s, time_t *tp)
 	return time_from_fields(y, mo, d, h, mi, sec, tp);
 }
 
-int
-time_parse_gtime(const char *s, size_t len, time_t *tp)
-{
-	int y, mo, d, h, mi = 0, sec = 0, oh, om, r;
-	size_t i;
-	time_t t;
-
-	*tp = 0;
-	if (len < 11 || digits(s, 4, &y) || digits(s + 4, 2, &mo) ||
-	    digits(s + 6, 2, &d) || digits(s + 8, 2, &h))
-		return KB_ERR_TIME;
-	i = 10;
-	if (i + 2 <= len && s[i] >= '0' && s[i] <= '9') {
-		if (digits(s + i, 2, &mi))
-			return KB_ERR_TIME;
-		i += 2;
-		if (i + 2 <= len && s[i] >= '0' && s[i] <= '9') {
-			if (digits(s + i, 2, &sec))
-				return KB_ERR_TIME;
-			i += 2;
-		}
-	}
-	if (i < len && (s[i] == '.' || s[i] == ',')) {
-		/* a fraction: at least one digit, ignored (whole seconds) */
-		if (++i >= len || s[i] < '0' || s[i] > '9')
-			return KB_ERR_TIME;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	if ((r = time_from_fields(y, mo, d, h, mi, sec, &t)) != 0)
-		return r;
-	if (i + 1 == len && s[i] == 'Z') {
-		*tp = t;
-		return 0;
-	}
-	if (i + 5 != len || (s[i] != '+' && s[i] != '-') ||
-	    digits(s + i + 1, 2, &oh) || digits(s + i + 3, 2, &om) ||
-	    oh > 23 || om > 59)
-		return KB_ERR_TIME;
-	/* local = UTC + offset, so UTC = local - offset */
-	if (s[i] == '+')
-		t -= (time_t)oh * 3600 + (time_t)om * 60;
-	else
-		t += (time_t)oh * 3600 + (time_t)om * 60;
-	*tp = t;
-	return 0;
-}
-
 /* Break t down in UTC within the years we write; 0 or KB_ERR_TIME. */
 static int
 time_fields(time_t t, struct tm *tm)
@@ -165,20 +117,4 @@ time_format_rfc3339(time_t t, char *buf, size_t len)
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
 	return n == TIME_RFC3339_LEN - 1 ? 0 : KB_ERR_TIME;
-}
-
-int
-time_format_gtime(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	int n;
-
-	if (len > 0)
-		buf[0] = '\0';
-	if (len < TIME_GTIME_LEN || time_fields(t, &tm) != 0)
-		return KB_ERR_TIME;
-	n = snprintf(buf, len, "%04d%02d%02d%02d%02d%02dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-	return n == TIME_GTIME_LEN - 1 ? 0 : KB_ERR_TIME;
 }
