@@ -105,13 +105,11 @@ int admin_getopt(struct kb_admin *a, int argc, char **argv,
 int admin_load_config(struct kb_admin *a);
 
 /*
- * Load the config and open the directory with the -H/-D/-y/-W overrides;
+ * Load the config, refuse (exit status 1) unless it uses the keybound
+ * profile, and open the directory with the -H/-D/-y/-W overrides;
  * extra_ms widens the deadline (key generation).  Returns an exit status.
  */
 int admin_connect(struct kb_admin *a, long extra_ms);
-
-/* Refuse (exit status 1) unless the config uses the keybound profile. */
-int admin_need_keybound_schema(const struct kb_admin *a);
 
 /*
  * One audit line (authpriv, ident keybound) for a write: command, key

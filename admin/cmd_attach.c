@@ -424,8 +424,7 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	if ((status = targets_parse(argc - optind - 1, argv + optind + 1,
 	    &ts)) != EXIT_OK)
 		goto out;
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	r = attach_run(a, name, &ts, replace);
 	admin_audit(a, replace ? "attach --replace" : "attach", name, ts.t,
@@ -532,8 +531,7 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	if (!all && (status = targets_parse(argc - optind - 1,
 	    argv + optind + 1, &ts)) != EXIT_OK)
 		goto out;
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = pair_read(a, name, &p)) != 0) {
@@ -618,8 +616,7 @@ cmd_delete(struct kb_admin *a, int argc, char **argv)
 		admin_err("invalid key pair name");
 		goto out;
 	}
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = admin_pair_dn(a, name, &dn)) != 0) {

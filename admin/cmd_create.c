@@ -454,7 +454,6 @@ cmd_create(struct kb_admin *a, int argc, char **argv)
 	extra_ms = ca.type == KEYGEN_RSA && ca.bits > 4096 ? KEYGEN_SLOW_MS :
 	    KEYGEN_FAST_MS;
 	if ((status = admin_connect(a, extra_ms)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK ||
 	    (status = name_free(a, ca.name)) != EXIT_OK)
 		goto out;
 	status = create_run(a, ca.name, ca.type, ca.bits, pass, passlen, &kf);
@@ -595,8 +594,7 @@ cmd_import(struct kb_admin *a, int argc, char **argv)
 		admin_err("%s", kb_strerror(r));
 		goto out;
 	}
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = key_policy_check(np.key, a->cfg->allowed_key_types,

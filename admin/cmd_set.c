@@ -220,8 +220,7 @@ cmd_set(struct kb_admin *a, int argc, char **argv)
 		admin_err("invalid key pair name");
 		goto out;
 	}
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = set_apply(a, name, s)) != 0) {

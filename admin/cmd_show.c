@@ -277,8 +277,7 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 		    kb_strerror(r));
 		goto out;
 	}
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = list_fetch(a, target, &pairs, &n)) != 0) {
@@ -367,8 +366,7 @@ cmd_show(struct kb_admin *a, int argc, char **argv)
 		admin_err("invalid key pair name");
 		goto out;
 	}
-	if ((status = admin_connect(a, 0)) != EXIT_OK ||
-	    (status = admin_need_keybound_schema(a)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = pair_read(a, name, &p)) != 0) {

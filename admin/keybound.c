@@ -380,6 +380,13 @@ admin_connect(struct kb_admin *a, long extra_ms)
 
 	if ((status = admin_load_config(a)) != EXIT_OK)
 		return status;
+	/* key pairs exist only in the keybound profile: refuse before a bind */
+	if (a->cfg->schema != KB_SCHEMA_KEYBOUND) {
+		admin_err("the config uses the %s schema profile; key pairs "
+		    "are managed only with the keybound profile",
+		    config_schema_name(a->cfg->schema));
+		return EXIT_FAIL;
+	}
 	status = EXIT_FAIL;
 	memset(&auth, 0, sizeof(auth));
 	if (a->prompt_password) {
@@ -412,17 +419,6 @@ admin_connect(struct kb_admin *a, long extra_ms)
 		free(pw);
 	}
 	return status;
-}
-
-int
-admin_need_keybound_schema(const struct kb_admin *a)
-{
-	if (a->cfg->schema == KB_SCHEMA_KEYBOUND)
-		return EXIT_OK;
-	admin_err("the config uses the %s schema profile; key pairs are "
-	    "managed only with the keybound profile",
-	    config_schema_name(a->cfg->schema));
-	return EXIT_FAIL;
 }
 
 int

@@ -474,4 +474,21 @@ n=$(grep -c 'keybound\[[0-9]*\]: command=' "$KB_SYSLOG")
 [ "$n" -ge 20 ]
 check_eq "$?" 0 "audit lines for every write ($n)"
 
+# Key pairs live only in the keybound profile: other profiles are refused
+# before anything is read or written.
+lpkconf=$KB_T/lpk.conf
+kb_write_config "$lpkconf" "schema openssh-lpk"
+for c in "list" "show kimp1" "attach kimp1 bob@web-9" "delete kimp1"; do
+	# shellcheck disable=SC2086
+	err=$("$KB_BUILD/keybound" -c "$lpkconf" -H "$SLAPD_URI" \
+	    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" $c 2>&1 >/dev/null)
+	check_eq "$?" 1 "$c refused with the openssh-lpk profile"
+	case $err in
+	*"managed only with the keybound profile"*) ok "$c: says why" ;;
+	*) not_ok "$c: unexpected message: $err" ;;
+	esac
+done
+check_eq "$(attr kimp1 keyboundAttachment | grep -c 'bob@web-9')" 0 \
+    "nothing attached through the refused profile"
+
 kb_done
