@@ -37,7 +37,6 @@
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
-#include "directory.h"
 #include "log.h"
 #include "lookup.h"
 #include "names.h"
@@ -239,7 +238,7 @@ log_decision(struct run *rn, const char *source, const struct kb_answer *a,
 		logline_num(&l, "count", (long long)a->nkeys);
 		if (strcmp(source, "cache") == 0)
 			logline_num(&l, "age_s",
-			    (long long)(time(NULL) - a->fetched));
+			    (long long)(time(NULL) - a->fetched.tv_sec));
 	}
 	if (a != NULL && a->uri != NULL && strcmp(source, "directory") == 0)
 		logline_str(&l, "uri", a->uri);
@@ -383,67 +382,38 @@ log_cache_problem(struct run *rn, const char *what, int err)
 	log_emit(LOG_WARNING, &l);
 }
 
-/* Load one cached answer; problems other than a miss are logged. */
-static struct kb_answer *
-cache_try(struct run *rn, unsigned flags, time_t now)
-{
-	struct kb_answer *a = NULL;
-	int r;
-
-	r = cache_load(rn->cache, rn->cfg, &rn->q, flags, now, log_note, rn,
-	    &a);
-	if (r != 0 && r != KB_ERR_CACHE_MISS)
-		log_cache_problem(rn, "cache-ignored", r);
-	if (a != NULL && a->fetched > now + 60) {
-		/* from the future: the clock moved, trust nothing */
-		log_cache_problem(rn, "cache-ignored", KB_ERR_CACHE_STALE);
-		lookup_answer_free(a);
-		a = NULL;
-	}
-	return a;
-}
-
-static int
-age_within(const struct kb_answer *a, time_t now, unsigned limit)
-{
-	return a != NULL && now >= a->fetched &&
-	    (unsigned long long)(now - a->fetched) < limit;
-}
-
 /*
- * Look in the cache: returns a fresh answer (age < cache_ttl) or NULL, and
- * keeps the best answer usable offline in rn->offline.  A fingerprint
- * query also accepts the all-keys answer filtered by the fingerprint.
+ * Ask the cache which answer may be served now: returns a fresh answer or
+ * NULL, and keeps an answer usable only offline in rn->offline.  The
+ * policy (ages, superseding, which of a user's answers speaks for the
+ * query) is cache_consult()'s.
  */
 static struct kb_answer *
 cache_lookup(struct run *rn)
 {
-	struct kb_answer *own, *all = NULL, *best;
-	time_t now = time(NULL);
-	unsigned ttl = rn->cfg->cache_ttl;
-	unsigned offl = rn->cfg->offline_max_age;
+	struct kb_cached cc;
+	struct timespec now;
+	int r;
 
 	if (rn->cache == NULL)
 		return NULL;
-	own = cache_try(rn, 0, now);
-	if (rn->q.fingerprint != NULL && !age_within(own, now, ttl))
-		all = cache_try(rn, KB_CACHE_ALL_KEYS, now);
-	best = own;
-	if (all != NULL && (best == NULL || all->fetched > best->fetched))
-		best = all;
-	if (best != own)
-		lookup_answer_free(own);
-	if (best != all)
-		lookup_answer_free(all);
-	if (best == NULL)
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = cache_consult(rn->cache, rn->cfg, &rn->q, &now, log_note, rn, &cc);
+	if (r != 0)
+		log_cache_problem(rn, "cache-ignored", r);
+	switch (cc.state) {
+	case KB_CACHE_FRESH:
+		return cc.answer;
+	case KB_CACHE_OFFLINE:
+		rn->offline = cc.answer;
 		return NULL;
-	if (age_within(best, now, ttl))
-		return best;
-	if (age_within(best, now, offl == 0 ? 0 : offl + 1))
-		rn->offline = best;
-	else
-		lookup_answer_free(best);
-	return NULL;
+	case KB_CACHE_FUTURE:
+		log_cache_problem(rn, "cache-ignored", KB_ERR_CACHE_STALE);
+		return NULL;
+	default:
+		lookup_answer_free(cc.answer);
+		return NULL;
+	}
 }
 
 /* ---- the watchdog ---- */
@@ -523,27 +493,6 @@ stop_watchdog(struct run *rn, pthread_t tid)
 	pthread_cond_destroy(&rn->cv);
 }
 
-/*
- * libldap's global initialisation looks up this host's own name, and any
- * host name in a URI needs DNS too.  glibc's default (5 s, 2 attempts per
- * server) outlasts the whole deadline when DNS is unreachable, so bound
- * each query by network_timeout: the lookup then fails fast enough for the
- * directory to answer within timeout.  The watchdog still covers the rest.
- */
-static void
-bound_resolver(const struct kb_config *cfg)
-{
-	char opts[64];
-	unsigned t = cfg->network_timeout;
-
-	if (t < 1)
-		t = 1;
-	if (t > 30)
-		t = 30;
-	snprintf(opts, sizeof(opts), "timeout:%u attempts:1", t);
-	setenv("RES_OPTIONS", opts, 1);
-}
-
 /* Ask the directory under the watchdog; serve or fall back. */
 static int
 directory_answer(struct run *rn)
@@ -555,8 +504,7 @@ directory_answer(struct run *rn)
 
 	errbuf[0] = '\0';
 	/* environment changes happen before the watchdog thread exists */
-	bound_resolver(rn->cfg);
-	if (dir_init_env() != 0 || start_watchdog(rn, &tid) != 0) {
+	if (lookup_prepare(rn->cfg) != 0 || start_watchdog(rn, &tid) != 0) {
 		log_decision(rn, NULL, NULL, "error", KB_ERR_SYSTEM,
 		    "watchdog");
 		return EXIT_NO_ANSWER;
@@ -570,14 +518,11 @@ directory_answer(struct run *rn)
 		r = KB_ERR_DIR_TIMEOUT;	/* libldap refuses a zero timeout */
 	if (r == 0) {
 		/*
-		 * No key for a fingerprint is worth nothing cached: sshd asks
-		 * once for a key it will refuse, and offline "none" and "no
-		 * answer" refuse it alike.  Storing it would let a client
-		 * grow the cache with every public key it makes up.
+		 * Every answer is recorded, empty ones included: it must
+		 * supersede what older answers said about this user.
 		 */
 		if (rn->cache != NULL &&
-		    (a->nkeys > 0 || rn->q.fingerprint == NULL) &&
-		    (store = cache_store(rn->cache, &rn->q, a)) != 0)
+		    (store = cache_record(rn->cache, rn->cfg, &rn->q, a)) != 0)
 			log_cache_problem(rn, "cache-store-failed", store);
 		code = serve(rn, a, "directory", "ok", 0, NULL);
 	} else if (offline_allowed(r))

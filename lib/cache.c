@@ -1,20 +1,22 @@
 /*
- * cache.c - keybound-keys' answer cache.
+ * cache.c - keybound-keys' answer cache and its serving policy.
  *
- * File format (printable ASCII, one record per line):
+ * File format (printable ASCII, one record per line), one file per user:
  *
- *	keybound-cache 1
+ *	keybound-cache 2
  *	user HEX(user bytes)
  *	instance INSTANCE
- *	fingerprint SHA256:...|*
- *	fetched UNIX-SECONDS
- *	key NAME TYPE BASE64 HEX(options)|- NOTAFTER|-
+ *	answer *|SHA256:... SECONDS.NANOSECONDS NKEYS
+ *	key SHA256:... NAME TYPE BASE64 HEX(options)|- NOTAFTER|-
  *	...
- *	end COUNT
+ *	end NANSWERS
  *
  * Nothing read back is trusted: the header must match the query exactly
- * and every key line is handed to lookup_add_key() like a directory value.
+ * and every key line is handed to lookup_add_key() like a directory value;
+ * the stored fingerprint (used to remove a revoked key) must be the one
+ * the key hashes to.
  */
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -22,6 +24,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +35,14 @@
 
 #include "kb.h"
 #include "cache.h"
+#include "clock.h"
 #include "config.h"
 #include "lookup.h"
 
-#define CACHE_MAGIC	"keybound-cache 1"
-#define NAME_LEN	(2 + 2 * 32)	/* "a-" + hex SHA-256 */
+#define CACHE_MAGIC	"keybound-cache 2"
+#define NAME_LEN	(2 + 2 * 32)	/* "u-" + hex SHA-256 */
+#define PRUNE_MARK	".pruned"
+#define NSEC		1000000000LL
 
 struct kb_cache {
 	int dfd;
@@ -45,6 +52,31 @@ struct buf {
 	char *s;
 	size_t len;
 	size_t cap;
+};
+
+/* One key of a cached answer; strings belong to the file buffer or to
+   the directory's answer, never to this struct. */
+struct ckey {
+	const char *fp;
+	const char *name;
+	const char *key_text;		/* "TYPE BASE64" */
+	const char *opts;		/* raw options or NULL */
+	const char *not_after;		/* or NULL */
+};
+
+/* One answer the directory gave: all keys ("*") or one fingerprint. */
+struct canswer {
+	const char *fp;
+	struct timespec stamp;
+	struct ckey *keys;
+	size_t nkeys;
+};
+
+/* A user's file, parsed. */
+struct cfile {
+	struct canswer *ans;
+	size_t n;
+	struct buf raw;
 };
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -94,27 +126,27 @@ cache_close(struct kb_cache *c)
 	free(c);
 }
 
-/* File name for (user, instance, fingerprint or all). */
+/* ---- small pieces ---- */
+
+/* File name for (user, instance). */
 static int
-cache_name(const struct kb_query *q, int all, char name[NAME_LEN + 1])
+cache_name(const struct kb_query *q, char name[NAME_LEN + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	const char *fp = (all || q->fingerprint == NULL) ? "*" : q->fingerprint;
 	EVP_MD_CTX *ctx;
 	int r = KB_ERR_CRYPTO;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return KB_ERR_NOMEM;
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, "keybound-cache-1", 17) != 1 ||
+	    EVP_DigestUpdate(ctx, "keybound-cache-2", 17) != 1 ||
 	    EVP_DigestUpdate(ctx, q->user, q->userlen) != 1 ||
 	    EVP_DigestUpdate(ctx, "", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, q->instance, strlen(q->instance) + 1) != 1 ||
-	    EVP_DigestUpdate(ctx, fp, strlen(fp)) != 1 ||
+	    EVP_DigestUpdate(ctx, q->instance, strlen(q->instance)) != 1 ||
 	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
 		goto out;
-	name[0] = 'a';
+	name[0] = 'u';
 	name[1] = '-';
 	for (i = 0; i < 32; i++) {
 		name[2 + 2 * i] = hexdigits[md[i] >> 4];
@@ -127,204 +159,85 @@ cache_name(const struct kb_query *q, int all, char name[NAME_LEN + 1])
 	return r;
 }
 
-/* ---- writing ---- */
+static long long
+ts_ns(const struct timespec *t)
+{
+	return (long long)t->tv_sec * NSEC + t->tv_nsec;
+}
 
 static int
-buf_add(struct buf *b, const char *s, size_t len)
+ts_cmp(const struct timespec *a, const struct timespec *b)
 {
-	char *n;
-	size_t ncap;
-
-	if (len > KB_CACHE_MAX_BYTES - b->len)
-		return KB_ERR_TOO_LONG;
-	if (b->len + len + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 4096;
-		while (ncap < b->len + len + 1)
-			ncap *= 2;
-		if ((n = realloc(b->s, ncap)) == NULL)
-			return KB_ERR_NOMEM;
-		b->s = n;
-		b->cap = ncap;
-	}
-	memcpy(b->s + b->len, s, len);
-	b->len += len;
-	b->s[b->len] = '\0';
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;
 	return 0;
 }
 
-static int
-buf_str(struct buf *b, const char *s)
+/* The longest any answer may be kept: max(cache_ttl, offline_max_age). */
+static long long
+horizon_ns(const struct kb_config *cfg)
 {
-	return buf_add(b, s, strlen(s));
+	unsigned s = cfg->cache_ttl > cfg->offline_max_age ?
+	    cfg->cache_ttl : cfg->offline_max_age;
+
+	return (long long)s * NSEC;
 }
 
-static int
-buf_hex(struct buf *b, const char *s, size_t len)
+static void
+cfile_free(struct cfile *cf)
 {
-	char h[2];
 	size_t i;
-	int r;
 
-	for (i = 0; i < len; i++) {
-		h[0] = hexdigits[(unsigned char)s[i] >> 4];
-		h[1] = hexdigits[(unsigned char)s[i] & 0xf];
-		if ((r = buf_add(b, h, 2)) != 0)
-			return r;
-	}
-	return 0;
+	for (i = 0; i < cf->n; i++)
+		free(cf->ans[i].keys);
+	free(cf->ans);
+	free(cf->raw.s);
+	memset(cf, 0, sizeof(*cf));
 }
 
-static int
-format_answer(const struct kb_query *q, int all, const struct kb_answer *a,
-    struct buf *b)
+static struct canswer *
+cfile_find(struct cfile *cf, const char *fp)
 {
-	const struct kb_keyrec *k;
-	char num[64];
 	size_t i;
-	int r;
 
-	snprintf(num, sizeof(num), "%" PRIdMAX, (intmax_t)a->fetched);
-	if ((r = buf_str(b, CACHE_MAGIC "\nuser ")) != 0 ||
-	    (r = buf_hex(b, q->user, q->userlen)) != 0 ||
-	    (r = buf_str(b, "\ninstance ")) != 0 ||
-	    (r = buf_str(b, q->instance)) != 0 ||
-	    (r = buf_str(b, "\nfingerprint ")) != 0 ||
-	    (r = buf_str(b, all || q->fingerprint == NULL ? "*" :
-	    q->fingerprint)) != 0 ||
-	    (r = buf_str(b, "\nfetched ")) != 0 ||
-	    (r = buf_str(b, num)) != 0 || (r = buf_str(b, "\n")) != 0)
-		return r;
-	for (i = 0; i < a->nkeys; i++) {
-		k = &a->keys[i];
-		if ((r = buf_str(b, "key ")) != 0 ||
-		    (r = buf_str(b, k->name)) != 0 ||
-		    (r = buf_str(b, " ")) != 0 ||
-		    (r = buf_str(b, k->key_text)) != 0 ||
-		    (r = buf_str(b, " ")) != 0)
-			return r;
-		if (k->options != NULL && k->options[0] != '\0')
-			r = buf_hex(b, k->options, strlen(k->options));
-		else
-			r = buf_str(b, "-");
-		if (r != 0 || (r = buf_str(b, " ")) != 0 ||
-		    (r = buf_str(b, k->not_after ? k->not_after : "-")) != 0 ||
-		    (r = buf_str(b, "\n")) != 0)
-			return r;
-	}
-	snprintf(num, sizeof(num), "end %zu\n", a->nkeys);
-	return buf_str(b, num);
+	for (i = 0; i < cf->n; i++)
+		if (strcmp(cf->ans[i].fp, fp) == 0)
+			return &cf->ans[i];
+	return NULL;
 }
 
-static int
-write_all(int fd, const char *s, size_t len)
+static void
+cfile_remove(struct cfile *cf, struct canswer *an)
 {
-	ssize_t n;
+	size_t i = (size_t)(an - cf->ans);
 
-	while (len > 0) {
-		n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return KB_ERR_SYSTEM;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	free(an->keys);
+	memmove(&cf->ans[i], &cf->ans[i + 1],
+	    (cf->n - i - 1) * sizeof(cf->ans[0]));
+	cf->n--;
 }
 
-/*
- * Whether the cache directory holds at least KB_CACHE_MAX_FILES entries.
- * An unreadable directory counts as full.
- */
-static int
-cache_full(struct kb_cache *c)
+/* Append an answer with room for nkeys keys; NULL without memory. */
+static struct canswer *
+cfile_add(struct cfile *cf, const char *fp, const struct timespec *stamp,
+    size_t nkeys)
 {
-	struct dirent *de;
-	DIR *d = NULL;
-	size_t n = 0;
-	int fd, full = 1;
+	struct canswer *n, *an;
 
-	if ((fd = openat(c->dfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		goto out;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		goto out;
-	}
-	while (n < KB_CACHE_MAX_FILES && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	}
-	full = n >= KB_CACHE_MAX_FILES;
- out:
-	if (d != NULL)
-		closedir(d);
-	return full;
-}
-
-int
-cache_store(struct kb_cache *c, const struct kb_query *q,
-    const struct kb_answer *a)
-{
-	struct buf b = { NULL, 0, 0 };
-	unsigned char rnd[8];
-	char name[NAME_LEN + 1], tmp[32];
-	size_t i;
-	int fd = -1, r = KB_ERR_INTERNAL, created = 0;
-
-	/*
-	 * "Nothing attached" is the answer for any name a client makes up
-	 * (sshd hands PAM whatever user name it was sent): bounded.
-	 */
-	if (a->nkeys == 0 && cache_full(c)) {
-		r = KB_ERR_CACHE_FULL;
-		goto out;
-	}
-	if ((r = cache_name(q, 0, name)) != 0 ||
-	    (r = format_answer(q, 0, a, &b)) != 0)
-		goto out;
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
-	memcpy(tmp, ".tmp-", 5);
-	for (i = 0; i < sizeof(rnd); i++) {
-		tmp[5 + 2 * i] = hexdigits[rnd[i] >> 4];
-		tmp[6 + 2 * i] = hexdigits[rnd[i] & 0xf];
-	}
-	tmp[5 + 2 * sizeof(rnd)] = '\0';
-	fd = openat(c->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1) {
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
-	created = 1;
-	if (fchmod(fd, 0600) != 0 || (r = write_all(fd, b.s, b.len)) != 0 ||
-	    fsync(fd) != 0) {
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
-	fd = -1;
-	if (renameat(c->dfd, tmp, c->dfd, name) != 0) {
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
-	created = 0;
-	r = 0;
- out:
-	if (fd != -1)
-		close(fd);
-	if (created)
-		unlinkat(c->dfd, tmp, 0);
-	free(b.s);
-	return r;
+	if ((n = reallocarray(cf->ans, cf->n + 1, sizeof(*n))) == NULL)
+		return NULL;
+	cf->ans = n;
+	an = &cf->ans[cf->n];
+	memset(an, 0, sizeof(*an));
+	if (nkeys > 0 && (an->keys = calloc(nkeys, sizeof(*an->keys))) ==
+	    NULL)
+		return NULL;
+	an->fp = fp;
+	an->stamp = *stamp;
+	cf->n++;
+	return an;
 }
 
 /* ---- reading ---- */
@@ -387,15 +300,24 @@ next_line(char **p, char *end)
 	return line;
 }
 
-/* The value after "word " on line, or NULL. */
-static const char *
-field(const char *line, const char *word)
+/* Split line in place at single spaces into exactly n non-empty fields. */
+static int
+split_fields(char *line, char **f, int n)
 {
-	size_t n = strlen(word);
+	char *p = line;
+	int i;
 
-	if (strncmp(line, word, n) != 0 || line[n] != ' ')
-		return NULL;
-	return line + n + 1;
+	for (i = 0; i < n; i++) {
+		f[i] = p;
+		p = strchr(p, ' ');
+		if ((p == NULL) != (i == n - 1))
+			return -1;
+		if (p != NULL)
+			*p++ = '\0';
+		if (f[i][0] == '\0')
+			return -1;
+	}
+	return 0;
 }
 
 static int
@@ -427,158 +349,783 @@ unhex(char *s)
 	return (ssize_t)(n / 2);
 }
 
+/* A decimal number of at most maxdigits digits, no sign, no padding. */
 static int
-parse_time(const char *s, time_t *tp)
+parse_uint(const char *s, size_t maxdigits, unsigned long long *vp)
 {
-	char *end;
-	long long v;
+	size_t n = strspn(s, "0123456789");
 
-	if (s == NULL || *s < '0' || *s > '9')
+	if (n == 0 || n != strlen(s) || n > maxdigits ||
+	    (n > 1 && s[0] == '0'))
 		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
-		return -1;
-	*tp = (time_t)v;
+	*vp = strtoull(s, NULL, 10);
 	return 0;
 }
 
-/* Check the header lines against the query. */
+/* "SECONDS.NANOSECONDS" with exactly nine digits after the point. */
 static int
-check_header(char **p, char *end, const struct kb_query *q, int all,
-    time_t *fetched)
+parse_stamp(char *s, struct timespec *t)
 {
-	const char *v, *want_fp;
-	char *line, *user;
+	unsigned long long sec, nsec;
+	char *dot = strchr(s, '.');
+
+	if (dot == NULL || strlen(dot + 1) != 9 ||
+	    strspn(dot + 1, "0123456789") != 9)
+		return -1;
+	*dot = '\0';
+	if (parse_uint(s, 18, &sec) != 0)
+		return -1;
+	nsec = strtoull(dot + 1, NULL, 10);
+	t->tv_sec = (time_t)sec;
+	t->tv_nsec = (long)nsec;
+	return 0;
+}
+
+static int
+parse_header(char **p, char *end, const struct kb_query *q)
+{
+	char *line, *v;
 	ssize_t ulen;
 
-	want_fp = all || q->fingerprint == NULL ? "*" : q->fingerprint;
 	if ((line = next_line(p, end)) == NULL || strcmp(line, CACHE_MAGIC))
 		return KB_ERR_CACHE_CORRUPT;
 	if ((line = next_line(p, end)) == NULL ||
-	    (v = field(line, "user")) == NULL)
+	    strncmp(line, "user ", 5) != 0)
 		return KB_ERR_CACHE_CORRUPT;
-	user = line + 5;
-	if ((ulen = unhex(user)) < 0)
+	v = line + 5;
+	if ((ulen = unhex(v)) < 0)
 		return KB_ERR_CACHE_CORRUPT;
-	if ((size_t)ulen != q->userlen || memcmp(user, q->user, q->userlen))
+	if ((size_t)ulen != q->userlen || memcmp(v, q->user, q->userlen))
 		return KB_ERR_CACHE_MISS;	/* a hash collision */
 	if ((line = next_line(p, end)) == NULL ||
-	    (v = field(line, "instance")) == NULL)
+	    strncmp(line, "instance ", 9) != 0)
 		return KB_ERR_CACHE_CORRUPT;
-	if (strcmp(v, q->instance) != 0)
+	if (strcmp(line + 9, q->instance) != 0)
 		return KB_ERR_CACHE_MISS;
-	if ((line = next_line(p, end)) == NULL ||
-	    (v = field(line, "fingerprint")) == NULL)
-		return KB_ERR_CACHE_CORRUPT;
-	if (strcmp(v, want_fp) != 0)
-		return KB_ERR_CACHE_MISS;
-	if ((line = next_line(p, end)) == NULL ||
-	    parse_time(field(line, "fetched"), fetched) != 0)
-		return KB_ERR_CACHE_CORRUPT;
 	return 0;
 }
 
-/* "key NAME TYPE BASE64 OPTS NOTAFTER": split in place into 5 fields. */
+/* "key FP NAME TYPE BASE64 OPTS NOTAFTER" into k (pointing into line). */
 static int
-split_key_line(char *line, char *f[5])
+parse_key(char *line, struct ckey *k)
 {
-	char *p;
-	int i;
-
-	if (strncmp(line, "key ", 4) != 0)
-		return -1;
-	p = line + 4;
-	for (i = 0; i < 5; i++) {
-		f[i] = p;
-		p = strchr(p, ' ');
-		if (i < 4) {
-			if (p == NULL)
-				return -1;
-			*p++ = '\0';
-		}
-	}
-	if (p != NULL)
-		return -1;
-	for (i = 0; i < 5; i++)
-		if (f[i][0] == '\0')
-			return -1;
-	/* TYPE and BASE64 go back together as the key text */
-	f[1][strlen(f[1])] = ' ';
-	return 0;
-}
-
-static int
-parse_keys(char **p, char *end, const struct kb_config *cfg,
-    const struct kb_query *q, time_t now, lookup_note_fn note, void *ctx,
-    struct kb_answer *a)
-{
-	char *line, *f[5], *opts, *na;
+	char *f[6];
 	ssize_t optslen;
-	size_t n = 0;
+
+	if (strncmp(line, "key ", 4) != 0 || split_fields(line + 4, f, 6))
+		return KB_ERR_CACHE_CORRUPT;
+	f[2][strlen(f[2])] = ' ';	/* TYPE and BASE64 back together */
+	k->fp = f[0];
+	k->name = f[1];
+	k->key_text = f[2];
+	k->opts = NULL;
+	if (strcmp(f[4], "-") != 0) {
+		if ((optslen = unhex(f[4])) <= 0 ||
+		    strlen(f[4]) != (size_t)optslen)
+			return KB_ERR_CACHE_CORRUPT;
+		k->opts = f[4];
+	}
+	k->not_after = strcmp(f[5], "-") == 0 ? NULL : f[5];
+	return 0;
+}
+
+/* "answer FP STAMP NKEYS" and its key lines. */
+static int
+parse_answer(char *line, char **p, char *end, struct cfile *cf)
+{
+	struct canswer *an;
+	struct timespec stamp;
+	unsigned long long nkeys;
+	char *f[3];
+	size_t i;
 	int r;
 
-	while ((line = next_line(p, end)) != NULL) {
-		if (strncmp(line, "end ", 4) == 0) {
-			if (*p != end || strspn(line + 4, "0123456789") !=
-			    strlen(line + 4) || line[4] == '\0' ||
-			    strtoull(line + 4, NULL, 10) != n)
-				return KB_ERR_CACHE_CORRUPT;
-			return 0;
-		}
-		if (split_key_line(line, f) != 0)
+	if (strncmp(line, "answer ", 7) != 0 ||
+	    split_fields(line + 7, f, 3) != 0 ||
+	    (strcmp(f[0], "*") != 0 && strncmp(f[0], "SHA256:", 7) != 0) ||
+	    parse_stamp(f[1], &stamp) != 0 || parse_uint(f[2], 6, &nkeys) ||
+	    cfile_find(cf, f[0]) != NULL || cf->n >= KB_CACHE_MAX_ANSWERS ||
+	    nkeys > (unsigned long long)(end - *p) / 16)
+		return KB_ERR_CACHE_CORRUPT;
+	if ((an = cfile_add(cf, f[0], &stamp, (size_t)nkeys)) == NULL)
+		return KB_ERR_NOMEM;
+	for (i = 0; i < nkeys; i++) {
+		if ((line = next_line(p, end)) == NULL)
 			return KB_ERR_CACHE_CORRUPT;
-		/* f[1] now holds "TYPE BASE64", f[2] its second half */
-		opts = f[3];
-		na = f[4];
-		optslen = 0;
-		if (strcmp(opts, "-") != 0 && (optslen = unhex(opts)) <= 0)
-			return KB_ERR_CACHE_CORRUPT;
-		if (strcmp(na, "-") == 0)
-			na = NULL;
-		r = lookup_add_key(cfg, q, now, f[0], strlen(f[0]), f[1],
-		    strlen(f[1]), optslen > 0 ? opts : NULL, (size_t)optslen,
-		    na, na ? strlen(na) : 0, note, ctx, a);
-		if (r != 0)
+		if ((r = parse_key(line, &an->keys[i])) != 0)
 			return r;
-		n++;
+		an->nkeys++;
 	}
-	return KB_ERR_CACHE_CORRUPT;
+	return 0;
 }
 
-int
-cache_load(struct kb_cache *c, const struct kb_config *cfg,
-    const struct kb_query *q, unsigned flags, time_t now,
-    lookup_note_fn note, void *ctx, struct kb_answer **ap)
+/* Read and parse q's user file; KB_ERR_CACHE_MISS if there is none. */
+static int
+cfile_load(struct kb_cache *c, const struct kb_query *q,
+    const char *name, struct cfile *cf)
 {
-	struct buf b = { NULL, 0, 0 };
-	struct kb_answer *a = NULL;
-	char name[NAME_LEN + 1], *p;
-	int all = (flags & KB_CACHE_ALL_KEYS) != 0, r = KB_ERR_INTERNAL;
+	unsigned long long n;
+	char *p, *end, *line;
+	int r;
 
-	*ap = NULL;
-	if (c == NULL) {
-		r = KB_ERR_CACHE_MISS;
+	memset(cf, 0, sizeof(*cf));
+	if ((r = read_file(c, name, &cf->raw)) != 0)
 		goto out;
-	}
-	if ((r = cache_name(q, all, name)) != 0 ||
-	    (r = read_file(c, name, &b)) != 0 ||
-	    (r = lookup_answer_new(&a)) != 0)
-		goto out;
-	if (memchr(b.s, '\0', b.len) != NULL) {
+	if (memchr(cf->raw.s, '\0', cf->raw.len) != NULL) {
 		r = KB_ERR_CACHE_CORRUPT;
 		goto out;
 	}
-	p = b.s;
-	if ((r = check_header(&p, b.s + b.len, q, all, &a->fetched)) != 0 ||
-	    (r = parse_keys(&p, b.s + b.len, cfg, q, now, note, ctx, a)) != 0)
+	p = cf->raw.s;
+	end = cf->raw.s + cf->raw.len;
+	if ((r = parse_header(&p, end, q)) != 0)
 		goto out;
+	r = KB_ERR_CACHE_CORRUPT;
+	while ((line = next_line(&p, end)) != NULL) {
+		if (strncmp(line, "end ", 4) == 0) {
+			if (p == end && parse_uint(line + 4, 6, &n) == 0 &&
+			    n == cf->n)
+				r = 0;
+			break;
+		}
+		if ((r = parse_answer(line, &p, end, cf)) != 0)
+			break;
+		r = KB_ERR_CACHE_CORRUPT;
+	}
+ out:
+	if (r != 0)
+		cfile_free(cf);
+	return r;
+}
+
+/* ---- the serving policy ---- */
+
+/*
+ * Build the answer q gets from one cached answer: every key re-checked
+ * as untrusted, and its stored fingerprint must be the key's.
+ */
+static int
+answer_from(const struct kb_config *cfg, const struct kb_query *q,
+    const struct canswer *an, time_t now, lookup_note_fn note, void *ctx,
+    struct kb_answer **ap)
+{
+	struct kb_answer *a = NULL;
+	const struct ckey *k;
+	size_t i, before;
+	int r;
+
+	*ap = NULL;
+	if ((r = lookup_answer_new(&a)) != 0)
+		goto out;
+	for (i = 0; i < an->nkeys; i++) {
+		k = &an->keys[i];
+		before = a->nkeys;
+		r = lookup_add_key(cfg, q, now, k->name, strlen(k->name),
+		    k->key_text, strlen(k->key_text), k->opts,
+		    k->opts ? strlen(k->opts) : 0, k->not_after,
+		    k->not_after ? strlen(k->not_after) : 0, note, ctx, a);
+		if (r != 0)
+			goto out;
+		if (a->nkeys > before &&
+		    strcmp(a->keys[before].fingerprint, k->fp) != 0) {
+			r = KB_ERR_CACHE_CORRUPT;
+			goto out;
+		}
+	}
 	lookup_finish(cfg, a, note, ctx);
+	a->fetched = an->stamp;
 	*ap = a;
 	a = NULL;
 	r = 0;
  out:
 	lookup_answer_free(a);
+	return r;
+}
+
+/* Keys of an that a fingerprint query for fp would get (by stored fp). */
+static size_t
+keys_matching(const struct canswer *an, const char *fp)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < an->nkeys; i++)
+		if (strcmp(an->keys[i].fp, fp) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * The answer that speaks for q: the all-keys answer, or for a
+ * fingerprint the newer of its own answer and the all-keys one (on a tie,
+ * the one granting less).
+ */
+static const struct canswer *
+choose_answer(struct cfile *cf, const struct kb_query *q)
+{
+	const struct canswer *all = cfile_find(cf, "*"), *own;
+	int cmp;
+
+	if (q->fingerprint == NULL)
+		return all;
+	own = cfile_find(cf, q->fingerprint);
+	if (own == NULL || all == NULL)
+		return own != NULL ? own : all;
+	cmp = ts_cmp(&own->stamp, &all->stamp);
+	if (cmp == 0)
+		return own->nkeys <= keys_matching(all, q->fingerprint) ?
+		    own : all;
+	return cmp > 0 ? own : all;
+}
+
+/*
+ * Stamps come from this host's clock: one further ahead than a second
+ * means the clock was set back, and the answer's age is unknown.
+ */
+static enum kb_cache_state
+judge_age(const struct kb_config *cfg, long long age_ns)
+{
+	if (age_ns < -(long long)KB_CACHE_FUTURE_S * NSEC)
+		return KB_CACHE_FUTURE;
+	if (age_ns < 0)
+		age_ns = 0;
+	if (age_ns < (long long)cfg->cache_ttl * NSEC)
+		return KB_CACHE_FRESH;
+	if (cfg->offline_max_age > 0 &&
+	    age_ns <= (long long)cfg->offline_max_age * NSEC)
+		return KB_CACHE_OFFLINE;
+	return KB_CACHE_TOO_OLD;
+}
+
+int
+cache_consult(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct timespec *now,
+    lookup_note_fn note, void *ctx, struct kb_cached *out)
+{
+	struct cfile cf;
+	const struct canswer *an;
+	char name[NAME_LEN + 1];
+	long long age;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	memset(&cf, 0, sizeof(cf));
+	if (c == NULL)
+		return 0;
+	if ((r = cache_name(q, name)) != 0)
+		return r;
+	if ((r = cfile_load(c, q, name, &cf)) != 0)
+		return r == KB_ERR_CACHE_MISS ? 0 : r;
+	if ((an = choose_answer(&cf, q)) == NULL)
+		goto out;
+	age = ts_ns(now) - ts_ns(&an->stamp);
+	out->age_ms = age / 1000000;
+	out->state = judge_age(cfg, age);
+	if (out->state == KB_CACHE_FRESH || out->state == KB_CACHE_OFFLINE) {
+		r = answer_from(cfg, q, an, now->tv_sec, note, ctx,
+		    &out->answer);
+		if (r != 0)
+			out->state = KB_CACHE_NONE;
+	}
+ out:
+	cfile_free(&cf);
+	return r;
+}
+
+/* ---- superseding ---- */
+
+/* The directory's answer as a cached answer (strings stay a's). */
+static int
+add_directory_answer(struct cfile *cf, const char *fp,
+    const struct kb_answer *a)
+{
+	struct canswer *an;
+	size_t i;
+
+	if ((an = cfile_add(cf, fp, &a->fetched, a->nkeys)) == NULL)
+		return KB_ERR_NOMEM;
+	for (i = 0; i < a->nkeys; i++) {
+		an->keys[i].fp = a->keys[i].fingerprint;
+		an->keys[i].name = a->keys[i].name;
+		an->keys[i].key_text = a->keys[i].key_text;
+		an->keys[i].opts = a->keys[i].options;
+		an->keys[i].not_after = a->keys[i].not_after;
+	}
+	an->nkeys = a->nkeys;
+	return 0;
+}
+
+/* Drop fp's key from an (an empty answer for fp is newer). */
+static void
+drop_key(struct canswer *an, const char *fp)
+{
+	size_t i = 0;
+
+	while (i < an->nkeys) {
+		if (strcmp(an->keys[i].fp, fp) == 0) {
+			memmove(&an->keys[i], &an->keys[i + 1],
+			    (an->nkeys - i - 1) * sizeof(an->keys[0]));
+			an->nkeys--;
+		} else
+			i++;
+	}
+}
+
+/* An all-keys answer: it replaces every older answer for the user. */
+static int
+merge_all(struct cfile *cf, const struct kb_answer *a)
+{
+	struct canswer *old;
+	size_t i = 0;
+
+	while (i < cf->n) {
+		if (ts_cmp(&cf->ans[i].stamp, &a->fetched) <= 0)
+			cfile_remove(cf, &cf->ans[i]);
+		else
+			i++;
+	}
+	if ((old = cfile_find(cf, "*")) != NULL)
+		return 0;		/* a newer all-keys answer stays */
+	return add_directory_answer(cf, "*", a);
+}
+
+/* A fingerprint answer: replaces its own older answer; empty, it also
+   takes the key out of an older all-keys answer. */
+static int
+merge_fingerprint(struct cfile *cf, const char *fp,
+    const struct kb_answer *a)
+{
+	struct canswer *own = cfile_find(cf, fp), *all = cfile_find(cf, "*");
+
+	if (a->nkeys == 0 && all != NULL &&
+	    ts_cmp(&all->stamp, &a->fetched) <= 0)
+		drop_key(all, fp);
+	if (own != NULL) {
+		if (ts_cmp(&own->stamp, &a->fetched) > 0)
+			return 0;	/* ours is older: keep the newer */
+		cfile_remove(cf, own);
+	}
+	if (a->nkeys == 0)
+		return 0;
+	return add_directory_answer(cf, fp, a);
+}
+
+/* Forget answers too old to serve, and the oldest past the bound. */
+static void
+drop_old(struct cfile *cf, const struct kb_config *cfg,
+    const struct timespec *now)
+{
+	size_t i = 0, oldest;
+
+	while (i < cf->n) {
+		if (ts_ns(now) - ts_ns(&cf->ans[i].stamp) > horizon_ns(cfg))
+			cfile_remove(cf, &cf->ans[i]);
+		else
+			i++;
+	}
+	while (cf->n > KB_CACHE_MAX_ANSWERS) {
+		oldest = 0;
+		for (i = 1; i < cf->n; i++)
+			if (ts_cmp(&cf->ans[i].stamp,
+			    &cf->ans[oldest].stamp) < 0)
+				oldest = i;
+		cfile_remove(cf, &cf->ans[oldest]);
+	}
+}
+
+static int
+cfile_has_keys(const struct cfile *cf)
+{
+	size_t i;
+
+	for (i = 0; i < cf->n; i++)
+		if (cf->ans[i].nkeys > 0)
+			return 1;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static int
+buf_add(struct buf *b, const char *s, size_t len)
+{
+	char *n;
+	size_t ncap;
+
+	if (len > KB_CACHE_MAX_BYTES - b->len)
+		return KB_ERR_TOO_LONG;
+	if (b->len + len + 1 > b->cap) {
+		ncap = b->cap ? b->cap : 4096;
+		while (ncap < b->len + len + 1)
+			ncap *= 2;
+		if ((n = realloc(b->s, ncap)) == NULL)
+			return KB_ERR_NOMEM;
+		b->s = n;
+		b->cap = ncap;
+	}
+	memcpy(b->s + b->len, s, len);
+	b->len += len;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+static int
+buf_str(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+static int
+buf_hex(struct buf *b, const char *s, size_t len)
+{
+	char h[2];
+	size_t i;
+	int r;
+
+	for (i = 0; i < len; i++) {
+		h[0] = hexdigits[(unsigned char)s[i] >> 4];
+		h[1] = hexdigits[(unsigned char)s[i] & 0xf];
+		if ((r = buf_add(b, h, 2)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+format_key(struct buf *b, const struct ckey *k)
+{
+	int r;
+
+	if ((r = buf_str(b, "key ")) != 0 || (r = buf_str(b, k->fp)) != 0 ||
+	    (r = buf_str(b, " ")) != 0 || (r = buf_str(b, k->name)) != 0 ||
+	    (r = buf_str(b, " ")) != 0 ||
+	    (r = buf_str(b, k->key_text)) != 0 || (r = buf_str(b, " ")) != 0)
+		return r;
+	if (k->opts != NULL && k->opts[0] != '\0')
+		r = buf_hex(b, k->opts, strlen(k->opts));
+	else
+		r = buf_str(b, "-");
+	if (r != 0 || (r = buf_str(b, " ")) != 0 ||
+	    (r = buf_str(b, k->not_after ? k->not_after : "-")) != 0)
+		return r;
+	return buf_str(b, "\n");
+}
+
+static int
+format_file(const struct kb_query *q, const struct cfile *cf, struct buf *b)
+{
+	const struct canswer *an;
+	char num[96];
+	size_t i, j;
+	int r;
+
+	if ((r = buf_str(b, CACHE_MAGIC "\nuser ")) != 0 ||
+	    (r = buf_hex(b, q->user, q->userlen)) != 0 ||
+	    (r = buf_str(b, "\ninstance ")) != 0 ||
+	    (r = buf_str(b, q->instance)) != 0 || (r = buf_str(b, "\n")) != 0)
+		return r;
+	for (i = 0; i < cf->n; i++) {
+		an = &cf->ans[i];
+		snprintf(num, sizeof(num), " %" PRIdMAX ".%09ld %zu\n",
+		    (intmax_t)an->stamp.tv_sec, an->stamp.tv_nsec, an->nkeys);
+		if ((r = buf_str(b, "answer ")) != 0 ||
+		    (r = buf_str(b, an->fp)) != 0 || (r = buf_str(b, num)))
+			return r;
+		for (j = 0; j < an->nkeys; j++)
+			if ((r = format_key(b, &an->keys[j])) != 0)
+				return r;
+	}
+	snprintf(num, sizeof(num), "end %zu\n", cf->n);
+	return buf_str(b, num);
+}
+
+static int
+write_all(int fd, const char *s, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, s, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return KB_ERR_SYSTEM;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Replace name with b's bytes: temp file, fsync, rename. */
+static int
+write_atomic(struct kb_cache *c, const char *name, const struct buf *b)
+{
+	unsigned char rnd[8];
+	char tmp[32];
+	size_t i;
+	int fd = -1, r = KB_ERR_SYSTEM, created = 0;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		goto out;
+	memcpy(tmp, ".tmp-", 5);
+	for (i = 0; i < sizeof(rnd); i++) {
+		tmp[5 + 2 * i] = hexdigits[rnd[i] >> 4];
+		tmp[6 + 2 * i] = hexdigits[rnd[i] & 0xf];
+	}
+	tmp[5 + 2 * sizeof(rnd)] = '\0';
+	fd = openat(c->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		goto out;
+	created = 1;
+	/*
+	 * fsync before the rename: after a crash the name holds either the
+	 * old answer or the whole new one, never a truncated file that
+	 * would hide a newer "nothing attached".
+	 */
+	if (fchmod(fd, 0600) != 0 || write_all(fd, b->s, b->len) != 0 ||
+	    fsync(fd) != 0)
+		goto out;
+	r = close(fd);
+	fd = -1;
+	if (r != 0 || renameat(c->dfd, tmp, c->dfd, name) != 0) {
+		r = KB_ERR_SYSTEM;
+		goto out;
+	}
+	created = 0;
+	r = 0;
+ out:
+	if (fd != -1)
+		close(fd);
+	if (created)
+		unlinkat(c->dfd, tmp, 0);
+	return r;
+}
+
+/* ---- the writers' lock, counting, pruning ---- */
+
+static int
+cache_lock(struct kb_cache *c)
+{
+	struct timespec until, pause = { 0, 1000000L };
+
+	deadline_set(&until, KB_CACHE_LOCK_MS);
+	for (;;) {
+		if (flock(c->dfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return KB_ERR_SYSTEM;
+		if (deadline_left_ms(&until) == 0)
+			return KB_ERR_CACHE_BUSY;
+		nanosleep(&pause, NULL);
+	}
+}
+
+static void
+cache_unlock(struct kb_cache *c)
+{
+	flock(c->dfd, LOCK_UN);
+}
+
+static DIR *
+open_listing(struct kb_cache *c)
+{
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(c->dfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
+static int
+is_user_file(const char *n)
+{
+	return strncmp(n, "u-", 2) == 0 && strlen(n) == NAME_LEN;
+}
+
+/* Whether cache_dir holds KB_CACHE_MAX_FILES user files (unreadable:
+   counts as full). */
+static int
+cache_full(struct kb_cache *c)
+{
+	struct dirent *de;
+	DIR *d;
+	size_t n = 0;
+
+	if ((d = open_listing(c)) == NULL)
+		return 1;
+	while (n < KB_CACHE_MAX_FILES && (de = readdir(d)) != NULL)
+		if (is_user_file(de->d_name))
+			n++;
+	closedir(d);
+	return n >= KB_CACHE_MAX_FILES;
+}
+
+/* Seconds since the last pruning pass (a large number if never). */
+static long long
+since_prune(struct kb_cache *c, time_t now)
+{
+	struct stat st;
+
+	if (fstatat(c->dfd, PRUNE_MARK, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_mtime > now)
+		return LLONG_MAX;
+	return (long long)(now - st.st_mtime);
+}
+
+static void
+mark_pruned(struct kb_cache *c)
+{
+	int fd;
+
+	fd = openat(c->dfd, PRUNE_MARK, O_WRONLY | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return;
+	futimens(fd, NULL);
+	close(fd);
+}
+
+/* Whether the entry n is left over or too old; the lock is held. */
+static int
+prunable(struct kb_cache *c, const char *n, long long horizon_s, time_t now)
+{
+	struct stat st;
+
+	if (strncmp(n, ".tmp-", 5) == 0)
+		return 1;		/* only lock holders write these */
+	if (strncmp(n, "a-", 2) == 0 && strlen(n) == NAME_LEN)
+		return 1;		/* the format before answer stamps */
+	if (!is_user_file(n))
+		return 0;
+	if (fstatat(c->dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	/* every answer in a file is older than the file */
+	return !S_ISREG(st.st_mode) || st.st_mtime + horizon_s < now;
+}
+
+static int
+prune_locked(struct kb_cache *c, const struct kb_config *cfg)
+{
+	struct dirent *de;
+	DIR *d;
+	time_t now = time(NULL);
+	long long horizon_s = horizon_ns(cfg) / NSEC;
+
+	if ((d = open_listing(c)) == NULL)
+		return KB_ERR_SYSTEM;
+	while ((de = readdir(d)) != NULL)
+		if (prunable(c, de->d_name, horizon_s, now))
+			unlinkat(c->dfd, de->d_name, 0);
+	closedir(d);
+	mark_pruned(c);
+	return 0;
+}
+
+int
+cache_prune(struct kb_cache *c, const struct kb_config *cfg)
+{
+	int r;
+
+	if ((r = cache_lock(c)) != 0)
+		return r;
+	r = prune_locked(c, cfg);
+	cache_unlock(c);
+	return r;
+}
+
+/* ---- recording ---- */
+
+static int
+merge_answer(struct cfile *cf, const struct kb_config *cfg,
+    const struct kb_query *q, const struct kb_answer *a)
+{
+	struct timespec now;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (q->fingerprint == NULL)
+		r = merge_all(cf, a);
+	else
+		r = merge_fingerprint(cf, q->fingerprint, a);
+	if (r == 0)
+		drop_old(cf, cfg, &now);
+	return r;
+}
+
+/*
+ * Write cf as q's file (or remove the file when nothing is left); a new
+ * file without keys only while the cache is not full.
+ */
+static int
+save_file(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const char *name, const struct cfile *cf,
+    int existed)
+{
+	struct buf b = { NULL, 0, 0 };
+	int r;
+
+	if (cf->n == 0) {
+		if (existed && unlinkat(c->dfd, name, 0) != 0 &&
+		    errno != ENOENT)
+			return KB_ERR_SYSTEM;
+		return 0;
+	}
+	if (!existed && !cfile_has_keys(cf) && cache_full(c)) {
+		if (since_prune(c, time(NULL)) < 1)
+			return KB_ERR_CACHE_FULL;
+		prune_locked(c, cfg);
+		if (cache_full(c))
+			return KB_ERR_CACHE_FULL;
+	}
+	if ((r = format_file(q, cf, &b)) == 0)
+		r = write_atomic(c, name, &b);
 	free(b.s);
+	return r;
+}
+
+int
+cache_record(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct kb_answer *a)
+{
+	struct cfile cf;
+	char name[NAME_LEN + 1];
+	int r, existed = 1, locked = 0;
+
+	memset(&cf, 0, sizeof(cf));
+	if ((r = cache_name(q, name)) != 0)
+		goto out;
+	if ((r = cache_lock(c)) != 0)
+		goto out;
+	locked = 1;
+	r = cfile_load(c, q, name, &cf);
+	if (r == KB_ERR_CACHE_MISS)
+		existed = 0;
+	else if (r != 0 && r != KB_ERR_CACHE_UNSAFE &&
+	    r != KB_ERR_CACHE_CORRUPT)
+		goto forget;
+	/* an unsafe or corrupt file is replaced like an empty one */
+	if ((r = merge_answer(&cf, cfg, q, a)) != 0 ||
+	    (r = save_file(c, cfg, q, name, &cf, existed)) != 0)
+		goto forget;
+	if (since_prune(c, time(NULL)) >= KB_CACHE_PRUNE_S)
+		prune_locked(c, cfg);
+	r = 0;
+	goto out;
+ forget:
+	/*
+	 * The newer answer could not be written: forgetting the older one
+	 * is always safe, serving it might not be.
+	 */
+	if (existed && r != KB_ERR_CACHE_FULL)
+		unlinkat(c->dfd, name, 0);
+ out:
+	if (locked)
+		cache_unlock(c);
+	cfile_free(&cf);
 	return r;
 }

@@ -1,13 +1,30 @@
 /*
- * cache.h - keybound-keys' answer cache in cache_dir.
+ * cache.h - keybound-keys' answer cache in cache_dir, and the one policy
+ * that says which cached answer may be served now.
  *
- * One file per (user, instance, fingerprint-or-all), named by a SHA-256 of
- * that triple.  Files hold structured fields (key pair name, key text,
- * options, not-after), never rendered lines; on load every field goes
- * through lookup_add_key() again as untrusted input.  The directory must be
- * owned by the euid and not group/world-writable; files must be regular,
- * owned by the euid, mode 0600.  Writes are atomic (O_EXCL temp file in the
- * same directory, fsync, renameat).
+ * One file per (user, instance), named by a SHA-256 of the pair, holding
+ * every answer the directory gave for that user: the all-keys answer and
+ * answers for single fingerprints, each with the sub-second time the
+ * directory was asked.  Files hold structured fields (key pair name, key
+ * text, options, not-after), never rendered lines; on load every field
+ * goes through lookup_add_key() again as untrusted input.
+ *
+ * Revocation rules (cache_record):
+ *   - every directory answer supersedes every older answer for that user
+ *     that it contradicts: an all-keys answer replaces the older all-keys
+ *     answer and removes the older fingerprint answers; an empty
+ *     fingerprint answer removes that fingerprint's answer and that key
+ *     from an older all-keys answer;
+ *   - an answer is never replaced by an older one: writers hold a lock on
+ *     cache_dir from reading the file to renaming its replacement;
+ *   - a full cache or a failed write never blocks removing: when the new
+ *     answer cannot be written the user's file is deleted.
+ *
+ * The directory must be owned by the euid and not group/world-writable;
+ * files must be regular, owned by the euid, mode 0600, one link.  Writes
+ * are atomic (O_EXCL temp file, fsync, renameat).  Files older than the
+ * longer of cache_ttl and offline_max_age, and temporary files left by a
+ * crash, are pruned.
  */
 #ifndef KB_CACHE_H
 #define KB_CACHE_H
@@ -17,12 +34,34 @@
 
 #include "lookup.h"
 
-#define KB_CACHE_MAX_BYTES	(4 * 1024 * 1024)	/* one answer file */
-#define KB_CACHE_MAX_FILES	10000	/* files before empty answers are
-					   no longer stored */
+#define KB_CACHE_MAX_BYTES	(4 * 1024 * 1024)	/* one user's file */
+#define KB_CACHE_MAX_FILES	10000	/* user files before empty answers
+					   start no new file */
+#define KB_CACHE_MAX_ANSWERS	256	/* answers kept in one user's file */
+#define KB_CACHE_LOCK_MS	500	/* longest wait for the writers' lock */
+#define KB_CACHE_PRUNE_S	60	/* seconds between pruning passes */
+#define KB_CACHE_FUTURE_S	1	/* answers stamped further ahead are
+					   ignored (the clock was set back) */
 
 struct kb_cache;
 struct kb_config;
+
+/* What the cache holds for a query, seen at one moment. */
+enum kb_cache_state {
+	KB_CACHE_NONE = 0,	/* nothing usable */
+	KB_CACHE_FRESH,		/* younger than cache_ttl: serve it */
+	KB_CACHE_OFFLINE,	/* within offline_max_age: serve it only when
+				   no directory server answers */
+	KB_CACHE_TOO_OLD,	/* past both: never served */
+	KB_CACHE_FUTURE,	/* stamped in the future: ignored */
+};
+
+/* The verdict of cache_consult(). */
+struct kb_cached {
+	enum kb_cache_state state;
+	struct kb_answer *answer;	/* FRESH and OFFLINE only; caller frees */
+	long long age_ms;		/* age of the newest answer found */
+};
 
 /*
  * Open cache_dir relative to nothing but its path (final component not a
@@ -35,31 +74,35 @@ int cache_open(const char *dir, struct kb_cache **cp);
 /* Close (NULL is fine). */
 void cache_close(struct kb_cache *c);
 
-/* Flags for cache_load(). */
-#define KB_CACHE_ALL_KEYS	0x1	/* read the all-keys answer even for a
-					   fingerprint query (filtered by it) */
+/*
+ * Which cached answer for q may be served at wall-clock time now, and
+ * why.  A fingerprint query takes the newer of the answer for that
+ * fingerprint and the all-keys answer filtered by it.  Every key is
+ * re-checked with lookup_add_key() at now.  Returns 0 (out->state says
+ * what was found), KB_ERR_CACHE_UNSAFE or KB_ERR_CACHE_CORRUPT for a file
+ * that was ignored (out->state is then NONE), or a fatal error.
+ */
+int cache_consult(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct timespec *now,
+    lookup_note_fn note, void *ctx, struct kb_cached *out);
 
 /*
- * Load the stored answer for q (or, with KB_CACHE_ALL_KEYS, the all-keys
- * answer filtered by q->fingerprint).  The stored user, instance and
- * fingerprint must equal q's; every key is re-checked with lookup_add_key()
- * at time now and the answer finished with lookup_finish().  (*ap)->fetched
- * is the time the directory gave the answer.  KB_ERR_CACHE_MISS if there is
- * none, KB_ERR_CACHE_UNSAFE for a file failing the owner/mode checks,
- * KB_ERR_CACHE_CORRUPT for one that does not parse.
+ * Record the directory's answer a (stamped a->fetched) for q under the
+ * revocation rules above, then prune if a pass is due.  Waits at most
+ * KB_CACHE_LOCK_MS for other writers.  An empty all-keys answer for a
+ * user with no file yet is not stored once cache_dir holds
+ * KB_CACHE_MAX_FILES user files (KB_ERR_CACHE_FULL); an empty fingerprint
+ * answer never creates a file.
  */
-int cache_load(struct kb_cache *c, const struct kb_config *cfg,
-    const struct kb_query *q, unsigned flags, time_t now,
-    lookup_note_fn note, void *ctx, struct kb_answer **ap);
+int cache_record(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct kb_answer *a);
 
 /*
- * Store a (structured fields and a->fetched) as the answer for q.  An
- * answer without keys is not stored once the directory holds
- * KB_CACHE_MAX_FILES entries (KB_ERR_CACHE_FULL): such answers can be
- * asked for with any user name, so they must not grow the cache without
- * bound.
+ * Remove every user file older than the longer of cache_ttl and
+ * offline_max_age, old-format files and temporary files left by a crash.
+ * Takes the writers' lock.  cache_record() calls it every
+ * KB_CACHE_PRUNE_S seconds.
  */
-int cache_store(struct kb_cache *c, const struct kb_query *q,
-    const struct kb_answer *a);
+int cache_prune(struct kb_cache *c, const struct kb_config *cfg);
 
 #endif /* KB_CACHE_H */

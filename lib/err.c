@@ -59,6 +59,7 @@ kb_strerror(int err)
 	case KB_ERR_CACHE_STALE:	return "cached answer too old";
 	case KB_ERR_CACHE_CORRUPT:	return "cached answer unreadable";
 	case KB_ERR_CACHE_FULL:		return "cache full";
+	case KB_ERR_CACHE_BUSY:		return "cache busy";
 	default:			return "unknown error";
 	}
 }

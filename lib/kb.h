@@ -76,6 +76,7 @@ enum kb_err {
 	KB_ERR_CACHE_STALE = -92,
 	KB_ERR_CACHE_CORRUPT = -93,
 	KB_ERR_CACHE_FULL = -94,	/* too many files to add an empty answer */
+	KB_ERR_CACHE_BUSY = -95,	/* another writer held the lock too long */
 };
 
 /* Human-readable text for a KB_ERR_* code; never NULL. */

@@ -162,6 +162,29 @@ lookup_format_gentime(time_t t, char *buf, size_t buflen)
 	return 0;
 }
 
+/*
+ * libldap's global initialisation looks up this host's own name, and any
+ * host name in a URI needs DNS too.  glibc's default (5 s, 2 attempts per
+ * server) outlasts the whole deadline when DNS is unreachable, so bound
+ * each query by network_timeout: the lookup then fails fast enough for the
+ * directory to answer within timeout.
+ */
+int
+lookup_prepare(const struct kb_config *cfg)
+{
+	char opts[64];
+	unsigned t = cfg->network_timeout;
+
+	if (t < 1)
+		t = 1;
+	if (t > 30)
+		t = 30;
+	snprintf(opts, sizeof(opts), "timeout:%u attempts:1", t);
+	if (setenv("RES_OPTIONS", opts, 1) != 0)
+		return KB_ERR_SYSTEM;
+	return dir_init_env();
+}
+
 int
 lookup_answer_new(struct kb_answer **ap)
 {
@@ -170,7 +193,7 @@ lookup_answer_new(struct kb_answer **ap)
 	*ap = NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return KB_ERR_NOMEM;
-	a->fetched = time(NULL);
+	clock_gettime(CLOCK_REALTIME, &a->fetched);
 	*ap = a;
 	return 0;
 }
@@ -706,7 +729,8 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 
 	if ((r = dir_open(cfg, NULL, deadline, &d, errbuf, errlen)) != 0)
 		goto out;
-	sc.a->fetched = time(NULL);
+	/* before the request: the answer is at least this fresh */
+	clock_gettime(CLOCK_REALTIME, &sc.a->fetched);
 	r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
 	    on_entry, &sc, &dropped);
 	if (r != 0) {

@@ -40,7 +40,7 @@ struct kb_answer {
 	size_t cap;
 	size_t skipped;		/* keys refused (parse, policy, expiry, ...) */
 	size_t over_limit;	/* keys beyond max_keys, not served */
-	time_t fetched;		/* wall-clock time of the directory answer */
+	struct timespec fetched; /* wall-clock time the directory was asked */
 	char *uri;		/* the URI that answered (printable), or NULL */
 };
 
@@ -77,7 +77,14 @@ int lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
     const struct timespec *deadline, lookup_note_fn note, void *ctx,
     struct kb_answer **ap, char *errbuf, size_t errlen);
 
-/* An empty answer with fetched = now. */
+/*
+ * Prepare the process environment the directory client reads on its
+ * first use (resolver bounds from network_timeout, LDAPNOINIT, no SASL
+ * plugins).  A program with threads calls it before starting them.
+ */
+int lookup_prepare(const struct kb_config *cfg);
+
+/* An empty answer with fetched = now (CLOCK_REALTIME). */
 int lookup_answer_new(struct kb_answer **ap);
 
 /* Free an answer (NULL is fine). */

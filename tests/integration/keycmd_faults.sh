@@ -72,9 +72,9 @@ kb_write_config "$conf" "cache_dir $cdir" "timeout $timeout_s" \
 kk_run "$conf" alice
 check_eq "$KK_RC:$(grep -c . "$KK_OUT")" "0:2" "directory up: keys served and cached"
 cp "$KK_OUT" "$KB_T/expected"
-files=$(ls "$cdir" | grep -c '^a-')
+files=$(ls "$cdir" | grep -c '^u-')
 check_eq "$files" 1 "one cache file written"
-cfile=$cdir/$(ls "$cdir" | grep '^a-')
+cfile=$cdir/$(ls "$cdir" | grep '^u-')
 check_eq "$(stat -c '%U %a %F' "$cfile")" "$KB_CMD_USER 600 regular file" \
     "cache file owned by the command user, 0600"
 grep -qF "$ka_pub" "$cfile" && ! grep -q 'keybound:' "$cfile"
@@ -135,10 +135,10 @@ check_eq "$KK_RC:$(grep -c . "$KK_OUT"):$(($(slapd_count_searches) - before))" \
 # Each case makes alice's answer file untrustworthy, stops the directory and
 # expects no keys: a followed or trusted file would have served them.
 kk_run "$conf" alice		# fresh answer on disk
-cfile=$cdir/$(ls "$cdir" | grep '^a-' | head -1)
-for f in "$cdir"/a-*; do
+cfile=$cdir/$(ls "$cdir" | grep '^u-' | head -1)
+for f in "$cdir"/u-*; do
 	grep -q "^user $(printf alice | od -An -tx1 | tr -d ' \n')\$" "$f" &&
-	    grep -q '^fingerprint \*$' "$f" && cfile=$f
+	    grep -q '^answer \* ' "$f" && cfile=$f
 done
 cp -p "$cfile" "$KB_T/good-cache"
 untrusted() {
@@ -216,24 +216,26 @@ for i in 1 2 3 4 5; do
 	[ "$KK_RC:$(wc -c <"$KK_OUT")" = "0:0" ] ||
 	    not_ok "made-up fingerprint $i: got $KK_RC"
 done
-check_eq "$(ls -A "$fpcache" | grep -c .)" 0 \
+userfiles() { ls -A "$fpcache" | grep -c '^u-'; }
+check_eq "$(userfiles)" 0 \
     "no cache file for fingerprints that match nothing"
 kk_run "$conf_fp" alice "$ka_fp"
 check_eq "$KK_RC:$(grep -c . "$KK_OUT")" "0:1" "an attached key's fingerprint is served"
-check_eq "$(ls -A "$fpcache" | grep -c .)" 1 "and its answer is cached"
+check_eq "$(userfiles)" 1 "and its answer is cached"
 # the has-keys answer "none" is cached, but not past the file cap
 kk_run "$conf_fp" --has-keys nosuchuser1
-check_eq "$KK_RC:$(ls -A "$fpcache" | grep -c .)" "3:2" \
+check_eq "$KK_RC:$(userfiles)" "3:2" \
     "--has-keys none: answer cached"
-seq 1 10000 | sed "s,^,$fpcache/filler-," | xargs touch
-chown "$KB_CMD_USER:" "$fpcache"/filler-*
+# fresh user files up to the cap (named like real ones; pruning keeps them)
+(cd "$fpcache" && seq 1 10000 | xargs printf 'u-%064x\n' | xargs touch)
+chown "$KB_CMD_USER:" "$fpcache"/u-*
 kk_run "$conf_fp" --has-keys nosuchuser2
-check_eq "$KK_RC:$(ls -A "$fpcache" | grep -c .)" "3:10002" \
+check_eq "$KK_RC:$(userfiles)" "3:10002" \
     "--has-keys none with a full cache: answered, not stored"
 kb_syslog_wait "user=nosuchuser2 .*event=cache-store-failed error=\"cache full\"" ||
     not_ok "full cache not logged"
 kk_run "$conf_fp" bob
-check_eq "$KK_RC:$(ls -A "$fpcache" | grep -c .)" "0:10002" \
+check_eq "$KK_RC:$(userfiles)" "0:10002" \
     "a user with no keys and a full cache: not stored either"
 
 # A cache_dir in group root: the drop must not keep gid 0.  The bind
