@@ -7,6 +7,7 @@
 #   make fuzz         run the fuzz targets for FUZZ_SECONDS each (default 600)
 #   make demo         walk through create/attach/login/detach on loopback
 #   make bench        keybound against its peers, side by side
+#   make bench-revocation  detach -> refused, directory up, down, flapping
 #   make install      PREFIX, DESTDIR, BINDIR, PAMDIR, MANDIR
 #
 # One test:  make && tests/run tests/integration/keycmd_basic.sh
@@ -77,6 +78,7 @@ TOOLS	:= $(TOOL_SRC:%.c=$(B)/%)
 FUZZERS	:= $(FUZZ_SRC:%.c=$(B)/%)
 
 .PHONY: FORCE all check check-asan check-valgrind fuzz fuzz-build deps demo bench \
+	bench-revocation \
 	install uninstall clean tests
 
 all: $(LIBKB) $(PROGS) tests
@@ -160,6 +162,9 @@ demo: deps all
 
 bench: deps all
 	bench/run.sh
+
+bench-revocation: deps all
+	bench/revocation.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PAMDIR) \
