@@ -332,7 +332,7 @@ account_lookup(const char *user, char *account, size_t accountsz, int *errp)
 	struct passwd pw, *found = NULL;
 	enum pk_lookup r = PK_LOOKUP_ERROR;
 	char *buf = NULL;
-	size_t bufsz = PK_PWBUF_MIN;
+	size_t bufsz = PK_PWBUF_MIN, len;
 	long hint;
 	int e;
 
@@ -359,8 +359,9 @@ account_lookup(const char *user, char *account, size_t accountsz, int *errp)
 		goto out;
 	}
 	/* Too long for account: leave it empty, name_user_valid says no. */
-	if (found->pw_name != NULL && strlen(found->pw_name) < accountsz)
-		memcpy(account, found->pw_name, strlen(found->pw_name) + 1);
+	if (found->pw_name != NULL &&
+	    (len = strnlen(found->pw_name, accountsz)) < accountsz)
+		memcpy(account, found->pw_name, len + 1);
 	r = PK_LOOKUP_FOUND;
  out:
 	if (buf != NULL) {

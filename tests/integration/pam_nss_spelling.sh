@@ -69,7 +69,7 @@ check_eq "$(getent passwd "$AL" | cut -d: -f1)" "$al" \
     "set-up: getpwnam($AL) returns the account $al"
 check_eq "$(getent passwd "$Al@KB.TEST" | cut -d: -f1)" "$al" \
     "set-up: getpwnam($Al@KB.TEST) returns the account $al"
-check_eq "$(LD_LIBRARY_PATH= getent passwd "$AL" | cut -d: -f1)" "" \
+check_eq "$(LD_LIBRARY_PATH='' getent passwd "$AL" | cut -d: -f1)" "" \
     "set-up: without the module $AL is unknown"
 getent passwd "$nk" >/dev/null && fail "$nk exists"
 
