@@ -1,25 +1,29 @@
 /*
  * pam_keybound.c - refuse password (and keyboard-interactive) login while a
- * key pair is attached to (this instance, PAM_USER).
+ * key pair is attached to (this instance, the account PAM_USER names).
  *
  *   auth required pam_keybound.so [config=FILE] [users=LIST]
  *       [on_error=deny|allow] [timeout=SECONDS] [notify] [debug]
  *
  * The module links neither libldap nor libcrypto into the host: it asks
  * `keybound-keys -c FILE --has-keys USER` (installed at KB_HELPER_PATH,
- * fixed at build time) and maps the exit status.  It never returns
- * PAM_SUCCESS: at best it steps aside (PAM_IGNORE) and the rest of the
- * stack decides.
+ * fixed at build time) and maps the exit status.  USER is the account's
+ * own name from the user database (pw_name), the name sshd hands its
+ * AuthorizedKeysCommand as %u, not the spelling the client typed.  It
+ * never returns PAM_SUCCESS: at best it steps aside (PAM_IGNORE) and the
+ * rest of the stack decides.
  */
 #include <sys/types.h>
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #define PAM_SM_AUTH
 #include <security/pam_appl.h>
@@ -39,6 +43,9 @@
 #define PK_USERS_MAX		4096	/* bytes in users= */
 #define PK_LOG_NAME_MAX		64	/* bytes of a name shown in a log line */
 #define PK_LOG_BUF		(PK_LOG_NAME_MAX * 4 + 4)
+#define PK_LOG_WHO		(PK_LOG_BUF * 2 + 32)
+#define PK_PWBUF_MIN		1024	/* bytes for one passwd entry, at first */
+#define PK_PWBUF_MAX		(1024 * 1024)	/* ... and at most */
 
 #define PK_NOTICE	"Password login is disabled for this account because " \
 			"a key pair is attached to it; log in with the key."
@@ -57,6 +64,13 @@ enum pk_verdict {
 	PK_ERROR = 0,		/* no trustworthy answer: on_error decides */
 	PK_ATTACHED,		/* exit 0: a usable key pair is attached */
 	PK_NOT_ATTACHED,	/* exit 3: nothing attached */
+};
+
+/* What the user database said about PAM_USER. */
+enum pk_lookup {
+	PK_LOOKUP_ERROR = 0,	/* no trustworthy answer: on_error decides */
+	PK_LOOKUP_FOUND,	/* an account; its name is the one to ask about */
+	PK_LOOKUP_UNKNOWN,	/* no such account */
 };
 
 /*
@@ -278,6 +292,104 @@ args_parse(pam_handle_t *pamh, int argc, const char **argv,
 	return bad ? PAM_SERVICE_ERR : PAM_SUCCESS;
 }
 
+/*
+ * Read getpwnam_r()'s status.  "No such user" is 0 with no entry, but
+ * getpwnam_r(3) and POSIX also allow ENOENT, ESRCH, EBADF and EPERM for
+ * it, and glibc passes those up from a backend it could not ask at all
+ * (an unreadable /etc/passwd, a missing daemon socket).  Such a code
+ * cannot be told apart from a missing user, so it is read the closed way:
+ * no such account, PAM_USER_UNKNOWN whatever on_error says, never the
+ * PAM_IGNORE of on_error=allow.  Every other code (EIO, EAGAIN, ENOMEM,
+ * EMFILE, ETIMEDOUT, an entry larger than PK_PWBUF_MAX, ...) is a lookup
+ * error: there is an account database that did not answer, and on_error
+ * decides as it does when the directory does not answer.
+ */
+static enum pk_lookup
+lookup_classify(int e)
+{
+	switch (e) {
+	case 0:
+	case ENOENT:
+	case ESRCH:
+	case EBADF:
+	case EPERM:
+		return PK_LOOKUP_UNKNOWN;
+	default:
+		return PK_LOOKUP_ERROR;
+	}
+}
+
+/*
+ * Resolve user through NSS as sshd does (getpwnam) and copy the account's
+ * name, which the database may spell differently (case folded, short
+ * instead of qualified), into account.  *errp gets getpwnam_r's code.
+ * The buffer grows on ERANGE up to PK_PWBUF_MAX; it may hold a password
+ * hash, so it is wiped before it is freed.
+ */
+static enum pk_lookup
+account_lookup(const char *user, char *account, size_t accountsz, int *errp)
+{
+	struct passwd pw, *found = NULL;
+	enum pk_lookup r = PK_LOOKUP_ERROR;
+	char *buf = NULL;
+	size_t bufsz = PK_PWBUF_MIN, len;
+	long hint;
+	int e;
+
+	account[0] = '\0';
+	if ((hint = sysconf(_SC_GETPW_R_SIZE_MAX)) > PK_PWBUF_MIN &&
+	    hint <= PK_PWBUF_MAX)
+		bufsz = (size_t)hint;
+	for (;;) {
+		if ((buf = malloc(bufsz)) == NULL) {
+			e = ENOMEM;
+			goto out;
+		}
+		found = NULL;
+		e = getpwnam_r(user, &pw, buf, bufsz, &found);
+		if (e != ERANGE || bufsz >= PK_PWBUF_MAX)
+			break;
+		explicit_bzero(buf, bufsz);
+		free(buf);
+		buf = NULL;
+		bufsz = bufsz * 2 > PK_PWBUF_MAX ? PK_PWBUF_MAX : bufsz * 2;
+	}
+	if (e != 0 || found == NULL) {
+		r = lookup_classify(e);
+		goto out;
+	}
+	/* Too long for account: leave it empty, name_user_valid says no. */
+	if (found->pw_name != NULL &&
+	    (len = strnlen(found->pw_name, accountsz)) < accountsz)
+		memcpy(account, found->pw_name, len + 1);
+	r = PK_LOOKUP_FOUND;
+ out:
+	if (buf != NULL) {
+		explicit_bzero(buf, bufsz);
+		free(buf);
+	}
+	*errp = e;
+	return r;
+}
+
+/*
+ * "user=ACCOUNT" for a log line, and " pam_user=TYPED" after it when the
+ * client spelled the account differently.
+ */
+static void
+log_who(const char *account, const char *typed, char *buf, size_t bufsz)
+{
+	char a[PK_LOG_BUF], t[PK_LOG_BUF];
+
+	log_escape(account, a, sizeof(a));
+	if (strcmp(account, typed) == 0) {
+		snprintf(buf, bufsz, "user=%s", a);
+		return;
+	}
+	log_escape(typed, t, sizeof(t));
+	snprintf(buf, bufsz, "user=%s pam_user=%s", a, t);
+}
+
 /* Map the helper's outcome: only exit 0 and exit 3 are answers. */
 static enum pk_verdict
 verdict_of(const struct helper_result *res)
@@ -347,37 +459,83 @@ ask_helper(const struct pk_args *a, const char *user,
 /* Turn the verdict into a PAM code and write the one log line. */
 static int
 decide(pam_handle_t *pamh, int flags, const struct pk_args *a,
-    const char *user, const struct helper_result *res)
+    const char *account, const char *typed, const struct helper_result *res)
 {
-	char shown[PK_LOG_BUF], why[128];
+	char who[PK_LOG_WHO], why[128];
 	int r = PAM_AUTH_ERR;
 
-	log_escape(user, shown, sizeof(shown));
+	log_who(account, typed, who, sizeof(who));
 	switch (verdict_of(res)) {
 	case PK_ATTACHED:
 		r = PAM_AUTH_ERR;
-		pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
-		    "reason=key-pair-attached elapsed_ms=%ld", shown,
+		pam_syslog(pamh, LOG_NOTICE, "%s decision=deny "
+		    "reason=key-pair-attached elapsed_ms=%ld", who,
 		    res->elapsed_ms);
 		if (a->notify && (flags & PAM_SILENT) == 0)
 			(void)pam_info(pamh, "%s", PK_NOTICE);
 		break;
 	case PK_NOT_ATTACHED:
 		r = PAM_IGNORE;
-		pam_syslog(pamh, LOG_INFO, "user=%s decision=ignore "
-		    "reason=not-attached elapsed_ms=%ld", shown,
+		pam_syslog(pamh, LOG_INFO, "%s decision=ignore "
+		    "reason=not-attached elapsed_ms=%ld", who,
 		    res->elapsed_ms);
 		break;
 	case PK_ERROR:
 	default:
 		r = a->on_error_allow ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
 		describe_failure(res, why, sizeof(why));
-		pam_syslog(pamh, LOG_ERR, "user=%s decision=%s reason=%s "
-		    "on_error=%s elapsed_ms=%ld", shown,
+		pam_syslog(pamh, LOG_ERR, "%s decision=%s reason=%s "
+		    "on_error=%s elapsed_ms=%ld", who,
 		    a->on_error_allow ? "ignore" : "unavailable", why,
 		    a->on_error_allow ? "allow" : "deny", res->elapsed_ms);
 		break;
 	}
+	return r;
+}
+
+/*
+ * Find the account user names (see account_lookup); PAM_SUCCESS with its
+ * name in account, or the PAM code to return, its log line written.
+ */
+static int
+resolve_account(pam_handle_t *pamh, const struct pk_args *a,
+    const char *user, char *account, size_t accountsz)
+{
+	char shown[PK_LOG_BUF], who[PK_LOG_WHO];
+	int e = 0, r = PAM_AUTH_ERR;
+
+	log_escape(user, shown, sizeof(shown));
+	switch (account_lookup(user, account, accountsz, &e)) {
+	case PK_LOOKUP_FOUND:
+		break;
+	case PK_LOOKUP_UNKNOWN:
+		if (e == 0)
+			pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
+			    "reason=unknown-user", shown);
+		else
+			pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
+			    "reason=unknown-user (%s)", shown, strerror(e));
+		r = PAM_USER_UNKNOWN;
+		goto out;
+	case PK_LOOKUP_ERROR:
+	default:
+		r = a->on_error_allow ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+		pam_syslog(pamh, LOG_ERR, "user=%s decision=%s "
+		    "reason=user-lookup-failed (%s) on_error=%s", shown,
+		    a->on_error_allow ? "ignore" : "unavailable", strerror(e),
+		    a->on_error_allow ? "allow" : "deny");
+		goto out;
+	}
+	/* The database's name goes to the helper: the same rules apply. */
+	if (name_user_valid(account, strnlen(account, KB_USER_MAX + 1)) != 0) {
+		log_who(account, user, who, sizeof(who));
+		pam_syslog(pamh, LOG_NOTICE, "%s decision=deny "
+		    "reason=invalid-account-name", who);
+		r = PAM_USER_UNKNOWN;
+		goto out;
+	}
+	r = PAM_SUCCESS;
+ out:
 	return r;
 }
 
@@ -387,7 +545,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 {
 	struct helper_result res;
 	struct pk_args a;
-	char shown[PK_LOG_BUF];
+	char shown[PK_LOG_BUF], who[PK_LOG_WHO], account[KB_USER_MAX + 1];
 	const char *user = NULL;
 	int r = PAM_AUTH_ERR;
 
@@ -410,11 +568,16 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		r = PAM_USER_UNKNOWN;
 		goto out;
 	}
-	if (a.users != NULL && !users_contains(a.users, user)) {
+	/* From here on the account's own name, the one sshd uses for %u. */
+	if ((r = resolve_account(pamh, &a, user, account, sizeof(account))) !=
+	    PAM_SUCCESS)
+		goto out;
+	r = PAM_AUTH_ERR;
+	if (a.users != NULL && !users_contains(a.users, account)) {
 		if (a.debug) {
-			log_escape(user, shown, sizeof(shown));
-			pam_syslog(pamh, LOG_DEBUG, "user=%s decision=ignore "
-			    "reason=not-in-users", shown);
+			log_who(account, user, who, sizeof(who));
+			pam_syslog(pamh, LOG_DEBUG, "%s decision=ignore "
+			    "reason=not-in-users", who);
 		}
 		r = PAM_IGNORE;
 		goto out;
@@ -423,8 +586,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		pam_syslog(pamh, LOG_DEBUG, "running %s -c %s --has-keys "
 		    "(timeout %ld ms)", KB_HELPER_PATH, a.config,
 		    a.timeout_ms);
-	ask_helper(&a, user, &res);
-	r = decide(pamh, flags, &a, user, &res);
+	ask_helper(&a, account, &res);
+	r = decide(pamh, flags, &a, account, user, &res);
  out:
 	/* This module can refuse or step aside; it never grants. */
 	if (r == PAM_SUCCESS)

@@ -9,6 +9,11 @@
  * symlink to tests/tools/pam-fake-helper, steered by TMP/bin/fake-mode.
  * It needs a real libpam handle: pam_start_confdir with a private
  * configuration directory (never /etc/pam.d).
+ *
+ * The module resolves PAM_USER through NSS and asks the helper about the
+ * account's name: the test user is an account every system has (daemon,
+ * bin, ...), looked up at start; a name that is no account is refused
+ * with PAM_USER_UNKNOWN before the helper runs.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +48,8 @@ static pam_sm_fn sm_auth, sm_setcred;
 static pam_handle_t *pamh;
 static int info_msgs;
 static long successes, calls_total;
+/* The test account and the users= arguments naming it (set_account()). */
+static char account[64], users_listed[96], users_only[80];
 
 #define MAXARGS 8
 
@@ -62,9 +70,9 @@ static const struct argset good_args[] = {
 	{ { "config=/etc/keybound/other.conf", "timeout=5", NULL },
 	    0, 0, 0, 0 },
 	{ { "users=root", NULL }, 0, 0, 1, 0 },
-	{ { "users=root,kbdirect,adm", "on_error=allow", NULL },
+	{ { users_listed, "on_error=allow", NULL },
 	    0, 1, 0, 0 },
-	{ { "users=kbdirect", "notify", "on_error=deny", "debug",
+	{ { users_only, "notify", "on_error=deny", "debug",
 	    "timeout=120", "config=/x/y.conf", NULL }, 0, 0, 0, 1 },
 };
 
@@ -307,25 +315,90 @@ test_invalid_names(char **names, size_t n)
 	CHECK_EQ_INT(helper_calls(), before);
 }
 
-/* Valid but hostile names reach the helper and get its mapping. */
+/*
+ * Valid but hostile names: none is an account, so whatever the helper
+ * would say and whatever the arguments, PAM_USER_UNKNOWN, helper idle.
+ * (Should one ever name an account here, it gets the helper's mapping.)
+ */
 static void
 test_hostile_names(char **names, size_t n)
 {
 	static const struct argset plain = { { NULL }, 0, 0, 0, 0 };
+	static const struct argset allow = { { "on_error=allow", NULL },
+	    0, 1, 0, 0 };
 	static const struct argset scoped = { { "users=root", NULL },
 	    0, 0, 1, 0 };
 	size_t i, m;
-	long before;
+	long before, runs = 0;
 
+	before = helper_calls();
 	for (m = 0; m < 4; m++) {
 		set_mode(modes[m].mode);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			if (getpwnam(names[i]) != NULL) {
+				CHECK_EQ_INT(call_auth(&plain, names[i], 0),
+				    expected_code(&plain, modes[m].expect));
+				runs++;
+				continue;
+			}
 			CHECK_EQ_INT(call_auth(&plain, names[i], 0),
-			    expected_code(&plain, modes[m].expect));
+			    PAM_USER_UNKNOWN);
+			CHECK_EQ_INT(call_auth(&allow, names[i], 0),
+			    PAM_USER_UNKNOWN);
+			CHECK_EQ_INT(call_auth(&scoped, names[i], 0),
+			    PAM_USER_UNKNOWN);
+		}
 	}
+	CHECK_EQ_INT(helper_calls(), before + runs);
+}
+
+/* The last name the helper was asked about, hex encoded, into buf. */
+static void
+last_call(char *buf, size_t bufsz)
+{
+	char line[2 * 256 + 2];
+	FILE *f = fopen(callspath, "re");
+
+	buf[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		snprintf(buf, bufsz, "%.*s", (int)strcspn(line, "\n"), line);
+	fclose(f);
+}
+
+/*
+ * The helper is asked about the account's own name (pw_name); a valid
+ * name that is no account never reaches it, whatever the arguments.
+ */
+static void
+test_account_names(void)
+{
+	static const char *const unknown[] = { "kbdirect-no-such-user",
+	    "KBDIRECT", "nobody-kb" };
+	char want[2 * sizeof(account) + 1], got[2 * 256 + 1];
+	size_t i, j;
+	long before;
+
+	for (i = 0; account[i] != '\0'; i++)
+		snprintf(want + 2 * i, 3, "%02x", (unsigned char)account[i]);
+	want[2 * i] = '\0';
+	set_mode("exit 3");
 	before = helper_calls();
-	for (i = 0; i < n; i++)
-		CHECK_EQ_INT(call_auth(&scoped, names[i], 0), PAM_IGNORE);
+	CHECK_EQ_INT(call_auth(&good_args[0], account, 0), PAM_IGNORE);
+	CHECK_EQ_INT(helper_calls(), before + 1);
+	last_call(got, sizeof(got));
+	CHECK(strcmp(got, want) == 0);
+
+	set_mode("exit 0");
+	before = helper_calls();
+	for (i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		if (getpwnam(unknown[i]) != NULL)
+			continue;
+		for (j = 0; j < NGOOD; j++)
+			CHECK_EQ_INT(call_auth(&good_args[j], unknown[i], 0),
+			    PAM_USER_UNKNOWN);
+	}
 	CHECK_EQ_INT(helper_calls(), before);
 }
 
@@ -343,7 +416,7 @@ test_outcomes(void)
 			before = helper_calls();
 			info_msgs = 0;
 			expect = expected_code(&good_args[j], modes[i].expect);
-			CHECK_EQ_INT(call_auth(&good_args[j], "kbdirect", 0),
+			CHECK_EQ_INT(call_auth(&good_args[j], account, 0),
 			    expect);
 			CHECK_EQ_INT(helper_calls(), before +
 			    (good_args[j].scoped_out ? 0 : 1));
@@ -352,7 +425,7 @@ test_outcomes(void)
 		}
 		before = helper_calls();
 		for (j = 0; j < NBAD; j++)
-			CHECK_EQ_INT(call_auth(&bad_args[j], "kbdirect", 0),
+			CHECK_EQ_INT(call_auth(&bad_args[j], account, 0),
 			    PAM_SERVICE_ERR);
 		CHECK_EQ_INT(helper_calls(), before);
 	}
@@ -366,10 +439,10 @@ test_notify_silent(void)
 
 	set_mode("exit 0");
 	info_msgs = 0;
-	CHECK_EQ_INT(call_auth(&notify, "kbdirect", PAM_SILENT),
+	CHECK_EQ_INT(call_auth(&notify, account, PAM_SILENT),
 	    PAM_AUTH_ERR);
 	CHECK_EQ_INT(info_msgs, 0);
-	CHECK_EQ_INT(call_auth(&notify, "kbdirect", 0), PAM_AUTH_ERR);
+	CHECK_EQ_INT(call_auth(&notify, account, 0), PAM_AUTH_ERR);
 	CHECK_EQ_INT(info_msgs, 1);
 }
 
@@ -391,11 +464,12 @@ test_helper_broken(void)
 		CHECK(unlink(helper) == 0 || errno == ENOENT);
 		if (targets[i] != NULL)
 			CHECK(symlink(targets[i], helper) == 0);
-		CHECK_EQ_INT(call_auth(&deny, "kbdirect", 0),
+		CHECK_EQ_INT(call_auth(&deny, account, 0),
 		    PAM_AUTHINFO_UNAVAIL);
-		CHECK_EQ_INT(call_auth(&allow, "kbdirect", 0), PAM_IGNORE);
+		CHECK_EQ_INT(call_auth(&allow, account, 0), PAM_IGNORE);
+		/* no account: refused before the (broken) helper matters */
 		CHECK_EQ_INT(call_auth(&deny, "bogus)(uid=*", 0),
-		    PAM_AUTHINFO_UNAVAIL);
+		    PAM_USER_UNKNOWN);
 	}
 }
 
@@ -411,11 +485,11 @@ test_timeout(void)
 
 	set_mode("sleep 30");
 	t0 = now_ms();
-	CHECK_EQ_INT(call_auth(&deny, "kbdirect", 0), PAM_AUTHINFO_UNAVAIL);
+	CHECK_EQ_INT(call_auth(&deny, account, 0), PAM_AUTHINFO_UNAVAIL);
 	ms = now_ms() - t0;
 	CHECK(ms >= 900 && ms < 4000);
 	t0 = now_ms();
-	CHECK_EQ_INT(call_auth(&allow, "kbdirect", 0), PAM_IGNORE);
+	CHECK_EQ_INT(call_auth(&allow, account, 0), PAM_IGNORE);
 	ms = now_ms() - t0;
 	CHECK(ms >= 900 && ms < 4000);
 }
@@ -432,9 +506,9 @@ test_sigchld_ignored(void)
 	sigemptyset(&ign.sa_mask);
 	CHECK(sigaction(SIGCHLD, &ign, &old) == 0);
 	set_mode("exit 0");
-	CHECK_EQ_INT(call_auth(&plain, "kbdirect", 0), PAM_AUTH_ERR);
+	CHECK_EQ_INT(call_auth(&plain, account, 0), PAM_AUTH_ERR);
 	set_mode("exit 3");
-	CHECK_EQ_INT(call_auth(&plain, "kbdirect", 0), PAM_IGNORE);
+	CHECK_EQ_INT(call_auth(&plain, account, 0), PAM_IGNORE);
 	CHECK(sigaction(SIGCHLD, NULL, &now) == 0);
 	CHECK(now.sa_handler == SIG_IGN);
 	CHECK(sigaction(SIGCHLD, &old, NULL) == 0);
@@ -454,10 +528,10 @@ test_sigchld_blocked(void)
 	CHECK(sigprocmask(SIG_BLOCK, &block, &old) == 0);
 	set_mode("exit 3");
 	t0 = now_ms();
-	CHECK_EQ_INT(call_auth(&plain, "kbdirect", 0), PAM_IGNORE);
+	CHECK_EQ_INT(call_auth(&plain, account, 0), PAM_IGNORE);
 	CHECK(now_ms() - t0 < 1500);
 	set_mode("exit 0");
-	CHECK_EQ_INT(call_auth(&plain, "kbdirect", 0), PAM_AUTH_ERR);
+	CHECK_EQ_INT(call_auth(&plain, account, 0), PAM_AUTH_ERR);
 	CHECK(sigprocmask(SIG_SETMASK, &old, &now) == 0);
 	CHECK(sigismember(&now, SIGCHLD));
 }
@@ -510,12 +584,40 @@ copy_file(const char *from, const char *to, mode_t mode)
 	return r;
 }
 
+/*
+ * The test user: an account every system has, not root (users=root must
+ * leave it out), spelled as the database spells it.
+ */
+static int
+set_account(void)
+{
+	static const char *const candidates[] = { "daemon", "bin", "sys",
+	    "nobody" };
+	struct passwd *pw;
+	size_t i;
+
+	for (i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+		if ((pw = getpwnam(candidates[i])) == NULL || pw->pw_uid == 0 ||
+		    strcmp(pw->pw_name, candidates[i]) != 0)
+			continue;
+		snprintf(account, sizeof(account), "%s", candidates[i]);
+		snprintf(users_listed, sizeof(users_listed),
+		    "users=root,%s,adm", account);
+		snprintf(users_only, sizeof(users_only), "users=%s", account);
+		return 0;
+	}
+	fprintf(stderr, "no account among daemon, bin, sys, nobody\n");
+	return -1;
+}
+
 static int
 setup(const char *src, const char *build)
 {
 	char path[128], rel[PATH_MAX], fake[PATH_MAX];
 	void *h, *sym;
 
+	if (set_account() != 0)
+		return -1;
 	if (mkdtemp(tmpdir) == NULL || chmod(tmpdir, 0755) != 0)
 		return -1;
 	snprintf(bindir, sizeof(bindir), "%s/bin", tmpdir);
@@ -611,6 +713,7 @@ main(void)
 	fds_before = count_fds();
 	test_invalid_names(invalid, ninvalid);
 	test_hostile_names(hostile, nhostile);
+	test_account_names();
 	test_outcomes();
 	test_notify_silent();
 	test_sigchld_ignored();
