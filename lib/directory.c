@@ -606,8 +606,8 @@ dir_bind(struct kb_dir *d)
 			memcpy(pw, d->password, d->passwordlen);
 			pw[d->passwordlen] = '\0';
 			pwlen = d->passwordlen;
-		} else if ((r = config_read_password(d->cfg->bindpw_file,
-		    &pw, &pwlen)) != 0) {
+		} else if ((r = config_read_bindpw(d->cfg, &pw,
+		    &pwlen)) != 0) {
 			dir_set_error(d, "cannot read bindpw_file: %s",
 			    kb_strerror(r));
 			goto out;
