@@ -21,7 +21,9 @@
  *   FILE: keyword: problem        a required keyword missing, or the
  *                                 default instance not expanding
  *   FILE:LINE: keyword: problem   checks across keywords (plain-text
- *                                 LDAP, timeouts, bind and TLS settings)
+ *                                 LDAP, timeouts, bind and TLS settings;
+ *                                 with the owner check, bindpw_file's
+ *                                 owner and mode)
  *
  * The config file itself may be a symlink (deployments manage /etc that
  * way); the ownership and mode checks apply to the file actually opened,
@@ -901,13 +903,15 @@ check_bindpw_file(struct parse *p, int self)
 		return;
 	if (!S_ISREG(st.st_mode))	/* lstat: a symlink too */
 		report(p, line, "bindpw_file: not a regular file");
-	else if (!owner_ok(&st, self) && self)
-		report(p, line, "bindpw_file: owned by uid %u, not by root "
-		    "or uid %u", (unsigned)st.st_uid, (unsigned)geteuid());
-	else if (!owner_ok(&st, self))
-		report(p, line, "bindpw_file: owned by uid %u, not by root",
-		    (unsigned)st.st_uid);
-	else if ((st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) != 0)
+	else if (!owner_ok(&st, self)) {
+		if (self)
+			report(p, line, "bindpw_file: owned by uid %u, not by "
+			    "root or uid %u", (unsigned)st.st_uid,
+			    (unsigned)geteuid());
+		else
+			report(p, line, "bindpw_file: owned by uid %u, not by "
+			    "root", (unsigned)st.st_uid);
+	} else if ((st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) != 0)
 		report(p, line, "bindpw_file: readable by others or "
 		    "writable by group or others (mode %04o)",
 		    (unsigned)(st.st_mode & 07777));

@@ -78,7 +78,9 @@ typedef void (*config_report_fn)(void *ctx, const char *msg);
  * Profile presets are applied, then explicit keywords override them; the
  * instance spec is expanded; plain-text ldap:// with starttls no is refused
  * unless every such URI is loopback.  Ownership and mode are checked with
- * fstat on the opened descriptor.
+ * fstat on the opened descriptor; with KB_CONFIG_CHECK_OWNER an existing
+ * bindpw_file's too (lstat: it may be unreadable until privileges are
+ * dropped; config_read_bindpw() checks it again when reading).
  */
 int config_load(const char *path, unsigned flags, config_report_fn report,
     void *ctx, struct kb_config **cfgp);
