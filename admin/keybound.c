@@ -354,7 +354,9 @@ admin_load_config(struct kb_admin *a)
 	if (a->cfg != NULL)
 		return EXIT_OK;
 	path = a->config_path != NULL ? a->config_path : KB_CONFIG_PATH;
-	if ((r = config_load(path, 0, config_report_stderr, &reported,
+	/* like keybound-keys, but the invoking user's own file is fine */
+	if ((r = config_load(path, KB_CONFIG_CHECK_OWNER |
+	    KB_CONFIG_OWNER_SELF, config_report_stderr, &reported,
 	    &a->cfg)) != 0) {
 		if (reported == 0)
 			admin_err("%s: %s", path, kb_strerror(r));

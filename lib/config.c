@@ -21,7 +21,9 @@
  *   FILE: keyword: problem        a required keyword missing, or the
  *                                 default instance not expanding
  *   FILE:LINE: keyword: problem   checks across keywords (plain-text
- *                                 LDAP, timeouts, bind and TLS settings)
+ *                                 LDAP, timeouts, bind and TLS settings;
+ *                                 with the owner check, bindpw_file's
+ *                                 owner and mode)
  *
  * The config file itself may be a symlink (deployments manage /etc that
  * way); the ownership and mode checks apply to the file actually opened,
@@ -877,8 +879,46 @@ parse_lines(struct parse *p, char *buf, size_t len)
 	return 0;
 }
 
-int
-config_parse_buffer(const char *name, const char *buf, size_t len,
+/* Root, or with self set the effective user (the admin CLI's own files). */
+static int
+owner_ok(const struct stat *st, int self)
+{
+	return st->st_uid == 0 || (self && st->st_uid == geteuid());
+}
+
+/*
+ * With the owner check, a bindpw_file that exists with the wrong owner or
+ * mode is a config error now rather than a failed bind later (the file
+ * may be unreadable until keybound-keys drops privileges, so it is only
+ * looked at here; it is checked again on the descriptor when read).
+ */
+static void
+check_bindpw_file(struct parse *p, int self)
+{
+	struct stat st;
+	const char *f = p->cfg->bindpw_file;
+	unsigned line = seen_line(p, "bindpw_file");
+
+	if (f == NULL || lstat(f, &st) == -1)
+		return;
+	if (!S_ISREG(st.st_mode))	/* lstat: a symlink too */
+		report(p, line, "bindpw_file: not a regular file");
+	else if (!owner_ok(&st, self)) {
+		if (self)
+			report(p, line, "bindpw_file: owned by uid %u, not by "
+			    "root or uid %u", (unsigned)st.st_uid,
+			    (unsigned)geteuid());
+		else
+			report(p, line, "bindpw_file: owned by uid %u, not by "
+			    "root", (unsigned)st.st_uid);
+	} else if ((st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) != 0)
+		report(p, line, "bindpw_file: readable by others or "
+		    "writable by group or others (mode %04o)",
+		    (unsigned)(st.st_mode & 07777));
+}
+
+static int
+parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
     config_report_fn reportfn, void *ctx, struct kb_config **cfgp)
 {
 	struct kb_config *cfg = NULL;
@@ -919,6 +959,9 @@ config_parse_buffer(const char *name, const char *buf, size_t len,
 		goto out;
 	check_transport(&p);
 	check_auth(&p);
+	cfg->owner_self = (flags & KB_CONFIG_OWNER_SELF) != 0;
+	if ((flags & KB_CONFIG_CHECK_OWNER) != 0)
+		check_bindpw_file(&p, cfg->owner_self);
 	if (p.nerrors > 0) {
 		r = KB_ERR_CONFIG;
 		goto out;
@@ -930,6 +973,13 @@ config_parse_buffer(const char *name, const char *buf, size_t len,
 	free(copy);
 	config_free(cfg);
 	return r;
+}
+
+int
+config_parse_buffer(const char *name, const char *buf, size_t len,
+    config_report_fn reportfn, void *ctx, struct kb_config **cfgp)
+{
+	return parse_buffer(name, buf, len, 0, reportfn, ctx, cfgp);
 }
 
 /* Open a file for reading without blocking on a FIFO or a tty. */
@@ -981,12 +1031,6 @@ read_bounded(int fd, char *buf, size_t max, size_t *lenp)
 	return 0;
 }
 
-static int
-owner_ok(const struct stat *st)
-{
-	return st->st_uid == 0 || st->st_uid == geteuid();
-}
-
 static void
 report_file(struct parse *p, int err, int saved_errno)
 {
@@ -1015,20 +1059,25 @@ config_load(const char *path, unsigned flags, config_report_fn reportfn,
 	struct stat st;
 	char *buf = NULL;
 	size_t len;
-	int fd = -1, r = KB_ERR_INTERNAL;
+	int fd = -1, self, r = KB_ERR_INTERNAL;
 
 	*cfgp = NULL;
 	memset(&p, 0, sizeof(p));
 	p.file = path != NULL ? path : KB_CONFIG_PATH;
 	p.report = reportfn;
 	p.ctx = ctx;
+	self = (flags & KB_CONFIG_OWNER_SELF) != 0;
 	if ((r = open_regular(p.file, 0, &fd, &st)) != 0) {
 		report_file(&p, r, errno);
 		goto out;
 	}
-	if ((flags & KB_CONFIG_CHECK_OWNER) != 0 && !owner_ok(&st)) {
-		report(&p, 0, "owned by uid %u, not by root",
-		    (unsigned)st.st_uid);
+	if ((flags & KB_CONFIG_CHECK_OWNER) != 0 && !owner_ok(&st, self)) {
+		if (self)
+			report(&p, 0, "owned by uid %u, not by root or uid %u",
+			    (unsigned)st.st_uid, (unsigned)geteuid());
+		else
+			report(&p, 0, "owned by uid %u, not by root",
+			    (unsigned)st.st_uid);
 		r = KB_ERR_CONFIG_PERM;
 		goto out;
 	}
@@ -1054,7 +1103,7 @@ config_load(const char *path, unsigned flags, config_report_fn reportfn,
 		}
 		goto out;
 	}
-	r = config_parse_buffer(p.file, buf, len, reportfn, ctx, cfgp);
+	r = parse_buffer(p.file, buf, len, flags, reportfn, ctx, cfgp);
  out:
 	if (fd != -1)
 		close(fd);
@@ -1089,8 +1138,8 @@ config_free(struct kb_config *cfg)
 	free(cfg);
 }
 
-int
-config_read_password(const char *path, char **pwp, size_t *lenp)
+static int
+read_password(const char *path, int self, char **pwp, size_t *lenp)
 {
 	char buf[KB_CONFIG_MAX_PASSWORD + 1];
 	struct stat st;
@@ -1106,7 +1155,7 @@ config_read_password(const char *path, char **pwp, size_t *lenp)
 	}
 	if ((r = open_regular(path, 1, &fd, &st)) != 0)
 		goto out;
-	if (!owner_ok(&st) ||
+	if (!owner_ok(&st, self) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) != 0) {
 		r = KB_ERR_CONFIG_PERM;
 		goto out;
@@ -1133,6 +1182,22 @@ config_read_password(const char *path, char **pwp, size_t *lenp)
 	if (fd != -1)
 		close(fd);
 	return r;
+}
+
+int
+config_read_password(const char *path, char **pwp, size_t *lenp)
+{
+	return read_password(path, 1, pwp, lenp);
+}
+
+int
+config_read_bindpw(const struct kb_config *cfg, char **pwp, size_t *lenp)
+{
+	*pwp = NULL;
+	*lenp = 0;
+	if (cfg == NULL)
+		return KB_ERR_INVALID_ARG;
+	return read_password(cfg->bindpw_file, cfg->owner_self, pwp, lenp);
 }
 
 const char *

@@ -48,6 +48,8 @@ struct kb_config {
 	unsigned allowed_key_types;	/* enum kb_keytype mask */
 	unsigned min_rsa_bits;
 	unsigned max_keys;
+	int owner_self;			/* set by config_load(): the caller's
+					   euid may own bindpw_file too */
 };
 
 /*
@@ -59,9 +61,16 @@ struct kb_config {
  */
 typedef void (*config_report_fn)(void *ctx, const char *msg);
 
-/* Flags for config_load(). */
+/*
+ * Flags for config_load().  keybound-keys (and so the PAM module) passes
+ * KB_CONFIG_CHECK_OWNER alone: the command user must not be able to
+ * change which server is trusted.  The admin CLI adds KB_CONFIG_OWNER_SELF.
+ */
 #define KB_CONFIG_CHECK_OWNER	0x1	/* refuse a config not owned by root
 					   or writable by group/other */
+#define KB_CONFIG_OWNER_SELF	0x2	/* with CHECK_OWNER: the caller's euid
+					   may own the config and its
+					   bindpw_file too */
 
 /*
  * Read and validate a config file.  Every bad line is reported through
@@ -69,7 +78,9 @@ typedef void (*config_report_fn)(void *ctx, const char *msg);
  * Profile presets are applied, then explicit keywords override them; the
  * instance spec is expanded; plain-text ldap:// with starttls no is refused
  * unless every such URI is loopback.  Ownership and mode are checked with
- * fstat on the opened descriptor.
+ * fstat on the opened descriptor; with KB_CONFIG_CHECK_OWNER an existing
+ * bindpw_file's too (lstat: it may be unreadable until privileges are
+ * dropped; config_read_bindpw() checks it again when reading).
  */
 int config_load(const char *path, unsigned flags, config_report_fn report,
     void *ctx, struct kb_config **cfgp);
@@ -98,12 +109,19 @@ int config_parse_choice(const char *s, const char *const *words, int *idxp);
 void config_free(struct kb_config *cfg);
 
 /*
- * Read the bind password from cfg->bindpw_file: owned by root (or the
- * caller's euid), no group/world write, no world read; one trailing
- * newline removed; empty refused.  Caller wipes with explicit_bzero()
- * and frees.
+ * Read a password file named on the admin CLI's command line: owned by
+ * root or the caller's euid, no group/world write, no world read, not a
+ * symlink; one trailing newline removed; empty refused.  Caller wipes
+ * with explicit_bzero() and frees.
  */
 int config_read_password(const char *path, char **pwp, size_t *lenp);
+
+/*
+ * Read cfg->bindpw_file as config_read_password() does, but owned by
+ * root only unless cfg was loaded with KB_CONFIG_OWNER_SELF.
+ */
+int config_read_bindpw(const struct kb_config *cfg, char **pwp,
+    size_t *lenp);
 
 /* Name of a schema profile ("keybound", ...). */
 const char *config_schema_name(enum kb_schema s);

@@ -606,8 +606,8 @@ dir_bind(struct kb_dir *d)
 			memcpy(pw, d->password, d->passwordlen);
 			pw[d->passwordlen] = '\0';
 			pwlen = d->passwordlen;
-		} else if ((r = config_read_password(d->cfg->bindpw_file,
-		    &pw, &pwlen)) != 0) {
+		} else if ((r = config_read_bindpw(d->cfg, &pw,
+		    &pwlen)) != 0) {
 			dir_set_error(d, "cannot read bindpw_file: %s",
 			    kb_strerror(r));
 			goto out;
@@ -1137,7 +1137,7 @@ dir_deliver(struct kb_dir *d, LDAPMessage *e, const char *const *attrs,
 	struct kb_attr at[DIR_MAX_ATTRS];
 	struct berval **bv = NULL;
 	char *dn = NULL;
-	size_t i, nat = 0;
+	size_t i, nat = 0, before = st->bytes;
 	int r = KB_ERR_INTERNAL;
 
 	if ((dn = dl.ldap_get_dn(d->ld, e)) == NULL) {
@@ -1161,6 +1161,10 @@ dir_deliver(struct kb_dir *d, LDAPMessage *e, const char *const *attrs,
 		}
 	}
 	r = fn(ctx, dn, at, nat);
+	if (r == KB_DIR_ENTRY_RELEASED) {	/* fn kept nothing of it */
+		st->bytes = before;
+		r = 0;
+	}
  out:
 	dir_free_attrs(at, nat);
 	if (dn != NULL)

@@ -30,8 +30,12 @@ struct kb_attr {
 /*
  * Called once per entry; attrs holds the requested attributes that were
  * present (names as the caller asked for them).  Return 0 to go on, a
- * negative KB_ERR_* to stop the search with that error.
+ * negative KB_ERR_* to stop the search with that error, or
+ * KB_DIR_ENTRY_RELEASED to go on when nothing of the entry is kept past
+ * the call (the caller bounds what it derives from it): the entry's
+ * bytes then do not count toward the search's total.
  */
+#define KB_DIR_ENTRY_RELEASED	1
 typedef int (*dir_entry_fn)(void *ctx, const char *dn,
     const struct kb_attr *attrs, size_t nattrs);
 
@@ -78,7 +82,9 @@ const char *dir_uri(const struct kb_dir *d);
  * Search base with filter (already escaped), asking only for attrs
  * (NULL-terminated); sizelimit 0 means KB_DIR_MAX_ENTRIES.  Each entry is
  * handed to fn.  Values over KB_DIR_VALUE_MAX are dropped (and counted in
- * *dropped if not NULL).  Bounded by the deadline given to dir_open().
+ * *dropped if not NULL).  The values handed over and not released (see
+ * dir_entry_fn), plus the entry at hand, are bounded in bytes.  Bounded
+ * by the deadline given to dir_open().
  */
 int dir_search(struct kb_dir *d, const char *base, int scope,
     const char *filter, const char *const *attrs, size_t sizelimit,

@@ -27,6 +27,7 @@
 #define OPTS_MAX		4096
 #define GENTIME_MAX		32
 #define ANSWER_MAX_KEYS		(KB_DIR_MAX_ENTRIES * 4)
+#define ANSWER_MAX_BYTES	(16 * 1024 * 1024)	/* of kept records */
 
 /* A user assertion from the filter template, as bytes the entry must hold. */
 struct assertion {
@@ -224,14 +225,81 @@ lookup_answer_free(struct kb_answer *a)
 	free(a);
 }
 
-/* Move r into a (r is emptied either way). */
 static int
-answer_append(struct kb_answer *a, struct kb_keyrec *r)
+keyrec_cmp(const void *va, const void *vb)
+{
+	const struct kb_keyrec *a = va, *b = vb;
+	int c;
+
+	if ((c = strcmp(a->name, b->name)) != 0)
+		return c;
+	return strcmp(a->fingerprint, b->fingerprint);
+}
+
+/* Bytes a kept record holds, for the answer's bound. */
+static size_t
+keyrec_bytes(const struct kb_keyrec *r)
+{
+	return sizeof(*r) + strlen(r->name) + strlen(r->key_text) +
+	    (r->options != NULL ? strlen(r->options) : 0) +
+	    (r->not_after != NULL ? strlen(r->not_after) : 0) +
+	    strlen(r->fingerprint) + strlen(r->line);
+}
+
+/* Max-heap on keyrec_cmp: restore the order below node i of n. */
+static void
+heap_sift_down(struct kb_keyrec *k, size_t n, size_t i)
+{
+	struct kb_keyrec tmp;
+	size_t top, c;
+
+	for (;;) {
+		top = i;
+		for (c = 2 * i + 1; c <= 2 * i + 2 && c < n; c++)
+			if (keyrec_cmp(&k[c], &k[top]) > 0)
+				top = c;
+		if (top == i)
+			return;
+		tmp = k[i];
+		k[i] = k[top];
+		k[top] = tmp;
+		i = top;
+	}
+}
+
+/*
+ * Move r into a, which holds at most limit records (r is emptied either
+ * way).  Below the limit records are appended in arrival order.  At the
+ * limit the array becomes a max-heap by name (once), and r replaces the
+ * greatest record if it sorts before it; either way one usable key is
+ * over the limit.  So a stream of any length needs memory for limit
+ * records only; lookup_finish() sorts.
+ */
+static int
+answer_keep(struct kb_answer *a, size_t limit, struct kb_keyrec *r)
 {
 	struct kb_keyrec *nk;
-	size_t ncap;
+	size_t ncap, i, rbytes = keyrec_bytes(r);
 
-	if (a->nkeys >= ANSWER_MAX_KEYS) {
+	if (limit > ANSWER_MAX_KEYS)
+		limit = ANSWER_MAX_KEYS;
+	if (a->nkeys >= limit) {
+		if (a->over_limit++ == 0)
+			for (i = a->nkeys / 2; i-- > 0;)
+				heap_sift_down(a->keys, a->nkeys, i);
+		if (a->nkeys == 0 || keyrec_cmp(r, &a->keys[0]) >= 0) {
+			keyrec_clear(r);
+			return 0;
+		}
+		a->kept_bytes -= keyrec_bytes(&a->keys[0]);
+		keyrec_clear(&a->keys[0]);
+		a->keys[0] = *r;
+		memset(r, 0, sizeof(*r));
+		heap_sift_down(a->keys, a->nkeys, 0);
+		a->kept_bytes += rbytes;
+		return a->kept_bytes > ANSWER_MAX_BYTES ? KB_ERR_TOO_LONG : 0;
+	}
+	if (a->kept_bytes + rbytes > ANSWER_MAX_BYTES) {
 		keyrec_clear(r);
 		return KB_ERR_TOO_LONG;
 	}
@@ -245,6 +313,7 @@ answer_append(struct kb_answer *a, struct kb_keyrec *r)
 		a->cap = ncap;
 	}
 	a->keys[a->nkeys++] = *r;
+	a->kept_bytes += rbytes;
 	memset(r, 0, sizeof(*r));
 	return 0;
 }
@@ -367,7 +436,7 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 		goto skipped;
 	if ((r = build_record(k, &o, kpname, fp, has_na, na, &rec)) != 0)
 		goto out;
-	r = answer_append(a, &rec);
+	r = answer_keep(a, cfg->max_keys, &rec);
 	goto out;
  skipped:
 	a->skipped++;
@@ -382,17 +451,6 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 	return r;
 }
 
-static int
-keyrec_cmp(const void *va, const void *vb)
-{
-	const struct kb_keyrec *a = va, *b = vb;
-	int c;
-
-	if ((c = strcmp(a->name, b->name)) != 0)
-		return c;
-	return strcmp(a->fingerprint, b->fingerprint);
-}
-
 void
 lookup_finish(const struct kb_config *cfg, struct kb_answer *a,
     lookup_note_fn note, void *ctx)
@@ -401,14 +459,17 @@ lookup_finish(const struct kb_config *cfg, struct kb_answer *a,
 
 	if (a->nkeys > 1)
 		qsort(a->keys, a->nkeys, sizeof(a->keys[0]), keyrec_cmp);
-	if (a->nkeys > cfg->max_keys) {
-		a->over_limit = a->nkeys - cfg->max_keys;
-		for (i = cfg->max_keys; i < a->nkeys; i++)
+	if (a->nkeys > cfg->max_keys) {	/* built with another max_keys */
+		a->over_limit += a->nkeys - cfg->max_keys;
+		for (i = cfg->max_keys; i < a->nkeys; i++) {
+			a->kept_bytes -= keyrec_bytes(&a->keys[i]);
 			keyrec_clear(&a->keys[i]);
+		}
 		a->nkeys = cfg->max_keys;
+	}
+	if (a->over_limit > 0)
 		notify(note, ctx, KB_NOTE_MAX_KEYS, KB_ERR_TOO_LONG, NULL,
 		    NULL, a->over_limit);
-	}
 }
 
 /*
@@ -593,11 +654,11 @@ single_value(const struct kb_attr *at, const struct kb_val **vp)
 	return 0;
 }
 
+/* Re-check one entry and hand its keys to lookup_add_key(). */
 static int
-on_entry(void *vctx, const char *dn, const struct kb_attr *attrs,
+entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
     size_t nattrs)
 {
-	struct search_ctx *sc = vctx;
 	const struct kb_config *cfg = sc->cfg;
 	const struct kb_attr *keys;
 	const struct kb_val *cn = NULL, *opts = NULL, *na = NULL;
@@ -639,6 +700,22 @@ on_entry(void *vctx, const char *dn, const struct kb_attr *attrs,
 			return r;
 	}
 	return 0;
+}
+
+static int
+on_entry(void *vctx, const char *dn, const struct kb_attr *attrs,
+    size_t nattrs)
+{
+	int r;
+
+	if ((r = entry_keys(vctx, attrs, nattrs)) != 0)
+		return r;
+	/*
+	 * Nothing of the entry is held past this call: what lookup_add_key
+	 * kept is bounded by max_keys and ANSWER_MAX_BYTES, so the entry's
+	 * bytes need not count toward the search's total.
+	 */
+	return KB_DIR_ENTRY_RELEASED;
 }
 
 /* The filter to send: the key filter, narrowed by fingerprint if we can. */
@@ -734,7 +811,10 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
 	    on_entry, &sc, &dropped);
 	if (r != 0) {
-		if (errlen > 0 && errbuf[0] == '\0')
+		if (errlen > 0 && r == KB_ERR_TOO_LONG)
+			snprintf(errbuf, errlen, "%s: keys larger than %d "
+			    "bytes", dir_uri(d), ANSWER_MAX_BYTES);
+		else if (errlen > 0 && errbuf[0] == '\0')
 			snprintf(errbuf, errlen, "%s", kb_strerror(r));
 		goto out;
 	}

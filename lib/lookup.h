@@ -42,6 +42,7 @@ struct kb_answer {
 	size_t over_limit;	/* keys beyond max_keys, not served */
 	struct timespec fetched; /* wall-clock time the directory was asked */
 	char *uri;		/* the URI that answered (printable), or NULL */
+	size_t kept_bytes;	/* held by keys[], bounded while adding */
 };
 
 /* Kinds of note handed to the caller's log. */
@@ -95,8 +96,14 @@ void lookup_answer_free(struct kb_answer *a);
  * the cache) and add it to a if usable: every byte printable ASCII, name
  * valid, key parsed (no options, comment dropped), policy, not-after
  * (skipped when past), options parsed dropping unknown ones; with
- * q->fingerprint only the matching key is added.  Returns 0 when the key
- * was added or skipped (a note says why), < 0 only for fatal errors.
+ * q->fingerprint only the matching key is added.  a keeps at most
+ * cfg->max_keys keys, the first by key pair name (then fingerprint):
+ * below that they are kept in arrival order, beyond it a usable key
+ * replaces a later one or is dropped, and a->over_limit counts the keys
+ * not kept, so any number of keys needs memory for max_keys only; call
+ * lookup_finish() before reading keys[].  Returns 0 when the key was
+ * added, dropped or skipped (a note says why), KB_ERR_TOO_LONG when the
+ * kept keys would exceed 16 MiB, < 0 for other fatal errors.
  * optslen/notafterlen may be 0 with NULL pointers.
  */
 int lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
@@ -105,9 +112,10 @@ int lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
     size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a);
 
 /*
- * Sort by key pair name and keep the first max_keys (a note reports the
- * rest).  Called by lookup_directory(); callers building answers from the
- * cache call it themselves.
+ * Sort by key pair name and keep the first max_keys; a KB_NOTE_MAX_KEYS
+ * note reports how many usable keys were not kept (over_limit).  Called
+ * by lookup_directory(); callers building answers from the cache call it
+ * themselves.
  */
 void lookup_finish(const struct kb_config *cfg, struct kb_answer *a,
     lookup_note_fn note, void *ctx);

@@ -457,12 +457,28 @@ fp_value(struct fparse *p, int stars, size_t *nstars)
 	}
 }
 
+/*
+ * A %u or %i in an item other than attr=value (approximate, ordering,
+ * extensible match) cannot be re-checked byte for byte: the server's
+ * matching rule decides what it matches.
+ */
+static int
+fp_value_unchecked(struct fparse *p)
+{
+	size_t n = 0, refs = p->subject_refs;
+
+	if (fp_value(p, 0, &n) != 0)
+		return -1;
+	if (p->subject_refs > refs)
+		p->unchecked = 1;
+	return 0;
+}
+
 /* extensible match after the attribute (or none): [":dn"] [":" oid] ":=" */
 static int
 fp_extensible(struct fparse *p, int have_attr)
 {
 	int have_rule = 0;
-	size_t n = 0;
 
 	if (p->s[p->pos] == ':' && p->s[p->pos + 1] == 'd' &&
 	    p->s[p->pos + 2] == 'n' &&
@@ -479,7 +495,7 @@ fp_extensible(struct fparse *p, int have_attr)
 	if (p->s[p->pos] != ':' || p->s[p->pos + 1] != '=')
 		return -1;
 	p->pos += 2;
-	return fp_value(p, 0, &n);
+	return fp_value_unchecked(p);
 }
 
 /* item = simple / present / substring / extensible (after "(") */
@@ -500,7 +516,7 @@ fp_item(struct fparse *p)
 		if (p->s[p->pos + 1] != '=')
 			return -1;
 		p->pos += 2;
-		return fp_value(p, 0, &nstars);
+		return fp_value_unchecked(p);
 	}
 	if (c != '=')
 		return -1;
@@ -512,6 +528,7 @@ fp_item(struct fparse *p)
 	 * lookup.c re-checks every attr=value item naming %u or %i byte
 	 * for byte and requires all of them: a '*' cannot be checked that
 	 * way, and under '|' or '!' requiring all would change the meaning.
+	 * The other item kinds were refused above (fp_value_unchecked).
 	 */
 	if (p->subject_refs > refs) {
 		p->subject_items++;

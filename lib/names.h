@@ -86,7 +86,9 @@ int filter_template_check(const char *tmpl, unsigned *usesp);
  * requires every one of them to hold its exact bytes in each entry
  * returned.  KB_ERR_FILTER_TEMPLATE if one cannot be re-checked as
  * written: it holds a '*' (substring or presence), or it sits under a
- * '|' or '!' (requiring all of them would change the filter's meaning).
+ * '|' or '!' (requiring all of them would change the filter's meaning),
+ * or %u or %i appears in a ~=, >=, <= or extensible-match item (the
+ * server's matching rule, not the bytes, decides what those match).
  * *np gets their number.
  */
 int filter_template_subject_items(const char *tmpl, size_t *np);

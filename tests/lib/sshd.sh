@@ -27,7 +27,9 @@
 #       under pam_wrapper (LD_PRELOAD=libpam_wrapper.so, PAM_WRAPPER=1,
 #       PAM_WRAPPER_SERVICE_DIR=DIR, which must hold a file named "sshd"),
 #       so /etc/pam.d is never read.  Extra arguments are appended as
-#       sshd_config lines.  Calls kb_install_keys_cmd if not done yet.
+#       sshd_config lines; a PermitRootLogin line among them replaces the
+#       default "PermitRootLogin no" (sshd takes the first value it reads).
+#       Calls kb_install_keys_cmd if not done yet.
 #       Exports SSHD_PORT SSHD_PID SSHD_LOG SSHD_CONFIG.  Stopped at exit.
 #
 #   sshd_stop
@@ -107,7 +109,7 @@ kb_make_user() {
 }
 
 sshd_start() {
-	local conf=$1 pamdir="" dir line
+	local conf=$1 pamdir="" dir line rootlogin="PermitRootLogin no"
 	shift
 	if [ "${1:-}" = --pam ]; then
 		pamdir=$2
@@ -118,6 +120,9 @@ sshd_start() {
 		}
 	fi
 	kb_install_keys_cmd || return 1
+	for line in "$@"; do
+		case ${line,,} in permitrootlogin[[:space:]]*) rootlogin= ;; esac
+	done
 	# sshd's compiled-in privilege separation directory; the package
 	# creates it at boot, containers may lack it.  Left in place.
 	[ -d /run/sshd ] || install -d -o root -g root -m 0755 /run/sshd
@@ -138,7 +143,7 @@ sshd_start() {
 		echo "StrictModes yes"
 		echo "MaxAuthTries 6"
 		echo "LoginGraceTime 30"
-		echo "PermitRootLogin no"
+		[ -n "$rootlogin" ] && echo "$rootlogin"
 		echo "KbdInteractiveAuthentication yes"
 		for line in "$@"; do
 			echo "$line"

@@ -630,7 +630,110 @@ test_password(void)
 	CHECK(pw == NULL);
 }
 
+/* config_read_bindpw() with the policy cfg was loaded with. */
+static void
+bindpw_expect(const char *conf, unsigned flags, int want_r)
+{
+	struct kb_config *cfg = NULL;
+	char *pw = (char *)1;
+	size_t len = 7;
+	int r;
+
+	CHECK_EQ_INT(config_load(tmp_path(conf), flags, NULL, NULL, &cfg), 0);
+	if (cfg == NULL)
+		return;
+	r = config_read_bindpw(cfg, &pw, &len);
+	CHECK_EQ_INT(r, want_r);
+	if (r == 0) {
+		CHECK(len == 6 && memcmp(pw, "s3cret", 6) == 0);
+		explicit_bzero(pw, len);
+		free(pw);
+	} else
+		CHECK(pw == NULL && len == 0);
+	config_free(cfg);
+}
+
+/*
+ * Who may own the config and its bindpw_file: root only for
+ * keybound-keys (KB_CONFIG_CHECK_OWNER), root or the caller's euid for
+ * the admin CLI (KB_CONFIG_OWNER_SELF too).  The "caller" here is uid
+ * 4242, taken with seteuid, so this needs root.
+ */
+static void
+test_owner_policy(void)
+{
+	struct msgs ms = { { NULL }, 0 };
+	struct kb_config *cfg;
+	char conf[600], path[600], pwline[700], want[1400];
+	int n;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "not root: owner policy cases skipped\n");
+		return;
+	}
+	write_file("pw-self", "s3cret\n", 7, 0600);
+	CHECK(chown(tmp_path("pw-self"), 4242, 4242) == 0);
+	write_file("pw-root", "s3cret\n", 7, 0640);
+	n = snprintf(pwline, sizeof(pwline), "%sbinddn cn=reader,dc=x\n"
+	    "bindpw_file %s\n", minimal, tmp_path("pw-self"));
+	write_file("self.conf", pwline, (size_t)n, 0644);
+	CHECK(chown(tmp_path("self.conf"), 4242, 4242) == 0);
+	n = snprintf(pwline, sizeof(pwline), "%sbinddn cn=reader,dc=x\n"
+	    "bindpw_file %s\n", minimal, tmp_path("pw-root"));
+	write_file("root.conf", pwline, (size_t)n, 0644);
+	write_file("foreign.conf", minimal, sizeof(minimal) - 1, 0644);
+	CHECK(chown(tmp_path("foreign.conf"), 4243, 4243) == 0);
+	write_file("self-gw.conf", minimal, sizeof(minimal) - 1, 0664);
+	CHECK(chown(tmp_path("self-gw.conf"), 4242, 4242) == 0);
+	/* a root-owned config naming a password file the caller owns */
+	n = snprintf(pwline, sizeof(pwline), "%sbinddn cn=reader,dc=x\n"
+	    "bindpw_file %s\n", minimal, tmp_path("pw-self"));
+	write_file("root-selfpw.conf", pwline, (size_t)n, 0644);
+
+	CHECK(chmod(tmpdir, 0711) == 0);
+	CHECK(seteuid(4242) == 0);
+	snprintf(conf, sizeof(conf), "%s", tmp_path("self.conf"));
+	/* keybound-keys running as the owner: refused */
+	load_expect(conf, KB_CONFIG_CHECK_OWNER, KB_ERR_CONFIG_PERM,
+	    "owned by uid 4242, not by root");
+	/* the admin CLI running as the owner: accepted */
+	load_expect(conf, KB_CONFIG_CHECK_OWNER | KB_CONFIG_OWNER_SELF, 0,
+	    NULL);
+	snprintf(path, sizeof(path), "%s", tmp_path("foreign.conf"));
+	load_expect(path, KB_CONFIG_CHECK_OWNER | KB_CONFIG_OWNER_SELF,
+	    KB_ERR_CONFIG_PERM, "owned by uid 4243, not by root or uid 4242");
+	snprintf(path, sizeof(path), "%s", tmp_path("self-gw.conf"));
+	load_expect(path, KB_CONFIG_CHECK_OWNER | KB_CONFIG_OWNER_SELF,
+	    KB_ERR_CONFIG_PERM, "writable by group or others (mode 0664)");
+	/*
+	 * A password file the caller owns: only with OWNER_SELF.  With the
+	 * owner check it is a config error at once; without, the read
+	 * refuses it.
+	 */
+	snprintf(path, sizeof(path), "%s", tmp_path("root-selfpw.conf"));
+	cfg = (struct kb_config *)1;
+	CHECK_EQ_INT(config_load(path, KB_CONFIG_CHECK_OWNER, collect, &ms,
+	    &cfg), KB_ERR_CONFIG);
+	CHECK(cfg == NULL);
+	snprintf(want, sizeof(want), "%s:5: bindpw_file: owned by uid "
+	    "4242, not by root", path);
+	CHECK_EQ_INT(ms.n, 1);
+	CHECK_EQ_STR(ms.n > 0 ? ms.m[0] : NULL, want);
+	msgs_clear(&ms);
+	bindpw_expect("root-selfpw.conf", 0, KB_ERR_CONFIG_PERM);
+	bindpw_expect("self.conf", KB_CONFIG_CHECK_OWNER |
+	    KB_CONFIG_OWNER_SELF, 0);
+	CHECK(seteuid(0) == 0);
+	CHECK(chmod(tmpdir, 0700) == 0);
+	/* root-owned 0640 password file: fine for both */
+	bindpw_expect("root.conf", KB_CONFIG_CHECK_OWNER, 0);
+	bindpw_expect("root.conf", KB_CONFIG_CHECK_OWNER |
+	    KB_CONFIG_OWNER_SELF, 0);
+}
+
 static const char *const tmp_names[] = {
+	"pw-self", "pw-root", "self.conf", "root.conf", "foreign.conf",
+	"self-gw.conf", "root-selfpw.conf",
 	"ok.conf", "gw.conf", "ow.conf", "other.conf", "big.conf", "max.conf",
 	"pw0600", "pw0640", "pw0400", "pw-two-nl", "pw-crlf", "pw-spaces",
 	"pw0644", "pw0604", "pw0660", "pw0602", "pw-link", "pw-fifo",
@@ -669,6 +772,7 @@ main(void)
 	test_bytes();
 	test_config_permissions();
 	test_password();
+	test_owner_policy();
 	tmp_cleanup();
 
 	snprintf(fixtures, sizeof(fixtures), "%s/tests/fixtures/config",

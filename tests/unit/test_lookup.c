@@ -44,6 +44,7 @@ static int fake_open_error;
 static char fake_filter[4096];
 static char fake_attrs[512];
 static int fake_dir;
+static size_t fake_released;	/* entries the callback did not keep */
 
 /* lookup_prepare() sets the client's environment; nothing to do here. */
 int
@@ -103,9 +104,13 @@ dir_search(struct kb_dir *d, const char *base, int scope, const char *filter,
 	}
 	if (dropped != NULL)
 		*dropped = 0;
-	for (i = 0; i < nfake; i++)
-		if ((r = fn(ctx, "cn=x", fake[i].attrs, fake[i].nattrs)) != 0)
+	for (i = 0; i < nfake; i++) {
+		r = fn(ctx, "cn=x", fake[i].attrs, fake[i].nattrs);
+		if (r == KB_DIR_ENTRY_RELEASED)
+			fake_released++;
+		else if (r != 0)
 			return r;
+	}
 	return 0;
 }
 
@@ -115,6 +120,7 @@ fake_reset(void)
 	memset(fake, 0, sizeof(fake));
 	nfake = 0;
 	fake_open_error = 0;
+	fake_released = 0;
 }
 
 static struct fake_entry *
@@ -237,6 +243,27 @@ add(const char *name, const char *key, const char *opts,
 	return lookup_add_key(&cfg, &q, time(NULL), name, strlen(name), key,
 	    strlen(key), opts, opts ? strlen(opts) : 0, notafter,
 	    notafter ? strlen(notafter) : 0, count_note, NULL, a);
+}
+
+/* restrict plus a command= and a from= of about 1,000 bytes each */
+static const char *
+big_opts(void)
+{
+	static char o[2200];
+	size_t n;
+
+	if (o[0] != '\0')
+		return o;
+	n = (size_t)snprintf(o, sizeof(o), "restrict,command=\"");
+	memset(o + n, 'c', 1000);
+	n += 1000;
+	n += (size_t)snprintf(o + n, sizeof(o) - n, "\",from=\"");
+	while (n < 2000) {	/* from= stays under 1,000 bytes */
+		memcpy(o + n, "10.0.0.1,", 9);
+		n += 9;
+	}
+	snprintf(o + n, sizeof(o) - n, "10.0.0.2\"");
+	return o;
 }
 
 /* ---- tests ---- */
@@ -460,6 +487,62 @@ test_max_keys(void)
 	CHECK_EQ_STR(a->keys[0].name, "k00");
 	CHECK_EQ_STR(a->keys[4].name, "k04");
 	CHECK_EQ_INT(last_note_kind, KB_NOTE_MAX_KEYS);
+	/* streamed: never more than max_keys records held */
+	CHECK(a->cap <= 8);
+	CHECK_EQ_INT(fake_released, 30);
+	lookup_answer_free(a);
+}
+
+/*
+ * Keys arriving in any order: the first max_keys by name (then
+ * fingerprint) are kept, in memory for max_keys records only.
+ */
+static void
+test_max_keys_stream(void)
+{
+	static const int order[] = {
+		17, 3, 29, 0, 11, 24, 8, 5, 21, 14, 1, 27, 9, 19, 4, 26, 12,
+		2, 23, 7, 16, 28, 10, 6, 20, 13, 25, 18, 15, 22,
+	};
+	struct kb_answer *a = NULL;
+	char name[16];
+	size_t i;
+	int r = 0;
+
+	cfg_keybound();
+	cfg.max_keys = 4;
+	CHECK_EQ_INT(lookup_answer_new(&a), 0);
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		snprintf(name, sizeof(name), "k%02d", order[i]);
+		CHECK_EQ_INT(add(name, ED1, NULL, NULL, NULL, a), 0);
+		/* the same name with another key: ordered by fingerprint */
+		if (order[i] == 1)
+			CHECK_EQ_INT(add(name, EC1, NULL, NULL, NULL, a), 0);
+		CHECK(a->nkeys <= 4 && a->cap <= 4 + 4);
+	}
+	nnotes = 0;
+	lookup_finish(&cfg, a, count_note, NULL);
+	CHECK_EQ_INT(a->nkeys, 4);
+	CHECK_EQ_INT(a->over_limit, 27);
+	CHECK_EQ_STR(a->keys[0].name, "k00");
+	CHECK_EQ_STR(a->keys[1].name, "k01");
+	CHECK_EQ_STR(a->keys[2].name, "k01");
+	CHECK(strcmp(a->keys[1].fingerprint, a->keys[2].fingerprint) < 0);
+	CHECK_EQ_STR(a->keys[3].name, "k02");
+	CHECK_EQ_INT(nnotes, 1);
+	CHECK_EQ_INT(last_note_kind, KB_NOTE_MAX_KEYS);
+	lookup_answer_free(a);
+
+	/* at most 16 MiB of kept records, whatever max_keys allows */
+	cfg.max_keys = 10000;
+	CHECK_EQ_INT(lookup_answer_new(&a), 0);
+	for (i = 0; i < 10000 && r == 0; i++) {
+		snprintf(name, sizeof(name), "k%05zu", i);
+		r = add(name, ED1, big_opts(), NULL, NULL, a);
+	}
+	CHECK_EQ_INT(r, KB_ERR_TOO_LONG);
+	CHECK(i > 1000 && i < 10000);
+	CHECK(a->kept_bytes <= 16 * 1024 * 1024);
 	lookup_answer_free(a);
 }
 
@@ -544,6 +627,7 @@ main(void)
 	test_add_key();
 	test_directory_rechecks();
 	test_max_keys();
+	test_max_keys_stream();
 	test_lpk();
 	test_templates();
 	return tap_done();
