@@ -854,9 +854,21 @@ write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* Replace name with b's bytes: temp file, fsync, rename. */
+/*
+ * Replace name with b's bytes: temp file, rename.  With durable, the data
+ * is synced before the rename and the directory after it.
+ *
+ * Only a file that grants less than the one it replaces needs that: after
+ * a crash the name then holds the new answer, never the older one that
+ * still granted the revoked key.  Any other write (the same keys with a
+ * newer stamp, more keys, a new file) may be lost to a crash without harm:
+ * the name then holds the older answer, which grants no more than the new
+ * one, or an empty file, which does not parse and is ignored.  Skipping
+ * the two syncs keeps them off the directory path of nearly every miss.
+ */
 static int
-write_atomic(struct kb_cache *c, const char *name, const struct buf *b)
+write_atomic(struct kb_cache *c, const char *name, const struct buf *b,
+    int durable)
 {
 	unsigned char rnd[8];
 	char tmp[32];
@@ -876,13 +888,8 @@ write_atomic(struct kb_cache *c, const char *name, const struct buf *b)
 	if (fd == -1)
 		goto out;
 	created = 1;
-	/*
-	 * fsync before the rename: after a crash the name holds either the
-	 * old answer or the whole new one, never a truncated file that
-	 * would hide a newer "nothing attached".
-	 */
 	if (fchmod(fd, 0600) != 0 || write_all(fd, b->s, b->len) != 0 ||
-	    fsync(fd) != 0)
+	    (durable && fsync(fd) != 0))
 		goto out;
 	r = close(fd);
 	fd = -1;
@@ -891,7 +898,7 @@ write_atomic(struct kb_cache *c, const char *name, const struct buf *b)
 		goto out;
 	}
 	created = 0;
-	r = 0;
+	r = durable && fsync(c->dfd) != 0 ? KB_ERR_SYSTEM : 0;
  out:
 	if (fd != -1)
 		close(fd);
@@ -1040,6 +1047,51 @@ cache_prune(struct kb_cache *c, const struct kb_config *cfg)
 
 /* ---- recording ---- */
 
+/* One key an answer in a user's file grants (strings in the file buffer). */
+struct grant {
+	const char *answer_fp;
+	const char *key_fp;
+};
+
+/* Every (answer, key) pair cf grants; *np of them.  NULL with none. */
+static struct grant *
+grants_of(const struct cfile *cf, size_t *np)
+{
+	struct grant *g;
+	size_t i, j, n = 0;
+
+	*np = 0;
+	for (i = 0; i < cf->n; i++)
+		n += cf->ans[i].nkeys;
+	if (n == 0 || (g = calloc(n, sizeof(*g))) == NULL)
+		return NULL;
+	for (i = 0; i < cf->n; i++)
+		for (j = 0; j < cf->ans[i].nkeys; j++) {
+			g[*np].answer_fp = cf->ans[i].fp;
+			g[*np].key_fp = cf->ans[i].keys[j].fp;
+			(*np)++;
+		}
+	return g;
+}
+
+/* Whether cf no longer grants one of the n grants g. */
+static int
+grants_less(struct cfile *cf, const struct grant *g, size_t n)
+{
+	const struct canswer *an;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		an = cfile_find(cf, g[i].answer_fp);
+		for (j = 0; an != NULL && j < an->nkeys; j++)
+			if (strcmp(an->keys[j].fp, g[i].key_fp) == 0)
+				break;
+		if (an == NULL || j == an->nkeys)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 merge_answer(struct cfile *cf, const struct kb_config *cfg,
     const struct kb_query *q, const struct kb_answer *a)
@@ -1058,13 +1110,14 @@ merge_answer(struct cfile *cf, const struct kb_config *cfg,
 }
 
 /*
- * Write cf as q's file (or remove the file when nothing is left); a new
- * file without keys only while the cache is not full.
+ * Write cf as q's file (or remove the file when nothing is left), durably
+ * when it grants less than before; a new file without keys only while
+ * the cache is not full.
  */
 static int
 save_file(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, const char *name, const struct cfile *cf,
-    int existed)
+    int existed, int revokes)
 {
 	struct buf b = { NULL, 0, 0 };
 	int r;
@@ -1072,6 +1125,8 @@ save_file(struct kb_cache *c, const struct kb_config *cfg,
 	if (cf->n == 0) {
 		if (existed && unlinkat(c->dfd, name, 0) != 0 &&
 		    errno != ENOENT)
+			return KB_ERR_SYSTEM;
+		if (revokes && fsync(c->dfd) != 0)
 			return KB_ERR_SYSTEM;
 		return 0;
 	}
@@ -1083,7 +1138,7 @@ save_file(struct kb_cache *c, const struct kb_config *cfg,
 			return KB_ERR_CACHE_FULL;
 	}
 	if ((r = format_file(q, cf, &b)) == 0)
-		r = write_atomic(c, name, &b);
+		r = write_atomic(c, name, &b, revokes);
 	free(b.s);
 	return r;
 }
@@ -1093,8 +1148,10 @@ cache_record(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, const struct kb_answer *a)
 {
 	struct cfile cf;
+	struct grant *before = NULL;
 	char name[NAME_LEN + 1];
-	int r, existed = 1, locked = 0;
+	size_t nbefore = 0;
+	int r, existed = 1, locked = 0, revokes;
 
 	memset(&cf, 0, sizeof(cf));
 	if ((r = cache_name(q, name)) != 0)
@@ -1109,8 +1166,15 @@ cache_record(struct kb_cache *c, const struct kb_config *cfg,
 	    r != KB_ERR_CACHE_CORRUPT)
 		goto forget;
 	/* an unsafe or corrupt file is replaced like an empty one */
-	if ((r = merge_answer(&cf, cfg, q, a)) != 0 ||
-	    (r = save_file(c, cfg, q, name, &cf, existed)) != 0)
+	before = grants_of(&cf, &nbefore);
+	if (nbefore > 0 && before == NULL) {
+		r = KB_ERR_NOMEM;
+		goto forget;
+	}
+	if ((r = merge_answer(&cf, cfg, q, a)) != 0)
+		goto forget;
+	revokes = grants_less(&cf, before, nbefore);
+	if ((r = save_file(c, cfg, q, name, &cf, existed, revokes)) != 0)
 		goto forget;
 	if (since_prune(c, time(NULL)) >= KB_CACHE_PRUNE_S)
 		prune_locked(c, cfg);
@@ -1121,11 +1185,14 @@ cache_record(struct kb_cache *c, const struct kb_config *cfg,
 	 * The newer answer could not be written: forgetting the older one
 	 * is always safe, serving it might not be.
 	 */
-	if (existed && r != KB_ERR_CACHE_FULL)
+	if (existed && r != KB_ERR_CACHE_FULL) {
 		unlinkat(c->dfd, name, 0);
+		fsync(c->dfd);
+	}
  out:
 	if (locked)
 		cache_unlock(c);
+	free(before);
 	cfile_free(&cf);
 	return r;
 }

@@ -9,6 +9,7 @@
 #     USER FP and --has-keys never print or count the detached key, and a
 #     real ssh login with it is refused;
 #   - 200 concurrent runs racing a detach leave no positive answer on disk;
+#   - only a write that removes a key is synced to disk;
 #   - crash leftovers and expired answers are pruned.
 . "$KB_SRC/tests/lib/common.sh"
 . "$KB_SRC/tests/lib/sshd.sh"
@@ -178,7 +179,36 @@ check_eq "$busy" 0 "every run recorded its answer (no lock timeouts)"
 set_conf down "$cdir"
 no_ka "after the race, directory refused"
 
-# --- 4. pruning ------------------------------------------------------------
+# --- 4. only a write that revokes waits for the disk ----------------------
+# The same answer again (a new stamp) or more keys may be lost to a crash
+# without harm; an answer that removes a key must be on disk before the
+# run ends.
+syncs() {	# ARGS...: fsync/fdatasync calls of one run as the command user
+	strace -f -qq -e trace=fsync,fdatasync -o "$KB_T/strace" \
+	    setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups \
+	    env -i "$KB_KEYS_CMD" -c "$conf" "$@" </dev/null >/dev/null 2>&1
+	grep -c 'sync(' "$KB_T/strace"
+}
+cdir=$(newcache)
+set_conf up "$cdir"
+kk_attach ka "$alice@test-host" || fail "attach"
+syncs "$alice" >/dev/null
+check_eq "$(syncs "$alice")" 0 "the same answer again: rewritten without fsync"
+check_eq "$(syncs "$alice" "$ka_fp")" 0 "a new USER FP answer: no fsync"
+kk_detach ka "$alice@test-host" || fail "detach"
+n=$(syncs "$alice")
+[ "$n" -ge 2 ]
+check_eq "$?" 0 "an answer that removes keys: file and directory synced ($n)"
+check_eq "$(syncs "$alice" "$ka_fp")" 0 "nothing left to remove: no fsync"
+check_eq "$(syncs "$alice")" 0 "'nothing attached' again: no fsync"
+kk_attach ka "$alice@test-host" || fail "attach"
+check_eq "$(syncs "$alice")" 0 "an answer with more keys: no fsync"
+kk_detach ka "$alice@test-host" || fail "detach"
+n=$(syncs "$alice" "$ka_fp")
+[ "$n" -ge 2 ]
+check_eq "$?" 0 "an empty USER FP answer taking the key out: synced ($n)"
+
+# --- 5. pruning ------------------------------------------------------------
 cdir=$(newcache)
 set_conf up "$cdir"
 for i in 1 2 3; do
