@@ -182,7 +182,7 @@ badserver() {
 	"$BAD" "$@" "$port" >"$KB_T/$var.log" 2>&1 &
 	kb_kill_at_exit $!
 	for ((i = 0; i < 100; i++)); do
-		grep -qx ready "$KB_T/$var.log" && break
+		grep -qsx ready "$KB_T/$var.log" && break
 		sleep 0.05
 	done
 	grep -qx ready "$KB_T/$var.log" || fail "kb-badserver $*: $(cat "$KB_T/$var.log")"

@@ -81,7 +81,7 @@ badserver() {
 		pid=$!
 		kb_kill_at_exit "$pid"
 		for ((i = 0; i < 100; i++)); do
-			grep -qx ready "$KB_T/$var.log" && break 2
+			grep -qsx ready "$KB_T/$var.log" && break 2
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done

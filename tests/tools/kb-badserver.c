@@ -101,6 +101,14 @@ struct conn {
 
 static const char *mode_name;
 
+/* Say that a connection reached its stall point. */
+static void
+report_stall(void)
+{
+	printf("stalled %s\n", mode_name);
+	fflush(stdout);
+}
+
 static void
 die(const char *what)
 {
@@ -214,21 +222,22 @@ read_ldap_msg(struct conn *c, unsigned char *id, size_t *idlen)
 static int
 send_success(struct conn *c, int tag, const unsigned char *id, size_t idlen)
 {
+	static const unsigned char result[] = {
+		0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00 };
 	unsigned char out[32];
 	size_t n = 0;
 
 	out[n++] = 0x30;
-	out[n++] = (unsigned char)(2 + idlen + 9);
+	out[n++] = (unsigned char)(2 + idlen + 2 + sizeof(result));
 	out[n++] = 0x02;
 	out[n++] = (unsigned char)idlen;
 	memcpy(out + n, id, idlen);
 	n += idlen;
 	/* resultCode success, empty matchedDN and diagnosticMessage */
 	out[n++] = (unsigned char)tag;
-	out[n++] = 0x07;
-	out[n++] = 0x0a; out[n++] = 0x01; out[n++] = 0x00;
-	out[n++] = 0x04; out[n++] = 0x00;
-	out[n++] = 0x04; out[n++] = 0x00;
+	out[n++] = sizeof(result);
+	memcpy(out + n, result, sizeof(result));
+	n += sizeof(result);
 	return conn_write(c, out, n);
 }
 
@@ -326,7 +335,10 @@ fill_queue(const struct sockaddr_in *sin)
 	return fd;		/* held: it keeps the queue full */
 }
 
-/* Handle one accepted connection up to its stall point. */
+/*
+ * Handle one accepted connection up to its stall point: 0 there, 1 if it
+ * was reported already, -1 if the client went away first.
+ */
 static int
 serve(enum mode mode, int tls_first, int starttls, SSL_CTX *ctx,
     struct conn *c)
@@ -338,10 +350,12 @@ serve(enum mode mode, int tls_first, int starttls, SSL_CTX *ctx,
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	switch (mode) {
 	case MODE_RESET:
+		/* Reported first: the client moves on as soon as it is reset. */
+		report_stall();
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(c->fd);
 		c->fd = -1;
-		return 0;
+		return 1;
 	case MODE_SILENT:
 		return 0;
 	case MODE_STARTTLS_STALL:
@@ -445,10 +459,8 @@ main(int argc, char **argv)
 				continue;
 			die("accept");
 		}
-		if (serve(mode, tls_first, starttls, ctx, &c) == 0) {
-			printf("stalled %s\n", mode_name);
-			fflush(stdout);
-		}
+		if (serve(mode, tls_first, starttls, ctx, &c) == 0)
+			report_stall();
 		/* Hold the newest connections open; SSL_free sends nothing. */
 		if (held[next].fd != -1) {
 			if (held[next].tls != NULL)
