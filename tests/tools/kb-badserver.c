@@ -167,7 +167,8 @@ static int
 conn_write(struct conn *c, const void *buf, size_t len)
 {
 	if (c->tls != NULL)
-		return ssl.SSL_write(c->tls, buf, (int)len) == (int)len ? 0 : -1;
+		return ssl.SSL_write(c->tls, buf, (int)len) == (int)len ?
+		    0 : -1;
 	return send(c->fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
@@ -350,7 +351,7 @@ serve(enum mode mode, int tls_first, int starttls, SSL_CTX *ctx,
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	switch (mode) {
 	case MODE_RESET:
-		/* Reported first: the client moves on as soon as it is reset. */
+		/* Reported first: the client moves on once it is reset. */
 		report_stall();
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(c->fd);
