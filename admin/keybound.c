@@ -577,6 +577,8 @@ main(int argc, char **argv)
 	const struct command *c;
 	int status;
 
+	/* A directory server that goes away is an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&a, 0, sizeof(a));
 	/*
 	 * This process holds bind passwords and, for create, private keys:

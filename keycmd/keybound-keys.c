@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,6 +579,13 @@ main(int argc, char **argv)
 	struct kb_logline l;
 	int code = EXIT_USAGE;
 
+	/*
+	 * sshd and pam_keybound start this with SIGPIPE at its default:
+	 * a directory server that resets or stalls (the client then shuts
+	 * the socket) must cost its URI, not the process (the next URI and
+	 * the cache are still to be tried); a closed stdout is a write error.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sanitize_fds();
 	/*

@@ -21,6 +21,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +32,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <lber.h>
 #include <ldap.h>
@@ -104,6 +106,8 @@ static char dl_reason[256];		/* why loading failed */
 #define KB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
 #endif
 
+struct dir_watchdog;
+
 enum dir_bind_kind {
 	DIR_BIND_NONE = 0,
 	DIR_BIND_SIMPLE,
@@ -121,7 +125,10 @@ struct kb_dir {
 	char *binddn;
 	char *password;		/* admin CLI only; wiped at close */
 	size_t passwordlen;
-	int may_move_on;		/* no round trip yet on this URI */
+	int may_move_on;		/* nothing answered yet on this URI */
+	int nullfd;			/* /dev/null, to disarm a socket */
+	struct ldap_conncb conncb;	/* hands new sockets to watch */
+	struct dir_watchdog *watch;	/* during an ldaps:// connect */
 	char *identity;
 	char errtext[DIR_ERRTEXT_MAX];
 };
@@ -295,14 +302,33 @@ dir_ld_diag(LDAP *ld, char *buf, size_t len)
 	}
 }
 
-/* Drop the connection without waiting for anything. */
+/*
+ * Drop a failed connection without waiting for it or writing to it.
+ * libldap's only way to free a handle sends an UnbindRequest with
+ * write(2): on a socket the handshake watchdog shut down, or one the
+ * server reset, that raises SIGPIPE, which kills a caller that has not
+ * ignored it; on a stalled one it tells nobody anything.  So the socket
+ * is first replaced by /dev/null under the same descriptor number (which
+ * stays libldap's until it closes it, so nothing else can take it over):
+ * the unbind and any TLS alert go nowhere and the server just sees the
+ * connection close.  Should even that fail, the handle is leaked rather
+ * than written through.
+ */
 static void
 dir_drop(struct kb_dir *d)
 {
-	if (d->ld != NULL) {
-		(void)dl.ldap_unbind_ext(d->ld, NULL, NULL);
+	int fd = -1;
+
+	if (d->ld == NULL)
+		return;
+	if (dl.ldap_get_option(d->ld, LDAP_OPT_DESC, &fd) ==
+	    LDAP_OPT_SUCCESS && fd >= 0 &&
+	    (d->nullfd == -1 || dup3(d->nullfd, fd, O_CLOEXEC) == -1)) {
 		d->ld = NULL;
+		return;
 	}
+	(void)dl.ldap_unbind_ext(d->ld, NULL, NULL);
+	d->ld = NULL;
 }
 
 /*
@@ -440,20 +466,25 @@ dir_set_options(struct kb_dir *d, LDAP *ld, long ms, int tls)
 }
 
 /*
- * A watchdog for the StartTLS handshake.  libldap 2.5's synchronous
- * handshake loop (ldap_install_tls) retries a non-blocking read without
- * waiting or looking at LDAP_OPT_NETWORK_TIMEOUT, so a server that
- * answers StartTLS and then falls silent would hold this process forever
- * at full CPU.  The watchdog thread shuts the socket down when the wait is
- * over; the handshake then fails like any broken connection.
+ * A watchdog for the TLS handshakes.  libldap 2.5's synchronous handshake
+ * loop (ldap_install_tls, for StartTLS) retries a non-blocking read without
+ * waiting or looking at LDAP_OPT_NETWORK_TIMEOUT, so a server that answers
+ * StartTLS and then falls silent would hold this process forever at full
+ * CPU; its asynchronous one (ldaps://) polls with the timeout but then
+ * reads whole TLS records from a blocking socket, so a server that sends
+ * half a record and stops holds it forever in read().  The watchdog thread
+ * shuts the socket down when the wait is over; the handshake then fails
+ * like any broken connection, and the connection is only ever dropped
+ * (dir_drop: nothing more is written to it).
  */
 struct dir_watchdog {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct timespec until;		/* CLOCK_MONOTONIC */
-	int fd;
+	int fd;				/* a dup of the socket, or -1 */
 	int done;
 	int fired;
+	pthread_t tid;
 };
 
 static void *
@@ -467,10 +498,136 @@ dir_watchdog_run(void *arg)
 		rc = pthread_cond_timedwait(&w->cv, &w->mu, &w->until);
 	if (!w->done) {
 		w->fired = 1;
-		(void)shutdown(w->fd, SHUT_RDWR);
+		if (w->fd >= 0)
+			(void)shutdown(w->fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
+}
+
+/*
+ * SIGPIPE held back in the calling thread around a watched libldap call.
+ * After the watchdog has shut the socket down, libldap's error path may
+ * still write to it (a TLS alert, a close): the SIGPIPE that raises is
+ * taken here, so a cut connection cannot end a caller that left SIGPIPE
+ * at its default.
+ */
+struct dir_sigpipe {
+	sigset_t old;
+	int was_pending;
+};
+
+static void
+dir_sigpipe_hold(struct dir_sigpipe *sp)
+{
+	sigset_t pipe, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &sp->old);
+	sp->was_pending = sigpending(&pending) == 0 &&
+	    sigismember(&pending, SIGPIPE) == 1;
+}
+
+static void
+dir_sigpipe_release(struct dir_sigpipe *sp)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t pipe, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	/* One pending before the call was not ours to take. */
+	if (!sp->was_pending && sigpending(&pending) == 0 &&
+	    sigismember(&pending, SIGPIPE) == 1) {
+		while (sigtimedwait(&pipe, NULL, &zero) == -1 &&
+		    errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &sp->old, NULL);
+}
+
+/*
+ * Start a watchdog that fires after ms; the socket it cuts is given later
+ * with dir_watchdog_watch().  0, or -1 if no thread was started.
+ */
+static int
+dir_watchdog_start(struct dir_watchdog *w, long ms)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int made = 0, started;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	deadline_set(&w->until, ms);
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&w->cv, &ca) == 0) {
+		if (pthread_mutex_init(&w->mu, NULL) == 0)
+			made = 1;
+		else
+			pthread_cond_destroy(&w->cv);
+	}
+	pthread_condattr_destroy(&ca);
+	if (!made)
+		return -1;
+	/* The thread takes no signals: they stay with the caller's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	started = pthread_create(&w->tid, NULL, dir_watchdog_run, w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Tell the watchdog which socket to cut.  It keeps a descriptor of its
+ * own: shutdown() acts on the socket, and libldap may close its descriptor
+ * (whose number could then be reused) before the watchdog is stopped.
+ */
+static int
+dir_watchdog_watch(struct dir_watchdog *w, int fd)
+{
+	int dup;
+
+	if ((dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	pthread_mutex_lock(&w->mu);
+	if (w->fd == -1) {
+		w->fd = dup;
+		dup = -1;
+		if (w->fired)
+			(void)shutdown(w->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (dup != -1)
+		close(dup);
+	return 0;
+}
+
+/* Stop and free the watchdog; 1 if it fired (the socket is shut down). */
+static int
+dir_watchdog_stop(struct dir_watchdog *w)
+{
+	int fired;
+
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->tid, NULL);
+	fired = w->fired;
+	if (w->fd != -1)
+		close(w->fd);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	return fired;
 }
 
 /* ldap_install_tls() bounded by ms; sets *timed_out if it was cut off. */
@@ -478,45 +635,21 @@ static int
 dir_install_tls_bounded(struct kb_dir *d, long ms, int *timed_out)
 {
 	struct dir_watchdog w;
-	pthread_condattr_t ca;
-	pthread_t tid;
-	sigset_t all, old;
-	int rc = LDAP_LOCAL_ERROR, made = 0, started = 0;
+	struct dir_sigpipe sp;
+	int fd = -1, rc;
 
 	*timed_out = 0;
-	memset(&w, 0, sizeof(w));
-	if (dl.ldap_get_option(d->ld, LDAP_OPT_DESC, &w.fd) !=
-	    LDAP_OPT_SUCCESS || w.fd < 0)
+	if (dl.ldap_get_option(d->ld, LDAP_OPT_DESC, &fd) !=
+	    LDAP_OPT_SUCCESS || fd < 0 || dir_watchdog_start(&w, ms) != 0)
 		return LDAP_LOCAL_ERROR;
-	deadline_set(&w.until, ms);
-	if (pthread_condattr_init(&ca) != 0)
+	if (dir_watchdog_watch(&w, fd) != 0) {
+		(void)dir_watchdog_stop(&w);
 		return LDAP_LOCAL_ERROR;
-	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&w.cv, &ca) == 0) {
-		if (pthread_mutex_init(&w.mu, NULL) == 0)
-			made = 1;
-		else
-			pthread_cond_destroy(&w.cv);
 	}
-	pthread_condattr_destroy(&ca);
-	if (!made)
-		return LDAP_LOCAL_ERROR;
-	/* The thread takes no signals: they stay with the caller's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	started = pthread_create(&tid, NULL, dir_watchdog_run, &w) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (started) {
-		rc = dl.ldap_install_tls(d->ld);
-		pthread_mutex_lock(&w.mu);
-		w.done = 1;
-		pthread_cond_signal(&w.cv);
-		pthread_mutex_unlock(&w.mu);
-		pthread_join(tid, NULL);
-		*timed_out = w.fired;
-	}
-	pthread_mutex_destroy(&w.mu);
-	pthread_cond_destroy(&w.cv);
+	dir_sigpipe_hold(&sp);
+	rc = dl.ldap_install_tls(d->ld);
+	*timed_out = dir_watchdog_stop(&w);
+	dir_sigpipe_release(&sp);
 	return rc;
 }
 
@@ -663,36 +796,88 @@ dir_tls_started(LDAP *ld, void *ssl, void *ctx, void *arg)
 }
 
 /*
- * Connect now, so a dead URI is known here.  For ldaps:// the handshake
- * runs in libldap's asynchronous connect mode: its synchronous handshake
- * loop is not bounded by LDAP_OPT_NETWORK_TIMEOUT (a server that accepts
- * and never speaks TLS keeps it spinning), the asynchronous one is.
+ * Called by libldap once a connection's socket exists, before any TLS:
+ * during an ldaps:// connect the watchdog gets it.  Failing fails the
+ * connect: an unwatched handshake could last forever.
  */
+static int
+dir_conn_added(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+    struct ldap_conncb *ctx)
+{
+	struct kb_dir *d = ctx->lc_arg;
+	int fd = -1;
+
+	if (d->watch == NULL)
+		return 0;
+	if (dl.ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 || fd < 0)
+		return -1;
+	return dir_watchdog_watch(d->watch, fd);
+}
+
+/* The watchdog holds its own descriptor: nothing to do on close. */
+static void
+dir_conn_deleted(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
+{
+}
+
+/*
+ * ldap_connect() for ldaps://: libldap's asynchronous connect mode, whose
+ * handshake waits are bounded by LDAP_OPT_NETWORK_TIMEOUT (the synchronous
+ * loop spins on a server that accepts and never speaks TLS), under the
+ * watchdog for the reads that are not (a server that sends half a record).
+ */
+static int
+dir_connect_tls(struct kb_dir *d, long ms, int *rcp, int *startedp,
+    int *timed_out)
+{
+	struct dir_watchdog w;
+	struct dir_sigpipe sp;
+
+	*rcp = LDAP_LOCAL_ERROR;
+	*timed_out = 0;
+	d->conncb.lc_add = dir_conn_added;
+	d->conncb.lc_del = dir_conn_deleted;
+	d->conncb.lc_arg = d;
+	if (dl.ldap_set_option(d->ld, LDAP_OPT_CONNECT_ASYNC, dl_opt_on) !=
+	    LDAP_OPT_SUCCESS ||
+	    dl.ldap_set_option(d->ld, LDAP_OPT_CONNECT_CB, &d->conncb) !=
+	    LDAP_OPT_SUCCESS ||
+	    dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB,
+	    (void *)dir_tls_started) != LDAP_OPT_SUCCESS ||
+	    dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG,
+	    startedp) != LDAP_OPT_SUCCESS ||
+	    dir_watchdog_start(&w, ms) != 0) {
+		dir_set_error(d, "cannot set LDAP options");
+		return KB_ERR_INTERNAL;
+	}
+	d->watch = &w;
+	dir_sigpipe_hold(&sp);
+	*rcp = dl.ldap_connect(d->ld);
+	d->watch = NULL;
+	*timed_out = dir_watchdog_stop(&w);
+	dir_sigpipe_release(&sp);
+	(void)dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB, NULL);
+	(void)dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG, NULL);
+	return 0;
+}
+
+/* Connect now, so a dead URI is known here. */
 static int
 dir_connect(struct kb_dir *d, int ldaps, long ms)
 {
 	struct timespec start;
 	char diag[128];
-	int started = 0, rc, r = KB_ERR_INTERNAL;
+	int started = 0, timed_out = 0, rc, r = KB_ERR_INTERNAL;
 
-	if (ldaps) {
-		if (dl.ldap_set_option(d->ld, LDAP_OPT_CONNECT_ASYNC,
-		    dl_opt_on) != LDAP_OPT_SUCCESS ||
-		    dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB,
-		    (void *)dir_tls_started) != LDAP_OPT_SUCCESS ||
-		    dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG,
-		    &started) != LDAP_OPT_SUCCESS) {
-			dir_set_error(d, "cannot set LDAP options");
-			return KB_ERR_INTERNAL;
-		}
-	}
 	clock_now(&start);
-	rc = dl.ldap_connect(d->ld);
-	if (ldaps) {
-		(void)dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_CB,
-		    NULL);
-		(void)dl.ldap_set_option(d->ld, LDAP_OPT_X_TLS_CONNECT_ARG,
-		    NULL);
+	if (!ldaps)
+		rc = dl.ldap_connect(d->ld);
+	else if ((r = dir_connect_tls(d, ms, &rc, &started, &timed_out)) != 0)
+		return r;
+	if (timed_out) {
+		dir_set_error(d, "%s: no TLS handshake within %ld ms",
+		    d->uris[d->cur], ms);
+		return KB_ERR_DIR_TIMEOUT;
 	}
 	if (rc == LDAP_SUCCESS)
 		return 0;
@@ -767,8 +952,12 @@ dir_attempt(struct kb_dir *d)
 		goto out;
 	if ((r = dir_bind(d)) != 0)
 		goto out;
-	/* Without a round trip so far the server has not proved alive. */
-	d->may_move_on = !ldaps && !starttls && d->bind == DIR_BIND_NONE;
+	/*
+	 * Until a search or a write has been answered here, a server that
+	 * falls silent loses its turn like one that refused the connection:
+	 * a handshake and a bind prove little, a server can stall after them.
+	 */
+	d->may_move_on = 1;
 	r = 0;
  out:
 	if (r != 0)
@@ -820,7 +1009,12 @@ dir_close(struct kb_dir *d)
 
 	if (d == NULL)
 		return;
-	dir_drop(d);
+	/* A connection still held here is healthy: say goodbye. */
+	if (d->ld != NULL)
+		(void)dl.ldap_unbind_ext(d->ld, NULL, NULL);
+	d->ld = NULL;
+	if (d->nullfd != -1)
+		close(d->nullfd);
 	for (i = 0; i < d->nuris; i++)
 		free(d->uris[i]);
 	if (d->password != NULL) {
@@ -999,8 +1193,15 @@ dir_open(const struct kb_config *cfg, const struct kb_dir_auth *auth,
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
+	d->nullfd = -1;
 	d->cfg = cfg;
 	d->deadline = *deadline;
+	/* Opened now so that dropping a connection later cannot fail. */
+	if ((d->nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		dir_set_error(d, "cannot open /dev/null: %s", strerror(errno));
+		r = KB_ERR_SYSTEM;
+		goto out;
+	}
 	/* After dir_init_env(): libldap's initialisation reads it. */
 	if ((r = dl_load(&why)) != 0) {
 		dir_set_error(d, "%s", why);

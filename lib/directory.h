@@ -60,6 +60,12 @@ int dir_init_env(void);
  * deadline, each attempt bounded by min(network_timeout, time left); a
  * server that accepts and never answers loses its turn.  TLS is always
  * verified (demand); LDAPNOINIT keeps environment and ldaprc files out.
+ * A server that stops answering before its first search or write result
+ * loses its turn too, however far it got (TLS, bind).  A connection given
+ * up on is dropped without another byte written to it, and a handshake
+ * the watchdog had to cut raises no SIGPIPE; libldap still writes to live
+ * connections with write(2), so callers ignore SIGPIPE (the front ends do
+ * from the first line of main).
  * auth may be NULL.  On failure *dp is NULL and errbuf (if errlen > 0)
  * holds a short printable reason.
  */

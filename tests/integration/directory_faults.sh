@@ -2,13 +2,19 @@
 # directory_faults.sh - failover and deadlines, each timed: refused URIs,
 # a URI that accepts and never answers (plain, StartTLS, ldaps://), a
 # SIGSTOPped slapd, and the overall timeout across several dead URIs.
+# The StartTLS and TLS handshake stalls are also run with SIGPIPE at its
+# default (kb-sshdexec, kb-dirtool -P): the client never writes to a
+# connection its handshake watchdog cut.
 : "${KB_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$KB_SRC/tests/lib/common.sh"
 . "$KB_SRC/tests/lib/slapd.sh"
 
 T=$KB_BUILD/tests/tools/kb-dirtool
 BH=$KB_BUILD/tests/tools/kb-blackhole
-[ -x "$T" ] && [ -x "$BH" ] || fail "test tools not built"
+BAD=$KB_BUILD/tests/tools/kb-badserver
+EXEC=$KB_BUILD/tests/tools/kb-sshdexec
+[ -x "$T" ] && [ -x "$BH" ] && [ -x "$BAD" ] && [ -x "$EXEC" ] ||
+    fail "test tools not built"
 kb_tmpdir
 
 # timed CONF: one search; sets rc and ms; output in $KB_T/out, $KB_T/err.
@@ -133,6 +139,77 @@ timed "$KB_T/stall-then-good.conf"
 check_eq "$rc" 0 "StartTLS staller then slapd: answered"
 got_data && ok "StartTLS staller then slapd: data" || not_ok "no data"
 within 3000 "StartTLS staller then slapd: within timeout"
+
+# The same with SIGPIPE at its default, as sshd leaves it: the unbind that
+# dropped the cut connection used to write to it and kill the process.
+# timed_default CONF: like timed, through kb-sshdexec with kb-dirtool -P
+# (bounded by timeout(1): an unbounded handshake would hang here).
+timed_default() {
+	local t0
+	t0=$(kb_ms)
+	timeout 10 "$EXEC" "$T" -P -c "$1" search "$SLAPD_SUFFIX" \
+	    '(ou=people)' ou >"$KB_T/out" 2>"$KB_T/err"
+	rc=$?
+	ms=$(( $(kb_ms) - t0 ))
+}
+# not_killed WHAT: rc is not a death by signal (nor timeout(1)'s 124)
+not_killed() {
+	if [ "$rc" -gt 128 ]; then
+		not_ok "$1: killed by SIG$(kill -l $((rc - 128)))"
+	elif [ "$rc" = 124 ]; then
+		not_ok "$1: still running after 10 s"
+	else
+		ok "$1: not killed by a signal (exit $rc)"
+	fi
+}
+for i in 1 2 3; do
+	timed_default "$KB_T/stall-then-good.conf"
+	not_killed "SIGPIPE at default, StartTLS staller then slapd ($i)"
+	check_eq "$rc" 0 "SIGPIPE at default, StartTLS staller then slapd: answered ($i)"
+	got_data && ok "SIGPIPE at default: data ($i)" || not_ok "no data ($i)"
+	within 3000 "SIGPIPE at default, StartTLS staller then slapd ($i)"
+done
+
+# A server that sends half of its first TLS flight and stops: libldap's
+# ldaps:// handshake used to wait in a blocking read() forever.
+cadir=$(dirname "$KB_CA_CERT")
+kb_make_cert "$cadir" test-ca badserver "IP:127.0.0.1" || fail "certificate"
+# badserver VAR ARGS...: kb-badserver ARGS... PORT, port in VAR
+badserver() {
+	local var=$1 port i
+	shift
+	port=$(kb_free_port) || fail "no free port"
+	"$BAD" "$@" "$port" >"$KB_T/$var.log" 2>&1 &
+	kb_kill_at_exit $!
+	for ((i = 0; i < 100; i++)); do
+		grep -qsx ready "$KB_T/$var.log" && break
+		sleep 0.05
+	done
+	grep -qx ready "$KB_T/$var.log" || fail "kb-badserver $*: $(cat "$KB_T/$var.log")"
+	printf -v "$var" '%s' "$port"
+}
+badserver hs_l -l -c "$cadir/badserver.crt" -k "$cadir/badserver.key" \
+    handshake-stall
+badserver hs_s -s -c "$cadir/badserver.crt" -k "$cadir/badserver.key" \
+    handshake-stall
+for u in "ldaps://127.0.0.1:$hs_l" "ldap://127.0.0.1:$hs_s"; do
+	kb_write_config "$KB_T/hs.conf" "uri $u" "starttls yes"
+	for i in 1 2 3; do
+		timed_default "$KB_T/hs.conf"
+		not_killed "$u, half a TLS flight ($i)"
+		check_eq "$rc" 70 "$u, half a TLS flight: unavailable ($i)"
+		within 1500 "$u, half a TLS flight: one network_timeout ($i)"
+	done
+	grep -q 'no TLS handshake within' "$KB_T/err" &&
+	    ok "$u, half a TLS flight: reason given" ||
+	    not_ok "$u, half a TLS flight: $(cat "$KB_T/err")"
+	kb_write_config "$KB_T/hs-good.conf" "uri $u $SLAPD_URI $SLAPD_LDAPS_URI" \
+	    "starttls yes"
+	timed_default "$KB_T/hs-good.conf"
+	not_killed "$u, half a TLS flight, then slapd"
+	check_eq "$rc" 0 "$u, half a TLS flight, then slapd: answered"
+	within 3000 "$u, half a TLS flight, then slapd: within timeout"
+done
 
 # A stopped slapd accepts connections in the kernel and never answers.
 kb_write_config "$KB_T/stopped.conf"

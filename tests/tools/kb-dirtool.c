@@ -1,7 +1,7 @@
 /*
  * kb-dirtool - a small command line over lib/directory.c for tests.
  *
- *   kb-dirtool -c CONF [-H URI] [-D DN -y PWFILE] [-T MS] COMMAND ...
+ *   kb-dirtool -c CONF [-H URI] [-D DN -y PWFILE] [-T MS] [-P] COMMAND ...
  *
  *   search [-z N] [-s base|one|sub] BASE FILTER [ATTR...]
  *	print "dn: DN" and "ATTR: VALUE" lines (bytes outside printable
@@ -11,6 +11,9 @@
  *   delete [-a FILTER] DN
  *
  * -T sets the deadline for everything (default: the config's timeout).
+ * -P leaves SIGPIPE as inherited instead of ignoring it like the front
+ * ends do, to show that the directory client itself never writes to a
+ * connection it gave up on (run it under kb-sshdexec for SIG_DFL).
  * Exit 0 on success; on failure a line "kb-dirtool: NAME: reason" on
  * stderr (NAME such as KB_ERR_DIR_TLS) and the exit status -KB_ERR_*.
  * Usage errors exit 100.
@@ -72,7 +75,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: kb-dirtool -c CONF [-H URI] [-D DN -y PWFILE] "
-	    "[-T MS] search|add|modify|delete ...\n");
+	    "[-T MS] [-P] search|add|modify|delete ...\n");
 	exit(USAGE_EXIT);
 }
 
@@ -294,13 +297,14 @@ main(int argc, char **argv)
 	char errbuf[512], *pw = NULL;
 	size_t pwlen = 0;
 	long ms = -1;
-	int ch, r = KB_ERR_INTERNAL;
+	int ch, keep_sigpipe = 0, r = KB_ERR_INTERNAL;
 
-	/* libldap writes to sockets; a peer that went away is an error. */
-	signal(SIGPIPE, SIG_IGN);
 	memset(&auth, 0, sizeof(auth));
-	while ((ch = getopt(argc, argv, "+c:H:D:y:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:H:D:y:T:P")) != -1) {
 		switch (ch) {
+		case 'P':
+			keep_sigpipe = 1;
+			break;
 		case 'c':
 			conf = optarg;
 			break;
@@ -326,6 +330,9 @@ main(int argc, char **argv)
 	argv += optind;
 	if (conf == NULL || argc < 1)
 		usage();
+	/* libldap writes to sockets; a peer that went away is an error. */
+	if (!keep_sigpipe)
+		signal(SIGPIPE, SIG_IGN);
 	if ((r = config_load(conf, 0, report, NULL, &cfg)) != 0)
 		goto out;
 	if (pwfile != NULL) {
