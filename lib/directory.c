@@ -1163,10 +1163,14 @@ dir_init_env(void)
 	 * plugin in its plugin directory (or in $SASL_PATH, a directory an
 	 * inherited environment may name): about 2 ms and eight shared
 	 * objects per process.  keybound never uses them: SASL EXTERNAL is
-	 * one plain ldap_sasl_bind() with an empty response.  A plugin path
-	 * that is not a directory loads nothing, from anywhere.
+	 * one plain ldap_sasl_bind() with an empty response.  So the plugin
+	 * path is a directory that exists wherever /proc does and can never
+	 * hold a plugin: its entries are descriptor numbers, no one can
+	 * create a file in it, and no name ends in ".so".  A path that is not
+	 * a directory would load nothing too, but the library then logs
+	 * "failed to open directory" to syslog on every cache miss.
 	 */
-	return env_set_once("SASL_PATH", "/dev/null");
+	return env_set_once("SASL_PATH", "/proc/self/fdinfo");
 }
 
 int

@@ -43,10 +43,11 @@ set_conf() {	# up|down CACHE_DIR [TTL]
 	    "cache_ttl ${3:-0}" "offline_max_age 3600" "timeout 3"
 }
 
-# keybound-keys as sshd runs it: the command user, an empty environment,
-# stdin from /dev/null.
+# keybound-keys as sshd runs it: the command user, every signal at its
+# default, an empty environment, stdin from /dev/null.
+sshdexec=$KB_BUILD/tests/tools/kb-sshdexec
 as_cmd() {
-	setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups \
+	"$sshdexec" setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups \
 	    env -i PATH=/usr/bin:/bin "$KB_KEYS_CMD" -c "$conf" "$@" \
 	    </dev/null >"$KB_T/out" 2>/dev/null
 	RC=$?
@@ -161,8 +162,8 @@ race() {	# N: N runs in the background, the three query forms in turn
 		1) args=("$alice" "$ka_fp") ;;
 		*) args=(--has-keys "$alice") ;;
 		esac
-		setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" \
-		    --clear-groups env -i "$KB_KEYS_CMD" -c "$conf" "${args[@]}" \
+		"$sshdexec" setpriv --reuid="$KB_CMD_USER" \
+		    --regid="$KB_CMD_USER" --clear-groups env -i "$KB_KEYS_CMD" -c "$conf" "${args[@]}" \
 		    </dev/null >/dev/null 2>&1 &
 		racers+=($!)
 	done
@@ -185,7 +186,7 @@ no_ka "after the race, directory refused"
 # run ends.
 syncs() {	# ARGS...: fsync/fdatasync calls of one run as the command user
 	strace -f -qq -e trace=fsync,fdatasync -o "$KB_T/strace" \
-	    setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups \
+	    "$sshdexec" setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups \
 	    env -i "$KB_KEYS_CMD" -c "$conf" "$@" </dev/null >/dev/null 2>&1
 	grep -c 'sync(' "$KB_T/strace"
 }

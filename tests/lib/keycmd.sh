@@ -8,7 +8,8 @@
 #   kk_add_keypair NAME PUBTEXT FP [ATTACHMENT...] [-- LDIF-LINE...]
 #                                 one keyboundKeyPair entry
 #   kk_attach NAME USER@INSTANCE / kk_detach NAME USER@INSTANCE
-#   kk_run CONF ARGS...           run the installed keybound-keys as root;
+#   kk_run CONF ARGS...           run the installed keybound-keys as root,
+#                                 with sshd's signal state (kb-sshdexec);
 #                                 stdout in $KK_OUT, status in KK_RC, wall
 #                                 time in KK_MS
 #   kk_re STRING                  STRING as an extended regex matching itself
@@ -67,7 +68,9 @@ kk_run() {
 	shift
 	KK_OUT=$KB_T/kk.out
 	t0=$(kb_ms)
-	"$KB_KEYS_CMD" -c "$conf" "$@" >"$KK_OUT" 2>"$KB_T/kk.err"
+	# sshd's signal state, not the harness's (kb-sshdexec)
+	"$KB_BUILD/tests/tools/kb-sshdexec" "$KB_KEYS_CMD" -c "$conf" "$@" \
+	    >"$KK_OUT" 2>"$KB_T/kk.err"
 	KK_RC=$?
 	KK_MS=$(($(kb_ms) - t0))
 }
