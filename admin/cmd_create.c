@@ -24,6 +24,7 @@
 #include "kb.h"
 #include "config.h"
 #include "directory.h"
+#include "fdio.h"
 #include "names.h"
 #include "sshkey.h"
 #include "admin.h"
@@ -124,23 +125,6 @@ keyfile_prepare(struct keyfile *kf)
 	return status;
 }
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write the key and give it its name; an exit status. */
 static int
 keyfile_commit(struct keyfile *kf, const unsigned char *data, size_t len)
@@ -158,7 +142,8 @@ keyfile_commit(struct keyfile *kf, const unsigned char *data, size_t len)
 		}
 		kf->linked = 1;
 	}
-	if (fchmod(kf->fd, 0600) != 0 || write_all(kf->fd, data, len) != 0 ||
+	if (fchmod(kf->fd, 0600) != 0 ||
+	    fd_write_all(kf->fd, data, len) != 0 ||
 	    fsync(kf->fd) != 0) {
 		admin_err("%s: cannot write the private key: %s", kf->path,
 		    strerror(errno));

@@ -38,6 +38,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
+#include "fdio.h"
 #include "log.h"
 #include "lookup.h"
 #include "names.h"
@@ -253,23 +254,6 @@ log_decision(struct run *rn, const char *source, const struct kb_answer *a,
 	    strcmp(result, "error") == 0 ? LOG_ERR : LOG_INFO, &l);
 }
 
-static int
-write_all(int fd, const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Print the answer (nothing for --has-keys) and return the exit status. */
 static int
 serve(struct run *rn, const struct kb_answer *a, const char *source,
@@ -281,8 +265,8 @@ serve(struct run *rn, const struct kb_answer *a, const char *source,
 	if (rn->has_keys)
 		res = a->nkeys > 0 ? "attached" : "none";
 	for (i = 0; !rn->has_keys && i < a->nkeys; i++) {
-		if (write_all(1, a->keys[i].line, strlen(a->keys[i].line)) ||
-		    write_all(1, "\n", 1)) {
+		if (fd_write_all(1, a->keys[i].line, strlen(a->keys[i].line)) ||
+		    fd_write_all(1, "\n", 1)) {
 			log_decision(rn, source, a, "error", KB_ERR_SYSTEM,
 			    "stdout");
 			return EXIT_NO_ANSWER;

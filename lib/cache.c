@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
+#include "fdio.h"
 #include "lookup.h"
 
 #define CACHE_MAGIC	"keybound-cache 2"
@@ -837,23 +838,6 @@ format_file(const struct kb_query *q, const struct cfile *cf, struct buf *b)
 	return buf_str(b, num);
 }
 
-static int
-write_all(int fd, const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return KB_ERR_SYSTEM;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Replace name with b's bytes: temp file, rename.  With durable, the data
  * is synced before the rename and the directory after it.
@@ -888,7 +872,7 @@ write_atomic(struct kb_cache *c, const char *name, const struct buf *b,
 	if (fd == -1)
 		goto out;
 	created = 1;
-	if (fchmod(fd, 0600) != 0 || write_all(fd, b->s, b->len) != 0 ||
+	if (fchmod(fd, 0600) != 0 || fd_write_all(fd, b->s, b->len) != 0 ||
 	    (durable && fsync(fd) != 0))
 		goto out;
 	r = close(fd);
