@@ -44,6 +44,7 @@
 #define NAME_LEN	(2 + 2 * 32)	/* "u-" + hex SHA-256 */
 #define PRUNE_MARK	".pruned"
 #define NSEC		1000000000LL
+#define STAMP_MAX_S	8589934591ULL
 
 struct kb_cache {
 	int dfd;
@@ -374,7 +375,8 @@ parse_stamp(char *s, struct timespec *t)
 	    strspn(dot + 1, "0123456789") != 9)
 		return -1;
 	*dot = '\0';
-	if (parse_uint(s, 18, &sec) != 0)
+	/* at most 2^33 - 1 seconds (year 2242): nanoseconds fit in 63 bits */
+	if (parse_uint(s, 10, &sec) != 0 || sec > STAMP_MAX_S)
 		return -1;
 	nsec = strtoull(dot + 1, NULL, 10);
 	t->tv_sec = (time_t)sec;

@@ -482,6 +482,8 @@ test_planted(void)
 		HDR ANS(999999) "end 1\n",
 		HDR "answer * 4102444000.00000000 0\nend 1\n",
 		HDR "answer * -5.000000000 0\nend 1\n",
+		HDR "answer * 8589934592.000000000 0\nend 1\n",
+		HDR "answer * 99999999999999999.000000000 0\nend 1\n",
 		HDR "answer x 4102444000.000000000 0\nend 1\n",
 		"keybound-cache 1\nuser 616c696365\ninstance web-01\n"
 		    "fingerprint *\nfetched 1\nend 0\n",
