@@ -9,11 +9,37 @@
  * harness that ignores SIGPIPE (as many shells and CI runners do) would
  * hide a process that dies of it.  Exit 127 if PROGRAM cannot be run.
  */
+#include <sys/syscall.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/*
+ * The kernel's struct sigaction; all zero is SIG_DFL with no flags and
+ * an empty mask on every architecture.
+ */
+struct kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	unsigned char mask[16];
+};
+
+/*
+ * glibc's sigaction() refuses the two signals it keeps for itself (32 and
+ * 33), so one a parent ignored stays ignored; the kernel resets them.
+ */
+static void
+default_raw(int sig)
+{
+	struct kernel_sigaction k;
+
+	memset(&k, 0, sizeof(k));
+	(void)syscall(SYS_rt_sigaction, sig, &k, NULL, (size_t)(64 / 8));
+}
 
 int
 main(int argc, char **argv)
@@ -29,9 +55,11 @@ main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	/* SIGKILL and SIGSTOP refuse; glibc's internal signals too. */
+	/* SIGKILL and SIGSTOP refuse (and are never ignored). */
 	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
+		if (sigaction(sig, &sa, NULL) != 0 && sig != SIGKILL &&
+		    sig != SIGSTOP)
+			default_raw(sig);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) {
 		perror("kb-sshdexec: sigprocmask");
