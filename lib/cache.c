@@ -711,6 +711,27 @@ merge_fingerprint(struct cfile *cf, const char *fp,
 	return add_directory_answer(cf, fp, a);
 }
 
+/*
+ * Forget answers stamped further ahead than KB_CACHE_FUTURE_S: they were
+ * stored before the clock was set back.  Kept, they would stop every
+ * newer answer (stamped by the corrected clock) from replacing them, and
+ * come back as fresh once the clock caught up, a detach in between
+ * notwithstanding.
+ */
+static void
+drop_future(struct cfile *cf, const struct timespec *now)
+{
+	size_t i = 0;
+
+	while (i < cf->n) {
+		if (ts_ns(&cf->ans[i].stamp) - ts_ns(now) >
+		    (long long)KB_CACHE_FUTURE_S * NSEC)
+			cfile_remove(cf, &cf->ans[i]);
+		else
+			i++;
+	}
+}
+
 /* Forget answers too old to serve, and the oldest past the bound. */
 static void
 drop_old(struct cfile *cf, const struct kb_config *cfg,
@@ -1086,6 +1107,7 @@ merge_answer(struct cfile *cf, const struct kb_config *cfg,
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &now);
+	drop_future(cf, &now);
 	if (q->fingerprint == NULL)
 		r = merge_all(cf, a);
 	else

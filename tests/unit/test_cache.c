@@ -390,6 +390,38 @@ test_order(void)
 	CHECK_EQ_INT(served(&qed, at(10), NULL), 0);
 }
 
+/*
+ * Answers stored before the clock was set back must not outlive a detach
+ * recorded after it: the next answer drops them.
+ */
+static void
+test_clock_set_back(void)
+{
+	struct timespec now = at(0);
+	enum kb_cache_state st;
+
+	cleanup_files();
+	/* stored while the clock ran an hour ahead */
+	CHECK_EQ_INT(record(&qall, at(3600 * 1000LL), ED1, NULL), 0);
+	CHECK_EQ_INT(served(&qall, now, &st), -1);
+	CHECK_EQ_INT(st, KB_CACHE_FUTURE);
+	/* the clock is right again; the directory says nothing is attached */
+	CHECK_EQ_INT(record(&qall, at(10), NULL, NULL), 0);
+	/* an hour later, the old answer does not come back */
+	CHECK_EQ_INT(served(&qall, at(3600 * 1000LL + 5), NULL), 0);
+	CHECK_EQ_INT(served(&qed, at(3600 * 1000LL + 5), NULL), 0);
+
+	/* the same for a fingerprint answer */
+	cleanup_files();
+	CHECK_EQ_INT(record(&qec, at(3600 * 1000LL), EC1, NULL), 0);
+	CHECK_EQ_INT(record(&qall, at(10), NULL, NULL), 0);
+	CHECK_EQ_INT(served(&qec, at(3600 * 1000LL + 5), NULL), 0);
+	cleanup_files();
+	CHECK_EQ_INT(record(&qec, at(3600 * 1000LL), EC1, NULL), 0);
+	CHECK_EQ_INT(record(&qec, at(10), NULL, NULL), 0);
+	CHECK_EQ_INT(served(&qec, at(3600 * 1000LL + 5), NULL), -1);
+}
+
 /* Concurrent writers with shuffled stamps: the newest answer survives. */
 static void
 test_concurrent(void)
@@ -716,6 +748,7 @@ main(void)
 	test_ages();
 	test_empty_supersedes();
 	test_order();
+	test_clock_set_back();
 	test_concurrent();
 	test_planted();
 	test_symlink_and_dir();
