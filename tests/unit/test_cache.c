@@ -6,6 +6,7 @@
  * and symlink checks, corrupt and hostile files re-parsed as untrusted,
  * and concurrent writers.
  */
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -740,6 +741,86 @@ test_write_fails(void)
 	CHECK_EQ_INT(count_files(".tmp-"), 0);
 }
 
+/*
+ * The promise: once a lookup that reached the directory after a detach
+ * has been recorded, the detached key is never served again, whatever
+ * the order in which concurrent runs finish.  Here a run that asked the
+ * directory before the detach (stamp 5 ms) finishes after a run that
+ * asked after it (7 ms) and was told the key is gone.  Past cache_ttl,
+ * with the directory down, the offline answer must not hold the key.
+ */
+#define AFTER_TTL	(7 + TTL * 1000LL + 100)
+
+static void
+test_late_older_answer_after_empty_fp(void)
+{
+	enum kb_cache_state st;
+
+	/* no file yet: the empty USER FP answer leaves no trace */
+	cleanup_files();
+	CHECK_EQ_INT(record(&qed, at(7), NULL, NULL), 0);
+	CHECK_EQ_INT(record(&qall, at(5), ED1, EC1), 0);
+	CHECK(served(&qed, at(AFTER_TTL), &st) <= 0);
+	CHECK(served(&qall, at(AFTER_TTL), &st) <= 1);
+
+	/* an older all-keys answer on file: the key is dropped from it,
+	   then a newer (still pre-detach) all-keys answer brings it back */
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(0), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qed, at(7), NULL, NULL), 0);
+	CHECK_EQ_INT(served(&qed, at(10), NULL), 0);
+	CHECK_EQ_INT(record(&qall, at(5), ED1, EC1), 0);
+	CHECK(served(&qed, at(AFTER_TTL), &st) <= 0);
+	CHECK(served(&qall, at(AFTER_TTL), &st) <= 1);
+
+	/* the same with a late USER FP answer */
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(0), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qed, at(7), NULL, NULL), 0);
+	CHECK_EQ_INT(record(&qed, at(5), ED1, NULL), 0);
+	CHECK(served(&qed, at(AFTER_TTL), &st) <= 0);
+}
+
+/*
+ * A full cache_dir: the empty all-keys answer (7 ms) of a user with no
+ * file is not stored, then an older answer (5 ms) holding the key is.
+ */
+static void
+test_full_then_older_answer(void)
+{
+	enum kb_cache_state st;
+
+	cleanup_files();
+	fill(KB_CACHE_MAX_FILES, "f", 0);
+	CHECK_EQ_INT(record(&qall, at(7), NULL, NULL), KB_ERR_CACHE_FULL);
+	CHECK_EQ_INT(record(&qall, at(5), ED1, NULL), 0);
+	CHECK(served(&qall, at(AFTER_TTL), &st) <= 0);
+	CHECK(served(&qed, at(AFTER_TTL), &st) <= 0);
+	cleanup_files();
+}
+
+/*
+ * Another writer holds the lock past KB_CACHE_LOCK_MS (a slow disk, a
+ * pruning pass, many runs at once): the directory's empty answer is not
+ * recorded and the older file, which still grants the key, is kept.
+ */
+static void
+test_lock_busy_keeps_revoked(void)
+{
+	enum kb_cache_state st;
+	int fd;
+
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(0), ED1, NULL), 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd != -1 && flock(fd, LOCK_EX) == 0);
+	CHECK_EQ_INT(record(&qall, at(7), NULL, NULL), KB_ERR_CACHE_BUSY);
+	if (fd != -1)
+		close(fd);
+	CHECK(served(&qall, at(AFTER_TTL), &st) <= 0);
+	CHECK(served(&qed, at(AFTER_TTL), &st) <= 0);
+}
+
 int
 main(void)
 {
@@ -755,6 +836,9 @@ main(void)
 	test_full();
 	test_prune();
 	test_write_fails();
+	test_late_older_answer_after_empty_fp();
+	test_full_then_older_answer();
+	test_lock_busy_keeps_revoked();
 	cleanup_files();
 	rmdir(dir);
 	return tap_done();
