@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -40,6 +41,16 @@ static struct kb_config cfg;
 static char dir[64];
 static size_t nnotes;
 static struct timespec base;	/* "now" when the tests started */
+
+/* fsync() calls made by lib/cache.c (this definition takes libc's place) */
+static int nfsync;
+
+int
+fsync(int fd)
+{
+	nfsync++;
+	return (int)syscall(SYS_fsync, fd);
+}
 
 static const struct kb_query qall = { "alice", 5, "web-01", NULL };
 static const struct kb_query qec = { "alice", 5, "web-01", EC1_FP };
@@ -821,6 +832,47 @@ test_lock_busy_keeps_revoked(void)
 	CHECK(served(&qed, at(AFTER_TTL), &st) <= 0);
 }
 
+/*
+ * A write is synced only when it takes an (answer, key) pair away.  An
+ * answer that keeps the key but restricts it (options added, an expiry
+ * brought forward) grants less too: lost to a crash, the older file
+ * comes back and serves the key unrestricted, offline, after a lookup
+ * reached the directory.
+ */
+static void
+test_narrowing_is_durable(void)
+{
+	struct kb_cache *c = NULL;
+	struct kb_answer *a;
+
+	/* ED1 with no options and no expiry, then with restrict,command= */
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(0), NULL, ED1), 0);
+	nfsync = 0;
+	CHECK_EQ_INT(record(&qall, at(5), ED1, NULL), 0);
+	CHECK(nfsync >= 2);
+
+	/* the same key and options, the expiry brought forward */
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(0), ED1, NULL), 0);
+	CHECK_EQ_INT(cache_open(dir, &c), 0);
+	lookup_answer_new(&a);
+	lookup_add_key(&cfg, &qall, time(NULL), "k1", 2, ED1, strlen(ED1),
+	    "restrict,command=\"echo hi\"", 26, "20300101000000Z", 15, note,
+	    NULL, a);
+	CHECK_EQ_INT(a->nkeys, 1);
+	a->fetched = at(5);
+	nfsync = 0;
+	CHECK_EQ_INT(cache_record(c, &cfg, &qall, a), 0);
+	CHECK(nfsync >= 2);
+	lookup_answer_free(a);
+	cache_close(c);
+	/* the counter sees the syncs of a write that removes the key */
+	nfsync = 0;
+	CHECK_EQ_INT(record(&qall, at(6), NULL, NULL), 0);
+	CHECK(nfsync >= 2);
+}
+
 int
 main(void)
 {
@@ -839,6 +891,7 @@ main(void)
 	test_late_older_answer_after_empty_fp();
 	test_full_then_older_answer();
 	test_lock_busy_keeps_revoked();
+	test_narrowing_is_durable();
 	cleanup_files();
 	rmdir(dir);
 	return tap_done();
