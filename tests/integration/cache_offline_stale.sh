@@ -8,6 +8,9 @@
 #   - run B asks the healthy directory and records "nothing attached";
 #   - X's deadline comes: it must not print ka (the cache no longer holds
 #     it by then).
+# And a run whose first URI accepts but never answers asks the second URI
+# after a detach; its empty answer must supersede an answer another run
+# got before the detach, although that run started later.
 . "$KB_SRC/tests/lib/common.sh"
 . "$KB_SRC/tests/lib/sshd.sh"
 . "$KB_SRC/tests/lib/slapd.sh"
@@ -87,5 +90,45 @@ for mode in user fp; do
 	check_eq "$(grep -c "${ka_pub#* }" "$KB_T/outX")" 0 \
 	    "$mode: X at its deadline does not serve the key B's answer revoked"
 done
+
+# --- an answer from the failover URI carries the first URI's stamp -------
+dead=$(kb_free_port)
+cdir=$(mktemp -d "$KB_T/cache.XXXXXX")
+chown "$KB_CMD_USER:" "$cdir" && chmod 0700 "$cdir"
+fo=$KB_T/failover.conf
+kb_write_config "$fo" "uri ldap://127.0.0.1:$bh $SLAPD_URI" "cache_dir $cdir" \
+    "cache_ttl 0" "offline_max_age 3600" "timeout 20" "network_timeout 5"
+up=$KB_T/up2.conf
+kb_write_config "$up" "uri $SLAPD_URI" "cache_dir $cdir" "cache_ttl 0" \
+    "offline_max_age 3600" "timeout 5"
+down=$KB_T/down.conf
+kb_write_config "$down" "uri ldap://127.0.0.1:$dead" "cache_dir $cdir" \
+    "cache_ttl 0" "offline_max_age 3600" "timeout 5"
+kk_attach ka "$alice@test-host" || fail "attach"
+
+# B stamps its answer, then waits network_timeout on the black hole
+as_cmd "$fo" "$KB_T/outB" "$alice" &
+bpid=$!
+kb_kill_at_exit "$bpid"
+for ((i = 0; i < 200; i++)); do
+	ss -Htn state established "( dport = :$bh )" | grep -q . && break
+	sleep 0.05
+done
+ss -Htn state established "( dport = :$bh )" | grep -q .
+check_eq "$?" 0 "failover: B waits on the black hole"
+# A asks the directory after B started, before the detach
+as_cmd "$up" "$KB_T/outA" "$alice"
+check_eq "$?:$(grep -c "${ka_pub#* }" "$KB_T/outA")" 0:1 "failover: A served ka"
+kk_detach ka "$alice@test-host" || fail "detach"
+kill -0 "$bpid" 2>/dev/null
+check_eq "$?" 0 "failover: B still on the black hole after the detach"
+wait "$bpid"
+check_eq "$?:$(grep -c . "$KB_T/outB")" 0:0 \
+    "failover: B asked the second URI after the detach: nothing attached"
+# the directory goes away: B's answer is the newest the directory gave
+as_cmd "$down" "$KB_T/outD" "$alice"
+check_eq "$(grep -c "${ka_pub#* }" "$KB_T/outD")" 0 \
+    "failover: directory down, the key B's answer revoked is not served offline"
+check_eq "$(on_disk)" 0 "failover: no answer with ka left on disk"
 
 kb_done
