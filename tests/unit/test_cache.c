@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -50,6 +51,33 @@ fsync(int fd)
 {
 	nfsync++;
 	return (int)syscall(SYS_fsync, fd);
+}
+
+/*
+ * With fail_user_files set, renaming onto or removing a user file fails
+ * with EROFS, as on a file system remounted read-only after an error
+ * (these definitions take libc's place for lib/cache.c).
+ */
+static int fail_user_files;
+
+int
+renameat(int olddfd, const char *oldp, int newdfd, const char *newp)
+{
+	if (fail_user_files && strncmp(newp, "u-", 2) == 0) {
+		errno = EROFS;
+		return -1;
+	}
+	return (int)syscall(SYS_renameat, olddfd, oldp, newdfd, newp);
+}
+
+int
+unlinkat(int dfd, const char *p, int flags)
+{
+	if (fail_user_files && strncmp(p, "u-", 2) == 0) {
+		errno = EROFS;
+		return -1;
+	}
+	return (int)syscall(SYS_unlinkat, dfd, p, flags);
 }
 
 static const struct kb_query qall = { "alice", 5, "web-01", NULL };
@@ -873,6 +901,26 @@ test_narrowing_is_durable(void)
 	CHECK(nfsync >= 2);
 }
 
+/*
+ * The file system holding cache_dir turns read-only: the empty answer can
+ * neither replace the user's file nor remove it, and the file, which
+ * still grants the key, keeps being served offline.
+ */
+static void
+test_readonly_keeps_revoked(void)
+{
+	enum kb_cache_state st;
+
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(0), ED1, NULL), 0);
+	fail_user_files = 1;
+	CHECK(record(&qall, at(7), NULL, NULL) != 0);
+	CHECK(served(&qall, at(AFTER_TTL), &st) <= 0);
+	CHECK(served(&qed, at(AFTER_TTL), &st) <= 0);
+	fail_user_files = 0;
+	CHECK_EQ_INT(count_files(".tmp-"), 0);
+}
+
 int
 main(void)
 {
@@ -892,6 +940,7 @@ main(void)
 	test_full_then_older_answer();
 	test_lock_busy_keeps_revoked();
 	test_narrowing_is_durable();
+	test_readonly_keeps_revoked();
 	cleanup_files();
 	rmdir(dir);
 	return tap_done();
