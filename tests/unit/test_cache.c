@@ -921,6 +921,21 @@ test_readonly_keeps_revoked(void)
 	CHECK_EQ_INT(count_files(".tmp-"), 0);
 }
 
+/*
+ * Equal stamps (a coarse CLOCK_REALTIME, or two runs in one tick): the
+ * policy is that the answer granting less speaks, but merge_all() lets
+ * the last writer replace an all-keys answer of the same stamp.
+ */
+static void
+test_tie_last_writer(void)
+{
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(5), NULL, NULL), 0);
+	CHECK_EQ_INT(record(&qall, at(5), ED1, NULL), 0);
+	CHECK_EQ_INT(served(&qall, at(10), NULL), 0);
+	CHECK_EQ_INT(served(&qed, at(10), NULL), 0);
+}
+
 int
 main(void)
 {
@@ -941,6 +956,7 @@ main(void)
 	test_lock_busy_keeps_revoked();
 	test_narrowing_is_durable();
 	test_readonly_keeps_revoked();
+	test_tie_last_writer();
 	cleanup_files();
 	rmdir(dir);
 	return tap_done();
