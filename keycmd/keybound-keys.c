@@ -280,10 +280,35 @@ serve(struct run *rn, const struct kb_answer *a, const char *source,
 	return EXIT_KEYS;
 }
 
+/*
+ * The offline answer was read when the run started; another run may have
+ * recorded a newer directory answer since (after a detach, say).  Read
+ * the cache again and keep only what it still says.
+ */
+static void
+offline_recheck(struct run *rn)
+{
+	struct kb_cached cc;
+	struct timespec now;
+
+	if (rn->offline == NULL || rn->cache == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	(void)cache_consult(rn->cache, rn->cfg, &rn->q, &now, NULL, NULL,
+	    &cc);
+	lookup_answer_free(rn->offline);
+	rn->offline = NULL;
+	if (cc.state == KB_CACHE_FRESH || cc.state == KB_CACHE_OFFLINE)
+		rn->offline = cc.answer;
+	else
+		lookup_answer_free(cc.answer);
+}
+
 /* The directory did not answer: the offline cache, or nothing. */
 static int
 serve_offline(struct run *rn, int err, const char *why)
 {
+	offline_recheck(rn);
 	if (rn->offline != NULL)
 		return serve(rn, rn->offline, "cache", "offline", err, why);
 	log_decision(rn, NULL, NULL, "unavailable", err, why);

@@ -6,6 +6,7 @@
  *	keybound-cache 2
  *	user HEX(user bytes)
  *	instance INSTANCE
+ *	[floor SECONDS.NANOSECONDS]
  *	answer *|SHA256:... SECONDS.NANOSECONDS NKEYS
  *	key SHA256:... NAME TYPE BASE64 HEX(options)|- NOTAFTER|-
  *	...
@@ -19,6 +20,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +45,7 @@
 #define CACHE_MAGIC	"keybound-cache 2"
 #define NAME_LEN	(2 + 2 * 32)	/* "u-" + hex SHA-256 */
 #define PRUNE_MARK	".pruned"
+#define GLOBAL_FLOOR	".floor"
 #define NSEC		1000000000LL
 #define STAMP_MAX_S	8589934591ULL
 
@@ -78,6 +81,8 @@ struct canswer {
 struct cfile {
 	struct canswer *ans;
 	size_t n;
+	struct timespec floor;		/* newest answer that took keys away,
+					   or zero */
 	struct buf raw;
 };
 
@@ -87,6 +92,7 @@ int
 cache_open(const char *dir, struct kb_cache **cp)
 {
 	struct kb_cache *c = NULL;
+	struct statvfs vfs;
 	struct stat st;
 	int fd = -1, r = KB_ERR_INTERNAL;
 
@@ -102,6 +108,14 @@ cache_open(const char *dir, struct kb_cache **cp)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		r = KB_ERR_CACHE_UNSAFE;
+		goto out;
+	}
+	/*
+	 * On a read-only file system (remounted after an error) no newer
+	 * answer can replace or remove an older one: trust none of them.
+	 */
+	if (fstatvfs(fd, &vfs) != 0 || (vfs.f_flag & ST_RDONLY)) {
 		r = KB_ERR_CACHE_UNSAFE;
 		goto out;
 	}
@@ -484,6 +498,13 @@ cfile_load(struct kb_cache *c, const struct kb_query *q,
 		goto out;
 	r = KB_ERR_CACHE_CORRUPT;
 	while ((line = next_line(&p, end)) != NULL) {
+		if (strncmp(line, "floor ", 6) == 0 && cf->n == 0 &&
+		    cf->floor.tv_sec == 0 && cf->floor.tv_nsec == 0) {
+			if (parse_stamp(line + 6, &cf->floor) != 0 ||
+			    (cf->floor.tv_sec == 0 && cf->floor.tv_nsec == 0))
+				break;
+			continue;
+		}
 		if (strncmp(line, "end ", 4) == 0) {
 			if (p == end && parse_uint(line + 4, 6, &n) == 0 &&
 			    n == cf->n)
@@ -672,20 +693,27 @@ drop_key(struct canswer *an, const char *fp)
 	}
 }
 
-/* An all-keys answer: it replaces every older answer for the user. */
+/*
+ * An all-keys answer: it replaces every older answer for the user (on a
+ * tie, an all-keys answer granting no more than it stays).
+ */
 static int
-merge_all(struct cfile *cf, const struct kb_answer *a)
+merge_all(struct cfile *cf, const struct kb_answer *a, int add)
 {
-	struct canswer *old;
+	struct canswer *an;
 	size_t i = 0;
+	int cmp;
 
 	while (i < cf->n) {
-		if (ts_cmp(&cf->ans[i].stamp, &a->fetched) <= 0)
-			cfile_remove(cf, &cf->ans[i]);
+		an = &cf->ans[i];
+		cmp = ts_cmp(&an->stamp, &a->fetched);
+		if (cmp < 0 || (cmp == 0 &&
+		    (strcmp(an->fp, "*") != 0 || an->nkeys > a->nkeys)))
+			cfile_remove(cf, an);
 		else
 			i++;
 	}
-	if ((old = cfile_find(cf, "*")) != NULL)
+	if (!add || cfile_find(cf, "*") != NULL)
 		return 0;		/* a newer all-keys answer stays */
 	return add_directory_answer(cf, "*", a);
 }
@@ -694,7 +722,7 @@ merge_all(struct cfile *cf, const struct kb_answer *a)
    takes the key out of an older all-keys answer. */
 static int
 merge_fingerprint(struct cfile *cf, const char *fp,
-    const struct kb_answer *a)
+    const struct kb_answer *a, int add)
 {
 	struct canswer *own = cfile_find(cf, fp), *all = cfile_find(cf, "*");
 
@@ -702,11 +730,13 @@ merge_fingerprint(struct cfile *cf, const char *fp,
 	    ts_cmp(&all->stamp, &a->fetched) <= 0)
 		drop_key(all, fp);
 	if (own != NULL) {
-		if (ts_cmp(&own->stamp, &a->fetched) > 0)
+		if (ts_cmp(&own->stamp, &a->fetched) > 0 ||
+		    (ts_cmp(&own->stamp, &a->fetched) == 0 &&
+		    own->nkeys <= a->nkeys))
 			return 0;	/* ours is older: keep the newer */
 		cfile_remove(cf, own);
 	}
-	if (a->nkeys == 0)
+	if (a->nkeys == 0 || !add)
 		return 0;
 	return add_directory_answer(cf, fp, a);
 }
@@ -846,6 +876,12 @@ format_file(const struct kb_query *q, const struct cfile *cf, struct buf *b)
 	    (r = buf_str(b, "\ninstance ")) != 0 ||
 	    (r = buf_str(b, q->instance)) != 0 || (r = buf_str(b, "\n")) != 0)
 		return r;
+	if (ts_ns(&cf->floor) > 0) {
+		snprintf(num, sizeof(num), "floor %" PRIdMAX ".%09ld\n",
+		    (intmax_t)cf->floor.tv_sec, cf->floor.tv_nsec);
+		if ((r = buf_str(b, num)) != 0)
+			return r;
+	}
 	for (i = 0; i < cf->n; i++) {
 		an = &cf->ans[i];
 		snprintf(num, sizeof(num), " %" PRIdMAX ".%09ld %zu\n",
@@ -1058,6 +1094,8 @@ cache_prune(struct kb_cache *c, const struct kb_config *cfg)
 struct grant {
 	const char *answer_fp;
 	const char *key_fp;
+	const char *opts;
+	const char *not_after;
 };
 
 /* Every (answer, key) pair cf grants; *np of them.  NULL with none. */
@@ -1076,66 +1114,143 @@ grants_of(const struct cfile *cf, size_t *np)
 		for (j = 0; j < cf->ans[i].nkeys; j++) {
 			g[*np].answer_fp = cf->ans[i].fp;
 			g[*np].key_fp = cf->ans[i].keys[j].fp;
+			g[*np].opts = cf->ans[i].keys[j].opts;
+			g[*np].not_after = cf->ans[i].keys[j].not_after;
 			(*np)++;
 		}
 	return g;
 }
 
-/* Whether cf no longer grants one of the n grants g. */
+static int
+same_opt(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Whether cf no longer grants one of the n grants g exactly as it did:
+ * a key gone, or kept with other options or another expiry (which may
+ * restrict it), counts.
+ */
 static int
 grants_less(struct cfile *cf, const struct grant *g, size_t n)
 {
 	const struct canswer *an;
+	const struct ckey *k;
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
 		an = cfile_find(cf, g[i].answer_fp);
-		for (j = 0; an != NULL && j < an->nkeys; j++)
-			if (strcmp(an->keys[j].fp, g[i].key_fp) == 0)
+		for (j = 0; an != NULL && j < an->nkeys; j++) {
+			k = &an->keys[j];
+			if (strcmp(k->fp, g[i].key_fp) == 0 &&
+			    same_opt(k->opts, g[i].opts) &&
+			    same_opt(k->not_after, g[i].not_after))
 				break;
+		}
 		if (an == NULL || j == an->nkeys)
 			return 1;
 	}
 	return 0;
 }
 
+/*
+ * The newest stamp of an answer without keys that had no user file to go
+ * to (a fingerprint nothing matches, a user with no file in a full
+ * cache): zero if none.  Written under the lock, read by writers only.
+ */
+static void
+read_global_floor(struct kb_cache *c, struct timespec *t)
+{
+	struct buf b = { NULL, 0, 0 };
+	size_t len;
+
+	memset(t, 0, sizeof(*t));
+	if (read_file(c, GLOBAL_FLOOR, &b) == 0 && (len = b.len) > 1 &&
+	    b.s[len - 1] == '\n') {
+		b.s[len - 1] = '\0';
+		if (parse_stamp(b.s, t) != 0)
+			memset(t, 0, sizeof(*t));
+	}
+	free(b.s);
+}
+
+static int
+write_global_floor(struct kb_cache *c, const struct timespec *t)
+{
+	char num[64];
+	struct buf b;
+
+	snprintf(num, sizeof(num), "%" PRIdMAX ".%09ld\n",
+	    (intmax_t)t->tv_sec, t->tv_nsec);
+	b.s = num;
+	b.len = strlen(num);
+	b.cap = sizeof(num);
+	return write_atomic(c, GLOBAL_FLOOR, &b, 0);
+}
+
+static void
+ts_max(struct timespec *a, const struct timespec *b)
+{
+	if (ts_cmp(b, a) > 0)
+		*a = *b;
+}
+
+/* A floor stamped further ahead than KB_CACHE_FUTURE_S is forgotten. */
+static void
+floor_sane(struct timespec *f, const struct timespec *now)
+{
+	if (ts_ns(f) - ts_ns(now) > (long long)KB_CACHE_FUTURE_S * NSEC)
+		memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Merge a into cf.  An answer with keys asked before the newest answer
+ * that took keys away (floor) may hold a key revoked since: it only
+ * removes older answers, it adds nothing.
+ */
 static int
 merge_answer(struct cfile *cf, const struct kb_config *cfg,
-    const struct kb_query *q, const struct kb_answer *a)
+    const struct kb_query *q, const struct kb_answer *a,
+    const struct timespec *floor, const struct timespec *now)
 {
-	struct timespec now;
-	int r;
+	int add, r;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	drop_future(cf, &now);
+	add = a->nkeys == 0 || ts_cmp(&a->fetched, floor) >= 0;
+	drop_future(cf, now);
 	if (q->fingerprint == NULL)
-		r = merge_all(cf, a);
+		r = merge_all(cf, a, add);
 	else
-		r = merge_fingerprint(cf, q->fingerprint, a);
+		r = merge_fingerprint(cf, q->fingerprint, a, add);
 	if (r == 0)
-		drop_old(cf, cfg, &now);
+		drop_old(cf, cfg, now);
 	return r;
 }
 
 /*
- * Write cf as q's file (or remove the file when nothing is left), durably
- * when it grants less than before; a new file without keys only while
- * the cache is not full.
+ * Write cf as q's file, durably when it grants less than before; remove
+ * the file when nothing is left to keep.  A new file without keys only
+ * while the cache is not full, and never for a fingerprint answer.
+ * *storedp: whether the file now holds what a said.
  */
 static int
 save_file(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, const char *name, const struct cfile *cf,
-    int existed, int revokes)
+    int existed, int revokes, int *storedp)
 {
 	struct buf b = { NULL, 0, 0 };
-	int r;
+	int r, empty = cf->n == 0 && ts_ns(&cf->floor) == 0;
 
-	if (cf->n == 0) {
+	*storedp = 0;
+	if (empty || (!existed && cf->n == 0)) {
 		if (existed && unlinkat(c->dfd, name, 0) != 0 &&
 		    errno != ENOENT)
 			return KB_ERR_SYSTEM;
 		if (revokes && fsync(c->dfd) != 0)
 			return KB_ERR_SYSTEM;
+		*storedp = existed;
 		return 0;
 	}
 	if (!existed && !cfile_has_keys(cf) && cache_full(c)) {
@@ -1148,6 +1263,60 @@ save_file(struct kb_cache *c, const struct kb_config *cfg,
 	if ((r = format_file(q, cf, &b)) == 0)
 		r = write_atomic(c, name, &b, revokes);
 	free(b.s);
+	*storedp = r == 0;
+	return r;
+}
+
+/* The locked part of cache_record(); *existedp for the caller's cleanup. */
+static int
+record_locked(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct kb_answer *a, const char *name,
+    int *existedp)
+{
+	struct cfile cf;
+	struct grant *before = NULL;
+	struct timespec now, gfloor, floor;
+	size_t nbefore = 0;
+	int r, revokes, stored = 0;
+
+	memset(&cf, 0, sizeof(cf));
+	*existedp = 1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = cfile_load(c, q, name, &cf);
+	if (r == KB_ERR_CACHE_MISS)
+		*existedp = 0;
+	else if (r != 0 && r != KB_ERR_CACHE_UNSAFE &&
+	    r != KB_ERR_CACHE_CORRUPT)
+		goto out;
+	/* an unsafe or corrupt file is replaced like an empty one */
+	read_global_floor(c, &gfloor);
+	floor_sane(&gfloor, &now);
+	floor_sane(&cf.floor, &now);
+	floor = cf.floor;
+	ts_max(&floor, &gfloor);
+	before = grants_of(&cf, &nbefore);
+	if (nbefore > 0 && before == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = merge_answer(&cf, cfg, q, a, &floor, &now)) != 0)
+		goto out;
+	revokes = grants_less(&cf, before, nbefore);
+	if (a->nkeys == 0 || revokes)
+		ts_max(&cf.floor, &a->fetched);
+	r = save_file(c, cfg, q, name, &cf, *existedp, revokes, &stored);
+	/* "nothing attached" with no file to hold it: every writer sees it */
+	if (a->nkeys == 0 && !stored && (r == 0 || r == KB_ERR_CACHE_FULL) &&
+	    ts_cmp(&a->fetched, &gfloor) > 0 &&
+	    write_global_floor(c, &a->fetched) != 0 && r == 0)
+		r = KB_ERR_SYSTEM;
+	if (r != 0)
+		goto out;
+	if (since_prune(c, time(NULL)) >= KB_CACHE_PRUNE_S)
+		prune_locked(c, cfg);
+ out:
+	free(before);
+	cfile_free(&cf);
 	return r;
 }
 
@@ -1155,52 +1324,32 @@ int
 cache_record(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, const struct kb_answer *a)
 {
-	struct cfile cf;
-	struct grant *before = NULL;
 	char name[NAME_LEN + 1];
-	size_t nbefore = 0;
-	int r, existed = 1, locked = 0, revokes;
+	int r, existed = 1;
 
-	memset(&cf, 0, sizeof(cf));
 	if ((r = cache_name(q, name)) != 0)
-		goto out;
-	if ((r = cache_lock(c)) != 0)
-		goto out;
-	locked = 1;
-	r = cfile_load(c, q, name, &cf);
-	if (r == KB_ERR_CACHE_MISS)
-		existed = 0;
-	else if (r != 0 && r != KB_ERR_CACHE_UNSAFE &&
-	    r != KB_ERR_CACHE_CORRUPT)
-		goto forget;
-	/* an unsafe or corrupt file is replaced like an empty one */
-	before = grants_of(&cf, &nbefore);
-	if (nbefore > 0 && before == NULL) {
-		r = KB_ERR_NOMEM;
-		goto forget;
+		return r;
+	if ((r = cache_lock(c)) != 0) {
+		/*
+		 * Another writer kept the lock too long: forget this
+		 * user's file rather than keep what the newer answer may
+		 * contradict.  (A writer holding the lock may still rename
+		 * its own answer in afterwards; that one is then newer than
+		 * every answer it merged.)
+		 */
+		if (r == KB_ERR_CACHE_BUSY)
+			unlinkat(c->dfd, name, 0);
+		return r;
 	}
-	if ((r = merge_answer(&cf, cfg, q, a)) != 0)
-		goto forget;
-	revokes = grants_less(&cf, before, nbefore);
-	if ((r = save_file(c, cfg, q, name, &cf, existed, revokes)) != 0)
-		goto forget;
-	if (since_prune(c, time(NULL)) >= KB_CACHE_PRUNE_S)
-		prune_locked(c, cfg);
-	r = 0;
-	goto out;
- forget:
-	/*
-	 * The newer answer could not be written: forgetting the older one
-	 * is always safe, serving it might not be.
-	 */
-	if (existed && r != KB_ERR_CACHE_FULL) {
+	r = record_locked(c, cfg, q, a, name, &existed);
+	if (r != 0 && r != KB_ERR_CACHE_FULL && existed) {
+		/*
+		 * The newer answer could not be written: forgetting the
+		 * older one is always safe, serving it might not be.
+		 */
 		unlinkat(c->dfd, name, 0);
 		fsync(c->dfd);
 	}
- out:
-	if (locked)
-		cache_unlock(c);
-	free(before);
-	cfile_free(&cf);
+	cache_unlock(c);
 	return r;
 }

@@ -16,9 +16,17 @@
  *     fingerprint answer removes that fingerprint's answer and that key
  *     from an older all-keys answer;
  *   - an answer is never replaced by an older one: writers hold a lock on
- *     cache_dir from reading the file to renaming its replacement;
- *   - a full cache or a failed write never blocks removing: when the new
- *     answer cannot be written the user's file is deleted.
+ *     cache_dir from reading the file to renaming its replacement; on
+ *     equal stamps the answer granting less stays;
+ *   - an answer with keys asked before the newest answer that took keys
+ *     away (the user file's floor, or cache_dir's .floor for an empty
+ *     answer that had no file to go to) adds nothing: it may hold a key
+ *     revoked since;
+ *   - a full cache, a failed write or a lock held too long never blocks
+ *     removing: the user's file is deleted instead;
+ *   - a write that grants less than the file it replaces (a key gone, or
+ *     kept with other options or expiry) is synced before it counts;
+ *   - a cache_dir on a read-only file system is not trusted at all.
  *
  * The directory must be owned by the euid and not group/world-writable;
  * files must be regular, owned by the euid, mode 0600, one link.  Writes

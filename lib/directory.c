@@ -126,6 +126,7 @@ struct kb_dir {
 	char *password;		/* admin CLI only; wiped at close */
 	size_t passwordlen;
 	int may_move_on;		/* nothing answered yet on this URI */
+	struct timespec search_sent;	/* CLOCK_REALTIME, last search sent */
 	int nullfd;			/* /dev/null, to disarm a socket */
 	struct ldap_conncb conncb;	/* hands new sockets to watch */
 	struct dir_watchdog *watch;	/* during an ldaps:// connect */
@@ -1435,6 +1436,7 @@ dir_search_once(struct kb_dir *d, const char *base, int scope,
 	LDAPMessage *msg = NULL;
 	int msgid = -1, done = 0, r = KB_ERR_INTERNAL;
 
+	clock_gettime(CLOCK_REALTIME, &d->search_sent);
 	if ((r = dir_send_search(d, base, scope, filter, attrs, nattrs,
 	    st->limit, &msgid)) != 0)
 		goto out;
@@ -1478,6 +1480,12 @@ dir_search_once(struct kb_dir *d, const char *base, int scope,
 	if (r != 0 && !done && msgid != -1 && d->ld != NULL)
 		(void)dl.ldap_abandon_ext(d->ld, msgid, NULL, NULL);
 	return r;
+}
+
+void
+dir_search_sent(const struct kb_dir *d, struct timespec *t)
+{
+	*t = d->search_sent;
 }
 
 int

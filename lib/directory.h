@@ -85,6 +85,13 @@ const char *dir_uri(const struct kb_dir *d);
 #define KB_SCOPE_SUB	2
 
 /*
+ * The wall-clock time (CLOCK_REALTIME) at which the last search was sent,
+ * to the URI that answered it when dir_search() moved on: what the
+ * answer is at least as fresh as.
+ */
+void dir_search_sent(const struct kb_dir *d, struct timespec *t);
+
+/*
  * Search base with filter (already escaped), asking only for attrs
  * (NULL-terminated); sizelimit 0 means KB_DIR_MAX_ENTRIES.  Each entry is
  * handed to fn.  Values over KB_DIR_VALUE_MAX are dropped (and counted in

@@ -806,8 +806,6 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 
 	if ((r = dir_open(cfg, NULL, deadline, &d, errbuf, errlen)) != 0)
 		goto out;
-	/* before the request: the answer is at least this fresh */
-	clock_gettime(CLOCK_REALTIME, &sc.a->fetched);
 	r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
 	    on_entry, &sc, &dropped);
 	if (r != 0) {
@@ -818,6 +816,12 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 			snprintf(errbuf, errlen, "%s", kb_strerror(r));
 		goto out;
 	}
+	/*
+	 * When the search was sent to the URI that answered: the answer is
+	 * at least this fresh (a stamp from before a failover would let an
+	 * answer given before a detach outrank this one).
+	 */
+	dir_search_sent(d, &sc.a->fetched);
 	/* after the search: failover may have moved to another URI */
 	if (printable_ascii(dir_uri(d), strlen(dir_uri(d))) &&
 	    (sc.a->uri = strdup(dir_uri(d))) == NULL) {
