@@ -13,7 +13,7 @@
 #	each provider has reached the two other servers.  Replication runs
 #	over ldaps:// with the test CA demanded.  Exports for X in A B C:
 #	REPL_X_URI (ldap://), REPL_X_LDAPI, REPL_X_PID, REPL_X_LOG; and
-#	REPL_ROOTPW_FILE, the root DN's password on A and B.
+#	REPL_ROOTPW_FILE, the root DN's password on all three.
 #   repl_kill X			SIGKILL server X and reap it
 #   repl_restart X		start server X again on the same ports and
 #				database (after repl_kill)
@@ -82,7 +82,7 @@ repl_start() {
 	_repl_keep A
 	slapd_start --rootpw "$REPL_ROOTPW_FILE" --empty || return 1
 	_repl_keep B
-	slapd_start --empty || return 1
+	slapd_start --rootpw "$REPL_ROOTPW_FILE" --empty || return 1
 	_repl_keep C
 
 	sed_common=(-e "s|@SUFFIX@|$SLAPD_SUFFIX|g"
