@@ -90,7 +90,7 @@ served() {
 alice=kbrpa$$
 kb_make_user "$alice" || fail "useradd $alice"
 kk_keygen ka && ka_pub=$KK_PUB
-kk_keygen kx && kx_pub=$KK_PUB
+kk_keygen kx
 kk_keygen kf && kf_pub=$KK_PUB
 kk_keygen kw
 for k in ka kx kf kw; do
