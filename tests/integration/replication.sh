@@ -312,6 +312,12 @@ wB=$(grep -Ec "command=(attach|detach) keypair=kw .*uri=$(kk_re "$REPL_B_URI") .
 echo "# acknowledged writes by A: $wA, by B: $wB"
 [ "$wA" -gt 0 ] && [ "$wB" -gt 0 ] && ok "writes went to A, then to B" ||
     not_ok "writes by A: $wA, by B: $wB"
+check_eq "$((wA + wB))" "$((nw - failed))" \
+    "every acknowledged write was logged with the provider that took it"
+late_acked=$(awk -v k="$t_kill" '$5 > k && $4 == 0' "$R/writes" | grep -c .)
+[ "$wB" -ge "$late_acked" ] &&
+    ok "the $late_acked writes after A's death all went to B" ||
+    not_ok "only $wB writes went to B, $late_acked started after A's death"
 
 # With A down, a detach on B still reaches the consumer.
 cli B detach kf "failover@test-host"
