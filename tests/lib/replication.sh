@@ -23,9 +23,10 @@
 #				keyboundFingerprint, keyboundPublicKey,
 #				entryUUID), read over ldapi://
 #   repl_wait_same SECS		wait until A, B and C dump alike (0) or not
-#   repl_wait_attr X DN ATTR VALUE present|absent SECS
+#   repl_wait_attr X DN ATTR VALUE present|absent SECS [PAUSE]
 #				wait until X holds (or no longer holds)
-#				ATTR: VALUE on DN; prints the milliseconds it
+#				ATTR: VALUE on DN, searching every PAUSE
+#				seconds (0.02); prints the milliseconds it
 #				took
 
 REPL_EXAMPLES=$KB_SRC/config-examples/replication
@@ -182,9 +183,10 @@ repl_wait_same() {
 }
 
 repl_wait_attr() {
-	local x=$1 dn=$2 attr=$3 value=$4 want=$5 secs=$6 t0 i have
+	local x=$1 dn=$2 attr=$3 value=$4 want=$5 secs=$6 pause=${7:-0.02}
+	local t0 have
 	t0=$(kb_ms)
-	for ((i = 0; i < secs * 50; i++)); do
+	while [ $(($(kb_ms) - t0)) -lt $((secs * 1000)) ]; do
 		have=absent
 		_slapd_ldap_tool ldapsearch -LLL -o ldif-wrap=no -x \
 		    -H "${repl_ldapi[$x]}" -b "$dn" -s base "$attr" \
@@ -193,7 +195,7 @@ repl_wait_attr() {
 			echo $(($(kb_ms) - t0))
 			return 0
 		fi
-		sleep 0.02
+		sleep "$pause"
 	done
 	return 1
 }
