@@ -2,8 +2,8 @@
 """report.py - merge the bench timer's phase results into results.json and
 print the table with the target ratios.
 
-    report.py --out FILE [--ops FILE] [--skipped FILE] [--meta K=V ...]
-              -- PHASE.json ...
+    report.py --out FILE [--ops FILE] [--skipped FILE] [--tput FILE]
+              [--meta K=V ...] -- PHASE.json ...
 """
 import argparse
 import json
@@ -142,6 +142,23 @@ STARTUP = [
 ]
 
 
+def print_throughput(tput):
+    if not tput:
+        return
+    print("throughput: one slapd, concurrent keybound-keys calls "
+          "(cache_ttl 0, waves of K)")
+    hdr = "%11s %7s %9s %9s %9s %9s %5s" % (
+        "concurrency", "calls", "wall ms", "calls/s", "median ms", "p99 ms",
+        "fail")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in tput:
+        print("%11d %7d %9d %9.1f %9.2f %9.2f %5d" % (
+            r["concurrency"], r["n"], r["wall_ms"], r["calls_per_s"],
+            r["median_ms"], r["p99_ms"], r["failures"]))
+    print()
+
+
 def print_startup(rows, dns):
     def stat(name, key):
         r = rows.get(name)
@@ -179,6 +196,7 @@ def main():
     ap.add_argument("--ops")
     ap.add_argument("--skipped")
     ap.add_argument("--dns")
+    ap.add_argument("--tput")
     ap.add_argument("--meta", nargs="*", default=[])
     ap.add_argument("phases", nargs="*")
     args = ap.parse_args()
@@ -192,6 +210,15 @@ def main():
         rows[name]["ldap_binds_per_call"] = float(fields[2])
         if len(fields) > 3 and fields[3] != "-":
             rows[name]["server_ms_per_search"] = float(fields[3])
+    # Throughput levels: NAME, concurrency, calls, wall ms.
+    tput = []
+    for name, conc, calls, wall in read_tsv(args.tput):
+        if name not in rows or int(wall) <= 0:
+            continue
+        rows[name]["concurrency"] = int(conc)
+        rows[name]["wall_ms"] = int(wall)
+        rows[name]["calls_per_s"] = round(int(calls) * 1000.0 / int(wall), 1)
+        tput.append(rows[name])
     skipped = {}
     for fields in read_tsv(args.skipped):
         skipped[fields[0]] = fields[1] if len(fields) > 1 else ""
@@ -248,6 +275,7 @@ def main():
             label, value, limit,
             {True: "yes", False: "NO", None: "" if not limit else "n/a"}[met]))
     print()
+    print_throughput(tput)
     print_startup(rows, dns)
     return 0
 

@@ -17,6 +17,8 @@
 #   BENCH_USERS=10000   users (two key pairs each) in the main directory
 #   BENCH_BIG=1000000   key pairs in the big directory; BENCH_1M=0 skips it
 #   BENCH_STORM=200     concurrent calls in the storm; BENCH_STORM_WAVES=5
+#   BENCH_TPUT="1 8 32 128"  concurrency levels of the throughput phase;
+#   BENCH_TPUT_CALLS=512     calls at each level
 #   BENCH_OUT=bench/results.json
 #   BENCH_DNS=0         skip the unreachable-resolver probes (about 25 s)
 #   BENCH_NO_DEPS=1     do not run tests/deps.sh bench
@@ -38,13 +40,15 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 	: "${BENCH_CALLS:=5}" "${BENCH_LOGINS:=3}" "${BENCH_USERS:=200}"
 	: "${BENCH_1M:=1}" "${BENCH_BIG:=2000}" "${BENCH_STORM:=20}"
 	: "${BENCH_STORM_WAVES:=2}" "${BENCH_WARMUP:=1}" "${BENCH_DNS:=0}"
+	: "${BENCH_TPUT:=1 4}" "${BENCH_TPUT_CALLS:=16}"
 fi
 : "${BENCH_CALLS:=300}" "${BENCH_LOGINS:=300}" "${BENCH_USERS:=10000}"
 : "${BENCH_1M:=1}" "${BENCH_BIG:=1000000}" "${BENCH_STORM:=200}"
 : "${BENCH_STORM_WAVES:=5}" "${BENCH_WARMUP:=3}"
+: "${BENCH_TPUT:=1 8 32 128}" "${BENCH_TPUT_CALLS:=512}"
 : "${BENCH_OUT:=$KB_SRC/bench/results.json}"
 export BENCH_CALLS BENCH_LOGINS BENCH_USERS BENCH_1M BENCH_BIG BENCH_STORM \
-    BENCH_STORM_WAVES BENCH_WARMUP BENCH_OUT
+    BENCH_STORM_WAVES BENCH_WARMUP BENCH_OUT BENCH_TPUT BENCH_TPUT_CALLS
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -531,6 +535,38 @@ else
 	skipped storm "build/keybound-keys not built"
 fi
 
+# --- throughput: one slapd, many concurrent keybound-keys --------------------
+
+# At each concurrency level K, waves of K calls at once (cache_ttl 0: every
+# call asks the directory), for BENCH_TPUT_CALLS calls in all; calls per
+# second is calls / wall time of the level, so a wave waits for its
+# slowest call and the figure is a lower bound of what the server sustains.
+: >"$KB_T/tput"
+if [ $have_kb = 1 ]; then
+	: >"$ROWS/tput"
+	for k in $BENCH_TPUT; do
+		waves=$(( (BENCH_TPUT_CALLS + k - 1) / k ))
+		row "throughput-c$k" "lines=2,$ROT" "$KB_KEYS_CMD" \
+		    -c "$KB_T/storm.conf" u%R >"$ROWS/tput-$k"
+		read -r s0 b0 < <(ops_count "$MAIN_LOG")
+		t=$(kb_ms)
+		timer_run "tput-$k" "$ROWS/tput-$k" -c "$k" -n "$waves" -w 0
+		wall=$(( $(kb_ms) - t ))
+		sleep 0.3
+		read -r s1 b1 < <(ops_count "$MAIN_LOG")
+		n=$((k * waves))
+		printf 'throughput-c%s\t%s\t%s\t%s\n' "$k" "$k" "$n" "$wall" \
+		    >>"$KB_T/tput"
+		printf 'throughput-c%s\t%s\t%s\n' "$k" \
+		    "$(awk "BEGIN{printf \"%.2f\", ($s1 - $s0) / $n}")" \
+		    "$(awk "BEGIN{printf \"%.2f\", ($b1 - $b0) / $n}")" \
+		    >>"$KB_T/ops"
+		say "throughput: $n calls, $k at a time, in $wall ms"
+	done
+else
+	skipped throughput "build/keybound-keys not built"
+fi
+
 # --- ssh logins through real sshds ------------------------------------------
 
 ssh_row() {
@@ -596,12 +632,14 @@ fi
 elapsed=$(( ($(kb_ms) - T0) / 1000 ))
 /usr/bin/python3 "$KB_SRC/bench/report.py" --out "$BENCH_OUT" \
     --ops "$KB_T/ops" --skipped "$KB_T/skipped" --dns "$KB_T/dns" \
+    --tput "$KB_T/tput" \
     --meta "users=$BENCH_USERS" "calls=$BENCH_CALLS" \
     "logins=$BENCH_LOGINS" "main_load_ms=$main_load_ms" \
     "big_keypairs=$([ -n "$BIG_URI" ] && echo "$BENCH_BIG" || echo 0)" \
     "big_load_ms=$big_load_ms" "elapsed_s=$elapsed" \
     -- "$KB_T/main.json" "$KB_T/storm.json" "$KB_T/login.json" \
-    "$KB_T/startup.json" ||
+    "$KB_T/startup.json" $(for k in $BENCH_TPUT; do
+	echo "$KB_T/tput-$k.json"; done) ||
     die "report failed"
 for f in main startup storm login; do
 	if [ -s "$KB_T/$f.stderr" ]; then

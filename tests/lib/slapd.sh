@@ -1,7 +1,7 @@
 # tests/lib/slapd.sh - a throwaway slapd for integration tests (sourced
 # after tests/lib/common.sh).
 #
-#   slapd_start [--tls-other-ca] [--load FILE]
+#   slapd_start [--tls-other-ca] [--load FILE] [--empty] [--rootpw FILE]
 #	Start a private slapd as a child of this script: a fresh cn=config
 #	built from config-examples/schema/keybound.ldif, /etc/ldap/schema's
 #	core, cosine, nis and inetorgperson and tests/fixtures/openssh-lpk.ldif;
@@ -13,7 +13,11 @@
 #	127.0.0.1/localhost signed by the test CA ($KB_CA_CERT), or with
 #	--tls-other-ca by an unrelated CA ($KB_OTHER_CA_CERT).  --load FILE
 #	bulk-loads an LDIF file into the database with slapadd before start
-#	(the containers are already there).  It is stopped at exit.  Exports:
+#	(the containers are already there).  --empty leaves the database
+#	without even the suffix and containers (a replica that pulls them).
+#	--rootpw FILE gives the root DN the password in FILE instead of a
+#	fresh random one (providers of one replicated tree share it; see
+#	tests/lib/replication.sh).  It is stopped at exit.  Exports:
 #	SLAPD_DIR SLAPD_PID SLAPD_PORT SLAPD_LDAPS_PORT SLAPD_URI
 #	SLAPD_LDAPS_URI SLAPD_LDAPI_URI SLAPD_SUFFIX SLAPD_BASE SLAPD_PEOPLE
 #	SLAPD_ROOTDN SLAPD_ROOTPW_FILE SLAPD_LOG KB_CA_CERT KB_OTHER_CA_CERT.
@@ -179,11 +183,14 @@ _slapd_ready() {
 }
 
 slapd_start() {
-	local other=0 ca=test-ca load= dir try port lport ldapi pid
+	local other=0 ca=test-ca load= empty=0 rootpw= dir try port lport ldapi
+	local pid
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--tls-other-ca) other=1 ;;
 		--load) load=$2; shift ;;
+		--empty) empty=1 ;;
+		--rootpw) rootpw=$2; shift ;;
 		*) echo "slapd_start: unknown argument $1" >&2; return 2 ;;
 		esac
 		shift
@@ -195,8 +202,12 @@ slapd_start() {
 	chmod 0755 "$dir"
 	kb_on_exit "rm -rf '$dir'"
 	mkdir -p "$dir/slapd.d" "$dir/db" || return 1
-	(umask 077 && openssl rand -hex 16 | tr -d '\n' >"$dir/rootpw") ||
-	    return 1
+	if [ -n "$rootpw" ]; then
+		(umask 077 && tr -d '\n' <"$rootpw" >"$dir/rootpw") || return 1
+	else
+		(umask 077 && openssl rand -hex 16 | tr -d '\n' >"$dir/rootpw") ||
+		    return 1
+	fi
 	kb_make_cert "$kb_slapd_ca_dir" "$ca" \
 	    "$ca-server-$(basename "$dir")" "IP:127.0.0.1,DNS:localhost" ||
 	    return 1
@@ -208,8 +219,9 @@ slapd_start() {
 		return 1
 	fi
 	_slapd_base_ldif >"$dir/base.ldif"
-	if ! "$SLAPADD_BIN" -q -F "$dir/slapd.d" -b "$SLAPD_SUFFIX" \
-	    -l "$dir/base.ldif" >>"$dir/slapadd.log" 2>&1; then
+	if [ $empty = 0 ] && ! "$SLAPADD_BIN" -q -F "$dir/slapd.d" \
+	    -b "$SLAPD_SUFFIX" -l "$dir/base.ldif" >>"$dir/slapadd.log" 2>&1
+	then
 		echo "slapd_start: slapadd of the base entries failed:" >&2
 		cat "$dir/slapadd.log" >&2
 		return 1
