@@ -18,11 +18,13 @@
 #     shell -- root's password logs in again.
 #
 # Root's password is never changed on this machine: the script runs in a
-# private mount namespace (kb_private_syslog) where /etc/shadow is a
-# bind-mounted copy whose root entry holds a test password.  Users are
-# created before the copy is made (useradd replaces /etc/shadow by rename,
-# which a bind mount would refuse) and removed after it is unmounted; the
-# host's root entry is compared before and after.
+# private mount namespace (kb_private_syslog) where /etc/shadow is a copy
+# whose root entry holds a test password (kb_private_etc_file: a private
+# view of /etc, not a bind mount on /etc/shadow, which the next useradd or
+# userdel of a test running in parallel would silently undo).  Users are
+# created before the copy is made (/etc is read-only in the view) and
+# removed after it is gone; the host's root entry is compared before and
+# after, and the copy is checked to have stayed in place for every login.
 . "$KB_SRC/tests/lib/common.sh"
 . "$KB_SRC/tests/lib/sshd.sh"
 . "$KB_SRC/tests/lib/slapd.sh"
@@ -65,8 +67,7 @@ hash=$(printf '%s\n' "$pw_root" | openssl passwd -6 -stdin) || fail "openssl pas
 install -m 0640 -o root -g "$(stat -c %g /etc/shadow)" /dev/null "$KB_T/shadow"
 awk -F: -v OFS=: -v h="$hash" '$1 == "root" { $2 = h; $7 = ""; $8 = "" } { print }' \
     /etc/shadow >"$KB_T/shadow" || fail "cannot copy /etc/shadow"
-mount --bind "$KB_T/shadow" /etc/shadow || fail "cannot bind-mount the copy"
-kb_on_exit "umount /etc/shadow"
+kb_private_etc_file shadow "$KB_T/shadow" || fail "cannot put the copy in place"
 [ "$(getent shadow root | cut -d: -f2)" = "$hash" ] ||
     fail "the private shadow is not what NSS reads"
 [ "$(grep '^root:' "$host/root/etc/shadow")" = "$host_root_entry" ] ||
@@ -161,6 +162,9 @@ key_login && not_ok "detached: root key login accepted" ||
     ok "detached: root key login refused (PermitRootLogin yes)"
 
 sshd_stop
+# Every login above saw the test password, none the host's.
+[ "$(getent shadow root | cut -d: -f2)" = "$hash" ]
+check_eq "$?" 0 "the private shadow stayed what NSS reads"
 [ "$(grep '^root:' "$host/root/etc/shadow")" = "$host_root_entry" ]
 check_eq "$?" 0 "the host's root shadow entry is unchanged"
 

@@ -53,6 +53,23 @@
 #
 #   kb_syslog_wait PATTERN [SECS]
 #       Wait until a line of $KB_SYSLOG matches the extended regex PATTERN.
+#
+#   kb_private_etc_file NAME FILE
+#       In the private mount namespace of kb_private_syslog only: /etc/NAME
+#       reads as a copy of FILE (owner, group and mode of the host's
+#       /etc/NAME), every other entry of /etc stays the host's, live.  Do
+#       not bind-mount a copy over the file itself: a mount on a file in
+#       /etc is dropped without a word when a process in another namespace
+#       replaces that file by rename, as useradd, userdel, usermod and
+#       passwd do with /etc/passwd, /etc/shadow and /etc/group (any test
+#       running in parallel that adds a user), and the host's file shows
+#       through again.  Here the mount is on /etc itself, which nothing
+#       renames: a read-only tmpfs view of symbolic links into the host's
+#       /etc (reached through a bind mount of the directory) plus the
+#       private files.  So /etc is read-only in this namespace from the
+#       first call on: create users before (useradd here now fails rather
+#       than edit the view).  Undone at exit, before the users made
+#       earlier are removed.
 
 KB_SSHD_EXAMPLE=$KB_SRC/config-examples/sshd_config.d/40-keybound.conf
 
@@ -267,4 +284,60 @@ kb_syslog_wait() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# The private /etc view (see kb_private_etc_file): made on first use.
+kb_private_etc() {
+	local d f
+	[ -n "${KB_ETC_VIEW:-}" ] && return 0
+	[ -n "${KB_SYSLOG_NS:-}" ] || {
+		echo "sshd.sh: a private /etc needs kb_private_syslog first" >&2
+		return 1
+	}
+	d=$(mktemp -d "${TMPDIR:-/tmp}/kbetc.XXXXXX") || return 1
+	kb_on_exit "rmdir '$d'"
+	mount -t tmpfs -o mode=0755 kbetc "$d" || return 1
+	kb_on_exit "umount -l '$d'"
+	# --rbind: files mounted over in /etc (a container's hosts,
+	# resolv.conf) keep their content.
+	mkdir -m 0755 "$d/host" "$d/etc" && mount --rbind /etc "$d/host" ||
+	    return 1
+	kb_on_exit "umount -R -l '$d/host'"
+	# Links keep their own target (relative ones resolve from /etc as
+	# before); everything else points at the host's entry.
+	while IFS= read -r -d '' f; do
+		if [ -L "$d/host/$f" ]; then
+			ln -s -- "$(readlink "$d/host/$f")" "$d/etc/$f"
+		else
+			ln -s -- "$d/host/$f" "$d/etc/$f"
+		fi || return 1
+	done < <(find "$d/host/" -mindepth 1 -maxdepth 1 -printf '%f\0')
+	[ -e "$d/etc/passwd" ] || return 1
+	mount --bind "$d/etc" /etc || return 1
+	kb_on_exit "umount -l /etc"
+	mount -o remount,bind,ro /etc || return 1
+	KB_ETC_VIEW=$d
+}
+
+kb_private_etc_file() {
+	local name=$1 src=$2 host mode=0644 owner=0 group=0
+	case $name in
+	"" | . | .. | */*)
+		echo "sshd.sh: kb_private_etc_file: bad name \"$name\"" >&2
+		return 1 ;;
+	esac
+	kb_private_etc || return 1
+	host=$KB_ETC_VIEW/host/$name
+	if [ -e "$host" ]; then
+		read -r mode owner group < <(stat -L -c '%a %u %g' "$host") ||
+		    return 1
+	fi
+	# The staging tree stays writable; never write through its link.
+	rm -f -- "$KB_ETC_VIEW/etc/$name" &&
+	    install -m "$mode" -o "$owner" -g "$group" -- "$src" \
+	    "$KB_ETC_VIEW/etc/$name" || return 1
+	cmp -s -- "$src" "/etc/$name" && [ ! -L "/etc/$name" ] || {
+		echo "sshd.sh: /etc/$name is not the private copy" >&2
+		return 1
+	}
 }
