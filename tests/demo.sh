@@ -38,6 +38,7 @@ done
 
 . "$KB_SRC/tests/lib/slapd.sh"
 . "$KB_SRC/tests/lib/sshd.sh"
+. "$KB_SRC/tests/lib/pam.sh"
 
 DEMO_INSTANCE=demo-host
 DEMO_PASSWORD=correct-horse-battery-staple
@@ -177,6 +178,9 @@ mkdir -p "$KB_T/pam-build" "$KB_T/pam.d"
 if make -s -C "$KB_SRC" B="$KB_T/pam-build" KB_HELPER="$KB_KEYS_CMD" \
     "$KB_T/pam-build/pam_keybound.so" >"$KB_T/pam-build.log" 2>&1; then
 	pass "pam_keybound.so built to run $KB_KEYS_CMD"
+	# sshd's children leave pam_wrapper's copies of pam.d behind
+	KB_PAM_MODULE=$KB_T/pam-build/pam_keybound.so
+	pam_wrapper_cleanup_at_exit
 else
 	indent <"$KB_T/pam-build.log"
 	flunk "could not build pam_keybound.so for the demo"

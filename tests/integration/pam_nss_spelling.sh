@@ -195,15 +195,7 @@ pam_write_service "$pamdir" sshd "config=$conf" \
     "password required pam_deny.so" \
     "session required pam_permit.so" || fail "cannot write the service"
 # pam_wrapper leaves per-process copies in /tmp/pam.?: see pam_sshd.sh.
-pam_wrapper_cleanup() {
-	local dir
-	for dir in /tmp/pam.?; do
-		[ -f "$dir/sshd" ] && grep -qF "$KB_PAM_MODULE" "$dir/sshd" ||
-		    continue
-		rm -rf -- "$dir"
-	done
-}
-kb_on_exit pam_wrapper_cleanup
+pam_wrapper_cleanup_at_exit
 export PAM_WRAPPER_DEBUGLEVEL=2
 sshd_start "$conf" --pam "$pamdir" "PasswordAuthentication yes" ||
     fail "sshd did not start"

@@ -56,15 +56,7 @@ pam_write_service "$pamdir" sshd "config=$conf" \
 # sshd's children exit without its destructor: remove our copies (they
 # name our unique module path) once sshd is gone.  Registered before
 # sshd_start, so it runs after sshd is stopped.
-pam_wrapper_cleanup() {
-	local dir
-	for dir in /tmp/pam.?; do
-		[ -f "$dir/sshd" ] && grep -qF "$KB_PAM_MODULE" "$dir/sshd" ||
-		    continue
-		rm -rf -- "$dir"
-	done
-}
-kb_on_exit pam_wrapper_cleanup
+pam_wrapper_cleanup_at_exit
 # pam_wrapper turns pam_syslog into lines on sshd's stderr ($SSHD_LOG);
 # level 2 keeps the notice and info lines.
 export PAM_WRAPPER_DEBUGLEVEL=2

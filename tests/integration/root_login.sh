@@ -89,15 +89,7 @@ pam_write_service "$pamdir" sshd "config=$conf" \
     "account required pam_unix.so" \
     "password required pam_deny.so" \
     "session required pam_permit.so" || fail "cannot write the service"
-pam_wrapper_cleanup() {	# pam_wrapper's per-process copies (pam_sshd.sh)
-	local dir
-	for dir in /tmp/pam.?; do
-		[ -f "$dir/sshd" ] && grep -qF "$KB_PAM_MODULE" "$dir/sshd" ||
-		    continue
-		rm -rf -- "$dir"
-	done
-}
-kb_on_exit pam_wrapper_cleanup
+pam_wrapper_cleanup_at_exit
 export PAM_WRAPPER_DEBUGLEVEL=2
 
 # start_sshd PERMITROOTLOGIN: a fresh sshd with that setting.

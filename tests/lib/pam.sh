@@ -18,6 +18,10 @@
 #   pam_auth CONFDIR SERVICE USER [PASSWORD]
 #	One pam_authenticate through real libpam (kb-pamtest); prints the
 #	result name, e.g. PAM_AUTH_ERR (conversation text on earlier lines).
+#   pam_wrapper_cleanup_at_exit
+#	At exit, remove pam_wrapper's per-process copies of the service
+#	directory (/tmp/pam.X) that name this test's module; sshd's children
+#	leave them behind.
 
 KB_PAM_EXAMPLE=$KB_SRC/config-examples/pam.d-sshd
 KB_PAMTEST=$KB_BUILD/tests/tools/kb-pamtest
@@ -86,3 +90,14 @@ pam_auth() {
 		"$KB_PAMTEST" -d "$1" -s "$2" -- "$3"
 	fi
 }
+
+pam_wrapper_cleanup() {
+	local dir
+	for dir in /tmp/pam.?; do
+		[ -f "$dir/sshd" ] && grep -qF "$KB_PAM_MODULE" "$dir/sshd" ||
+		    continue
+		rm -rf -- "$dir"
+	done
+}
+
+pam_wrapper_cleanup_at_exit() { kb_on_exit pam_wrapper_cleanup; }
