@@ -40,13 +40,10 @@ stalled=$KB_T/stalled.conf
 kb_write_config "$stalled" "uri ldap://127.0.0.1:$bh" "cache_dir $cdir" \
     "cache_ttl 0" "offline_max_age 3600" "timeout 20" "network_timeout 20"
 
-sshdexec=$KB_BUILD/tests/tools/kb-sshdexec
 as_cmd() {	# CONF OUT ARGS...
 	local conf=$1 out=$2
 	shift 2
-	"$sshdexec" setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" \
-	    --clear-groups env -i PATH=/usr/bin:/bin "$KB_KEYS_CMD" -c "$conf" \
-	    "$@" </dev/null >"$out" 2>/dev/null
+	kk_as_cmd -c "$conf" "$@" </dev/null >"$out" 2>/dev/null
 }
 on_disk() { grep -rl -- "${ka_pub#* }" "$cdir" 2>/dev/null | grep -c .; }
 

@@ -43,13 +43,9 @@ set_conf() {	# up|down CACHE_DIR [TTL]
 	    "cache_ttl ${3:-0}" "offline_max_age 3600" "timeout 3"
 }
 
-# keybound-keys as sshd runs it: the command user, every signal at its
-# default, an empty environment, stdin from /dev/null.
-sshdexec=$KB_BUILD/tests/tools/kb-sshdexec
+# keybound-keys as sshd runs it (kk_as_cmd), stdin from /dev/null.
 as_cmd() {
-	"$sshdexec" setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups \
-	    env -i PATH=/usr/bin:/bin "$KB_KEYS_CMD" -c "$conf" "$@" \
-	    </dev/null >"$KB_T/out" 2>/dev/null
+	kk_as_cmd -c "$conf" "$@" </dev/null >"$KB_T/out" 2>/dev/null
 	RC=$?
 }
 
@@ -162,13 +158,13 @@ race() {	# N: N runs in the background, the three query forms in turn
 		1) args=("$alice" "$ka_fp") ;;
 		*) args=(--has-keys "$alice") ;;
 		esac
-		"$sshdexec" setpriv --reuid="$KB_CMD_USER" \
-		    --regid="$KB_CMD_USER" --clear-groups env -i "$KB_KEYS_CMD" -c "$conf" "${args[@]}" \
+		"${KK_AS_CMD[@]}" -c "$conf" "${args[@]}" \
 		    </dev/null >/dev/null 2>&1 &
 		racers+=($!)
 	done
 }
 racers=()
+kk_as_cmd_argv
 race 100
 kk_detach ka "$alice@test-host" || fail "detach"
 race 100
@@ -185,9 +181,9 @@ no_ka "after the race, directory refused"
 # without harm; an answer that removes a key must be on disk before the
 # run ends.
 syncs() {	# ARGS...: fsync/fdatasync calls of one run as the command user
+	kk_as_cmd_argv
 	strace -f -qq -e trace=fsync,fdatasync -o "$KB_T/strace" \
-	    "$sshdexec" setpriv --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups \
-	    env -i "$KB_KEYS_CMD" -c "$conf" "$@" </dev/null >/dev/null 2>&1
+	    "${KK_AS_CMD[@]}" -c "$conf" "$@" </dev/null >/dev/null 2>&1
 	grep -c 'sync(' "$KB_T/strace"
 }
 cdir=$(newcache)

@@ -25,14 +25,13 @@ kk_add_keypair ka "$KK_PUB" "$KK_FP" "alice@test-host" || fail "add ka"
 cmd_uid=$(id -u "$KB_CMD_USER")
 cmd_gid=$(id -g "$KB_CMD_USER")
 
-# as_cmd_user CONF ARGS...: keybound-keys as the command user, as sshd
-# runs it (no supplementary groups); stdout in $KK_OUT, status in KK_RC.
+# as_cmd_user CONF ARGS...: keybound-keys as sshd runs it (kk_as_cmd);
+# stdout in $KK_OUT, status in KK_RC.
 as_cmd_user() {
 	local conf=$1
 	shift
 	KK_OUT=$KB_T/kk.out
-	setpriv --reuid="$cmd_uid" --regid="$cmd_gid" --clear-groups \
-	    "$KB_KEYS_CMD" -c "$conf" "$@" >"$KK_OUT" 2>"$KB_T/kk.err"
+	kk_as_cmd -c "$conf" "$@" </dev/null >"$KK_OUT" 2>"$KB_T/kk.err"
 	KK_RC=$?
 }
 

@@ -18,9 +18,7 @@ conf=$KB_T/kb.conf
 kb_write_config "$conf" "cache_dir $KB_CACHE_DIR" "cache_ttl 60"
 
 as_cmd() {
-	"$KB_BUILD/tests/tools/kb-sshdexec" setpriv --reuid="$KB_CMD_USER" \
-	    --regid="$KB_CMD_USER" --clear-groups env -i "$KB_KEYS_CMD" \
-	    -c "$conf" "$@" </dev/null >"$KB_T/out" 2>/dev/null
+	kk_as_cmd -c "$conf" "$@" </dev/null >"$KB_T/out" 2>/dev/null
 	RC=$?
 }
 

@@ -12,6 +12,13 @@
 #                                 with sshd's signal state (kb-sshdexec);
 #                                 stdout in $KK_OUT, status in KK_RC, wall
 #                                 time in KK_MS
+#   kk_as_cmd ARGS...             the installed keybound-keys ARGS as sshd
+#                                 runs it: the command user without
+#                                 supplementary groups, every signal at its
+#                                 default (kb-sshdexec), an empty
+#                                 environment; the caller redirects
+#   kk_as_cmd_argv                the same command line in KK_AS_CMD (an
+#                                 array), for strace or a background job
 #   kk_re STRING                  STRING as an extended regex matching itself
 #   kk_lines_valid FILE           every line passes ssh-keygen -l -f -
 
@@ -84,4 +91,15 @@ kk_lines_valid() {
 
 kk_re() {
 	printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|/]/\\&/g'
+}
+
+kk_as_cmd_argv() {
+	KK_AS_CMD=("$KB_BUILD/tests/tools/kb-sshdexec" setpriv
+	    --reuid="$KB_CMD_USER" --regid="$KB_CMD_USER" --clear-groups
+	    env -i PATH=/usr/bin:/bin "$KB_KEYS_CMD")
+}
+
+kk_as_cmd() {
+	kk_as_cmd_argv
+	"${KK_AS_CMD[@]}" "$@"
 }
