@@ -11,6 +11,12 @@
 # key is no longer served; then poll 20 more times and count any answer
 # that brings it back.
 #
+# The same run against the previous cache (one file per query,
+# second-granularity stamps, empty fingerprint answers never stored)
+# served the detached key again in 10 of 20 polls of the flapping USER FP
+# row: each time the directory was down, the older positive answer came
+# back.
+#
 # Knobs: REV_TTL=2 (cache_ttl), REV_OFFLINE=6 (offline_max_age).  The
 # times scale with them: read "up" as cache_ttl, "down" as offline_max_age.
 set -u

@@ -29,6 +29,28 @@
 # clients through its compiled-in /var/lib/sss, so the whole run happens in
 # a private mount namespace where a temporary directory is mounted over it;
 # nothing outside the namespace sees it.
+# Sizing, from the throughput phase. `make bench` ends with a throughput
+# table: waves of K concurrent keybound-keys calls (`cache_ttl 0`) against
+# one slapd. On the 2-core test machine, shared with other jobs (load 4-9)
+# and with clients and server on the same cores, one slapd answered 32-44
+# calls per second at every K from 1 to 64, p99 42 ms alone and 1.4 s at
+# 64 at a time, no call failed. That ceiling is the clients': each call is
+# a process that starts, loads libldap and exits, while slapd's own time
+# per search (`srv ms`) was 0.44 ms there and 0.1-0.2 ms in the quiet run
+# under Performance; on paper, about 5,000 searches per second per core. A
+# login costs at most one search (sshd's second call is a cache hit), and
+# none when that user logged in on that instance within `cache_ttl`. So,
+# on paper: 10,000 instances at one login per minute each are 170 searches
+# per second, a few percent of one core; 100,000 instances are 1,700
+# searches and as many TCP connections per second (each call connects
+# anew), still one server's work but worth spreading over consumers, so
+# that a lost server or a fleet-wide burst (an orchestration run logging
+# into every instance at once: 100,000 searches, some 20 core-seconds)
+# lands on several. Reads scale with the number of consumers; writes reach
+# every server but are administrators' commands, few. A longer `cache_ttl`
+# only absorbs repeated logins of one user on one instance (automation
+# loops), at the price of revocation delayed by as much.
+
 set -u
 
 KB_SRC=$(cd "$(dirname "$0")/.." && pwd)
