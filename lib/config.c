@@ -618,6 +618,7 @@ set_uri(struct parse *p, const struct keyword *kw, char *val)
 static const struct keyword keywords[] = {
 	{ "uri", set_uri, 0, 0, 0, 1 },
 	{ "base", set_dn, OFF(base), 0, 0, 0 },
+	{ "group_base", set_dn, OFF(group_base), 0, 0, 0 },
 	{ "schema", set_schema, 0, 0, 0, 0 },
 	{ "key_filter", set_filter, OFF(key_filter), 0, 0, 0 },
 	{ "key_attribute", set_attribute, OFF(key_attribute), 0, 0, 0 },
@@ -1121,6 +1122,7 @@ config_free(struct kb_config *cfg)
 	for (i = 0; i < cfg->nuris && i < KB_CONFIG_MAX_URIS; i++)
 		free(cfg->uris[i]);
 	free(cfg->base);
+	free(cfg->group_base);
 	free(cfg->key_filter);
 	free(cfg->key_attribute);
 	free(cfg->fingerprint_attribute);
@@ -1213,4 +1215,12 @@ config_schema_name(enum kb_schema s)
 	default:
 		return "unknown";
 	}
+}
+
+const char *
+config_group_base(const struct kb_config *cfg)
+{
+	if (cfg->group_base != NULL)
+		return cfg->group_base;
+	return cfg->schema == KB_SCHEMA_KEYBOUND ? cfg->base : NULL;
 }

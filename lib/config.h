@@ -24,6 +24,7 @@ struct kb_config {
 	char *uris[KB_CONFIG_MAX_URIS];	/* in failover order */
 	size_t nuris;
 	char *base;
+	char *group_base;		/* host groups; NULL = base */
 	enum kb_schema schema;
 	/* profile presets, overridable one by one; NULL = not used */
 	char *key_filter;		/* template with %u %i */
@@ -125,5 +126,12 @@ int config_read_bindpw(const struct kb_config *cfg, char **pwp,
 
 /* Name of a schema profile ("keybound", ...). */
 const char *config_schema_name(enum kb_schema s);
+
+/*
+ * Where host groups live (group_base, else base), or NULL when the
+ * profile has none: groups belong to the keybound schema, and to another
+ * profile only when group_base is set for it.
+ */
+const char *config_group_base(const struct kb_config *cfg);
 
 #endif /* KB_CONFIG_H */

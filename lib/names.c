@@ -122,7 +122,7 @@ name_instance_valid(const char *instance)
 	const unsigned char *s = (const unsigned char *)instance;
 	size_t i;
 
-	if (instance == NULL || s[0] == '\0' || s[0] == '-' || s[0] == '.')
+	if (instance == NULL || (!is_alpha(s[0]) && !is_digit(s[0])))
 		return KB_ERR_INSTANCE_NAME;
 	for (i = 0; s[i] != '\0'; i++) {
 		if (i >= KB_INSTANCE_MAX)

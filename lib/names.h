@@ -24,8 +24,9 @@
 int name_user_valid(const char *user, size_t len);
 
 /*
- * An instance id: 1..253 bytes of [A-Za-z0-9._-], not starting with '-' or
- * '.'.  Returns 0 or KB_ERR_INSTANCE_NAME.
+ * An instance id: 1..253 bytes of [A-Za-z0-9._-], starting with a letter
+ * or digit ('+' never occurs: USER@+GROUP names a host group).  Returns 0
+ * or KB_ERR_INSTANCE_NAME.
  */
 int name_instance_valid(const char *instance);
 

@@ -49,8 +49,8 @@ pairs <"$KB_T/schema.defs" >"$KB_T/schema.pairs"
 pairs <"$KB_T/ldif.defs" >"$KB_T/ldif.pairs"
 pairs <"$KB_T/389.defs" >"$KB_T/389.pairs"
 
-check_eq "$(wc -l <"$KB_T/schema.pairs")" 6 \
-    "keybound.schema defines 5 attribute types and 1 object class"
+check_eq "$(wc -l <"$KB_T/schema.pairs")" 11 \
+    "keybound.schema defines 8 attribute types and 3 object classes"
 check_eq "$(cat "$KB_T/ldif.pairs")" "$(cat "$KB_T/schema.pairs")" \
     "keybound.ldif: same names and OIDs as keybound.schema"
 check_eq "$(cat "$KB_T/389.pairs")" "$(cat "$KB_T/schema.pairs")" \
@@ -60,7 +60,9 @@ check_eq "$(cat "$KB_T/ldif.defs")" "$(cat "$KB_T/schema.defs")" \
 check_eq "$(cat "$KB_T/389.defs")" "$(cat "$KB_T/schema.defs")" \
     "60keybound.ldif: definitions identical to keybound.schema"
 for n in keyboundPublicKey keyboundFingerprint keyboundAttachment \
-    keyboundNotAfter keyboundKeyOptions keyboundKeyPair; do
+    keyboundNotAfter keyboundKeyOptions keyboundKeyPair keyboundMember \
+    keyboundAttachmentEnd keyboundBlocked keyboundHostGroup \
+    keyboundBlockedKey; do
 	grep -q " $n\$" "$KB_T/schema.pairs" && ok "defines $n" ||
 	    not_ok "$n missing from keybound.schema"
 done
@@ -99,11 +101,25 @@ grep "NAME 'keyboundFingerprint'" "$d" | grep -q "EQUALITY caseExactIA5Match" &&
 grep "NAME 'keyboundNotAfter'" "$d" | grep -q "EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 SINGLE-VALUE" &&
     ok "keyboundNotAfter: GeneralizedTime, single" ||
     not_ok "keyboundNotAfter definition"
-grep "NAME 'keyboundKeyPair'" "$d" | grep -q "STRUCTURAL MUST ( cn \$ keyboundPublicKey \$ keyboundFingerprint ) MAY ( keyboundAttachment \$ keyboundNotAfter \$ keyboundKeyOptions \$ description )" &&
+grep "NAME 'keyboundKeyPair'" "$d" | grep -q "STRUCTURAL MUST ( cn \$ keyboundPublicKey \$ keyboundFingerprint ) MAY ( keyboundAttachment \$ keyboundAttachmentEnd \$ keyboundNotAfter \$ keyboundKeyOptions \$ keyboundBlocked \$ description )" &&
     ok "keyboundKeyPair: structural, MUST and MAY as specified" ||
     not_ok "keyboundKeyPair definition"
+for n in keyboundMember keyboundAttachmentEnd; do
+	grep "NAME '$n'" "$d" | grep -q "EQUALITY caseExactIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )" &&
+	    ok "$n: IA5String, caseExactIA5Match, multi-valued" ||
+	    not_ok "$n definition"
+done
+grep "NAME 'keyboundBlocked'" "$d" | grep -q "EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE" &&
+    ok "keyboundBlocked: Boolean, single" || not_ok "keyboundBlocked definition"
+grep "NAME 'keyboundHostGroup'" "$d" | grep -q "STRUCTURAL MUST cn MAY ( keyboundMember \$ description )" &&
+    ok "keyboundHostGroup: structural, MUST cn, MAY members and description" ||
+    not_ok "keyboundHostGroup definition"
+grep "NAME 'keyboundBlockedKey'" "$d" | grep -q "STRUCTURAL MUST keyboundFingerprint MAY ( keyboundPublicKey \$ description )" &&
+    ok "keyboundBlockedKey: structural, MUST the fingerprint" ||
+    not_ok "keyboundBlockedKey definition"
 grep -q "keyboundAttachment eq" "$S/OIDS.md" &&
     grep -q "keyboundFingerprint eq" "$S/OIDS.md" &&
+    grep -q "keyboundMember eq" "$S/OIDS.md" &&
     ok "OIDS.md recommends the equality indexes" ||
     not_ok "index recommendations missing from OIDS.md"
 
@@ -243,6 +259,56 @@ EOF
 )
 check_eq "$rc" 21 "non-ASCII keyboundAttachment: invalid syntax"
 
+LDAPNOINIT=1 ldapmodify -x -H "$SLAPD_LDAPI_URI" -D "$SLAPD_ROOTDN" \
+    -y "$SLAPD_ROOTPW_FILE" >/dev/null 2>"$KB_T/mod.err" <<EOF
+dn: cn=good,$SLAPD_BASE
+changetype: modify
+add: keyboundAttachmentEnd
+keyboundAttachmentEnd: alice@test-host 20300101000000Z
+-
+add: keyboundBlocked
+keyboundBlocked: TRUE
+EOF
+check_eq "$?" 0 "a key pair takes attachment ends and the blocked flag"
+
+rc=$(try_add <<EOF
+dn: cn=web,$SLAPD_BASE
+objectClass: keyboundHostGroup
+cn: web
+keyboundMember: web-01
+keyboundMember: web-02
+description: the web tier
+EOF
+)
+check_eq "$rc" 0 "a host group with members is accepted"
+
+rc=$(try_add <<EOF
+dn: cn=empty,$SLAPD_BASE
+objectClass: keyboundHostGroup
+cn: empty
+EOF
+)
+check_eq "$rc" 0 "an empty host group is accepted"
+
+rc=$(try_add <<EOF
+dn: cn=grpkey,$SLAPD_BASE
+objectClass: keyboundHostGroup
+cn: grpkey
+keyboundPublicKey: $K1
+EOF
+)
+check_eq "$rc" 65 "a host group holds no key: object class violation"
+
+rc=$(try_add <<EOF
+dn: keyboundFingerprint=$F1,$SLAPD_BASE
+objectClass: keyboundBlockedKey
+keyboundFingerprint: $F1
+keyboundPublicKey: $K1
+description: leaked on a laptop
+EOF
+)
+check_eq "$rc" 0 "a blocklist entry named by its fingerprint is accepted"
+
 # Matching: exact case for attachment and fingerprint, ordering on time.
 T=$KB_BUILD/tests/tools/kb-dirtool
 [ -x "$T" ] || fail "kb-dirtool not built"
@@ -253,19 +319,24 @@ check_eq "$(n '(keyboundAttachment=alice@test-host)')" 1 \
     "attachment equality matches"
 check_eq "$(n '(keyboundAttachment=ALICE@test-host)')" 0 \
     "attachment matching is case-exact"
-check_eq "$(n "(keyboundFingerprint=$F1)")" 1 "fingerprint equality matches"
+check_eq "$(n "(&(objectClass=keyboundKeyPair)(keyboundFingerprint=$F1))")" 1 \
+    "fingerprint equality matches"
 check_eq "$(n "(keyboundFingerprint=$(printf '%s' "$F1" | tr a-z A-Z))")" 0 \
     "fingerprint matching is case-exact"
 check_eq "$(n '(keyboundNotAfter>=20990101000000Z)')" 1 \
     "keyboundNotAfter has ordering"
 check_eq "$(n '(keyboundNotAfter<=20200101000000Z)')" 0 \
     "keyboundNotAfter ordering excludes later times"
+check_eq "$(n '(&(objectClass=keyboundHostGroup)(keyboundMember=web-01))')" 1 \
+    "member equality matches"
+check_eq "$(n '(keyboundMember=WEB-01)')" 0 "member matching is case-exact"
+check_eq "$(n '(keyboundBlocked=TRUE)')" 1 "the blocked flag matches"
 
 # The harness indexes what the lookups search on.
 LDAPNOINIT=1 ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL \
     -H "$SLAPD_LDAPI_URI" -b cn=config '(olcDatabase={1}mdb)' olcDbIndex \
     >"$KB_T/index" 2>/dev/null || fail "cannot read cn=config"
-for a in keyboundAttachment keyboundFingerprint; do
+for a in keyboundAttachment keyboundFingerprint keyboundMember; do
 	grep -q "^olcDbIndex: $a eq" "$KB_T/index" && ok "$a is indexed" ||
 	    not_ok "$a is not indexed"
 done

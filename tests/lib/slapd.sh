@@ -127,6 +127,7 @@ olcSizeLimit: unlimited
 olcDbIndex: objectClass eq
 olcDbIndex: keyboundAttachment eq
 olcDbIndex: keyboundFingerprint eq
+olcDbIndex: keyboundMember eq
 olcDbIndex: uid eq
 olcDbIndex: cn eq
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none

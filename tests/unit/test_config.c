@@ -124,6 +124,8 @@ test_good_minimal(void)
 	CHECK_EQ_INT(cfg->nuris, 1);
 	CHECK_EQ_STR(cfg->uris[0], "ldaps://ldap.example.com");
 	CHECK_EQ_STR(cfg->base, "ou=keypairs,dc=example,dc=com");
+	CHECK(cfg->group_base == NULL);
+	CHECK_EQ_STR(config_group_base(cfg), "ou=keypairs,dc=example,dc=com");
 	CHECK_EQ_INT(cfg->schema, KB_SCHEMA_KEYBOUND);
 	CHECK_EQ_STR(cfg->key_filter,
 	    "(&(objectClass=keyboundKeyPair)(keyboundAttachment=%u@%i))");
@@ -165,6 +167,8 @@ test_good_all(void)
 	CHECK_EQ_STR(cfg->uris[1], "ldaps://[2001:db8::1]:636/");
 	CHECK_EQ_STR(cfg->uris[2], "ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi");
 	CHECK_EQ_STR(cfg->base, "ou=Key Pairs,dc=example,dc=com");
+	CHECK_EQ_STR(config_group_base(cfg),
+	    "ou=Host Groups,dc=example,dc=com");
 	CHECK_EQ_INT(cfg->schema, KB_SCHEMA_KEYBOUND);
 	CHECK_EQ_STR(cfg->key_filter, "(&(objectClass=keyboundKeyPair)"
 	    "(keyboundAttachment=%u@%i)(!(description=disabled)))");
@@ -206,6 +210,7 @@ test_good_profiles(void)
 		CHECK_EQ_STR(cfg->key_filter,
 		    "(&(objectClass=ldapPublicKey)(uid=%u))");
 		CHECK_EQ_STR(cfg->key_attribute, "sshPublicKey");
+		CHECK(config_group_base(cfg) == NULL);	/* no groups */
 		CHECK(cfg->fingerprint_attribute == NULL);
 		CHECK(cfg->expiry_attribute == NULL);
 		CHECK(cfg->options_attribute == NULL);

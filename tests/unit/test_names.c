@@ -440,7 +440,7 @@ test_instance_names(void)
 		"db_1", "A.B-C_D", "1",
 	};
 	static const char *bad[] = {
-		"", "-web", ".web", "web 01", "web@01", "web/01", "web:01",
+		"", "-web", ".web", "_web", "web+g", "+web", "web 01", "web@01", "web/01", "web:01",
 		"web\n", "w\xc3\xa9", "web*", "web(1)", "web\\", "\t",
 		"web%h",
 	};
