@@ -25,6 +25,7 @@
 #include "config.h"
 #include "directory.h"
 #include "fdio.h"
+#include "filter.h"
 #include "names.h"
 #include "sshkey.h"
 #include "admin.h"

@@ -14,6 +14,7 @@
 #include "kb.h"
 #include "config.h"
 #include "directory.h"
+#include "filter.h"
 #include "names.h"
 #include "sshkey.h"
 #include "admin.h"

@@ -172,6 +172,7 @@ note_event(enum kb_note_kind kind)
 	case KB_NOTE_ENTRY_SKIPPED:	return "entry-skipped";
 	case KB_NOTE_VALUES_DROPPED:	return "values-dropped";
 	case KB_NOTE_MAX_KEYS:		return "max-keys";
+	case KB_NOTE_MAX_GROUPS:	return "max-groups";
 	default:			return "unknown";
 	}
 }
@@ -184,7 +185,8 @@ log_note(void *ctx, const struct kb_note *n)
 	struct kb_logline l;
 
 	/* one-per-answer notes always pass; per-key ones are bounded */
-	if (n->kind != KB_NOTE_MAX_KEYS && n->kind != KB_NOTE_VALUES_DROPPED) {
+	if (n->kind != KB_NOTE_MAX_KEYS && n->kind != KB_NOTE_VALUES_DROPPED &&
+	    n->kind != KB_NOTE_MAX_GROUPS) {
 		if (rn->notes >= KB_LOOKUP_MAX_NOTES) {
 			rn->notes_suppressed++;
 			return;
@@ -205,7 +207,8 @@ log_note(void *ctx, const struct kb_note *n)
 	}
 	if (n->count > 0)
 		logline_num(&l, "count", (long long)n->count);
-	log_emit(n->kind == KB_NOTE_MAX_KEYS ? LOG_ERR : LOG_WARNING, &l);
+	log_emit(n->kind == KB_NOTE_MAX_KEYS || n->kind == KB_NOTE_MAX_GROUPS ?
+	    LOG_ERR : LOG_WARNING, &l);
 }
 
 static void

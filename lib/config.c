@@ -48,6 +48,7 @@
 
 #include "config.h"
 #include "kb.h"
+#include "filter.h"
 #include "names.h"
 #include "sshkey.h"
 
@@ -336,7 +337,7 @@ set_attribute(struct parse *p, const struct keyword *kw, char *val)
 
 	if ((r = one_token(p, kw, val)) != 0)
 		return r;
-	if (name_attribute_valid(val) != 0) {
+	if (filter_attribute_valid(val) != 0) {
 		bad(p, kw, "not an attribute name (a descriptor or "
 		    "a numeric OID)");
 		return KB_ERR_CONFIG;
@@ -364,7 +365,7 @@ set_filter(struct parse *p, const struct keyword *kw, char *val)
 		return KB_ERR_CONFIG;
 	}
 	/* what lookup.c can re-check, or every lookup would fail */
-	if (filter_template_subject_items(val, &nitems) != 0 ||
+	if (filter_template_items(val, NULL, 0, &nitems) != 0 ||
 	    nitems == 0 || nitems > KB_FILTER_MAX_SUBJECT_ITEMS) {
 		bad(p, kw, "%%u and %%i only in 1 to %d attr=value items "
 		    "without '*' and not under '|' or '!' (each answer is "

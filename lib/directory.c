@@ -1275,6 +1275,7 @@ struct dir_search_state {
 	size_t bytes;
 	size_t dropped;
 	size_t limit;
+	LDAPControl **sctrls;	/* server controls to send, or NULL */
 };
 
 static void
@@ -1382,7 +1383,7 @@ dir_deliver(struct kb_dir *d, LDAPMessage *e, const char *const *attrs,
 static int
 dir_send_search(struct kb_dir *d, const char *base, int scope,
     const char *filter, const char *const *attrs, size_t nattrs,
-    size_t limit, int *msgidp)
+    size_t limit, LDAPControl **sctrls, int *msgidp)
 {
 	char *av[DIR_MAX_ATTRS + 1];
 	char noattrs[] = LDAP_NO_ATTRS;
@@ -1414,8 +1415,8 @@ dir_send_search(struct kb_dir *d, const char *base, int scope,
 	left = deadline_left_ms(&d->deadline);
 	tl.tv_sec = (left + 999) / 1000;
 	tl.tv_usec = 0;
-	rc = dl.ldap_search_ext(d->ld, base, ldscope, filter, av, 0, NULL, NULL,
-	    &tl, (int)limit, msgidp);
+	rc = dl.ldap_search_ext(d->ld, base, ldscope, filter, av, 0, sctrls,
+	    NULL, &tl, (int)limit, msgidp);
 	if (rc != LDAP_SUCCESS) {
 		dir_set_error(d, "%s: search: %s", d->uris[d->cur],
 		    dl.ldap_err2string(rc));
@@ -1438,7 +1439,7 @@ dir_search_once(struct kb_dir *d, const char *base, int scope,
 
 	clock_gettime(CLOCK_REALTIME, &d->search_sent);
 	if ((r = dir_send_search(d, base, scope, filter, attrs, nattrs,
-	    st->limit, &msgid)) != 0)
+	    st->limit, st->sctrls, &msgid)) != 0)
 		goto out;
 	for (;;) {
 		if ((r = dir_wait(d, msgid, LDAP_MSG_ONE, &msg)) != 0)
@@ -1488,12 +1489,90 @@ dir_search_sent(const struct kb_dir *d, struct timespec *t)
 	*t = d->search_sent;
 }
 
+/*
+ * BER length octets: short form below 128, else 0x81/0x82 and the bytes.
+ * Returns how many were written to p (which has room for 3).
+ */
+static size_t
+ber_length(unsigned char *p, size_t len)
+{
+	if (len < 0x80) {
+		p[0] = (unsigned char)len;
+		return 1;
+	}
+	if (len <= 0xff) {
+		p[0] = 0x81;
+		p[1] = (unsigned char)len;
+		return 2;
+	}
+	p[0] = 0x82;
+	p[1] = (unsigned char)(len >> 8);
+	p[2] = (unsigned char)len;
+	return 3;
+}
+
+/*
+ * The RFC 3876 matched-values control asking for only the values of attr
+ * equal to value: ValuesReturnFilter ::= SEQUENCE OF SimpleFilterItem,
+ * here one equalityMatch [3] { attributeDesc, assertionValue }.  Encoded
+ * by hand into buf (no BER allocations); both strings are short.
+ */
+#define DIR_VR_MAX	512
+static int
+dir_vr_control(const char *attr, const char *value, unsigned char *buf,
+    size_t buflen, struct berval *out)
+{
+	unsigned char hdr[4];
+	size_t alen = strlen(attr), vlen = strlen(value), inner, n = 0, h;
+
+	if (alen > 127 || vlen > 255)
+		return KB_ERR_INVALID_ARG;
+	inner = 2 + alen + (vlen < 0x80 ? 2 : 3) + vlen;
+	if (inner + 8 > buflen)
+		return KB_ERR_INVALID_ARG;
+	buf[n++] = 0x30;			/* SEQUENCE OF */
+	h = ber_length(hdr, inner + 1 + (inner < 0x80 ? 1 :
+	    inner <= 0xff ? 2 : 3));
+	memcpy(buf + n, hdr, h);
+	n += h;
+	buf[n++] = 0xa3;			/* [3] equalityMatch */
+	h = ber_length(hdr, inner);
+	memcpy(buf + n, hdr, h);
+	n += h;
+	buf[n++] = 0x04;			/* attributeDesc */
+	buf[n++] = (unsigned char)alen;
+	memcpy(buf + n, attr, alen);
+	n += alen;
+	buf[n++] = 0x04;			/* assertionValue */
+	h = ber_length(hdr, vlen);
+	memcpy(buf + n, hdr, h);
+	n += h;
+	memcpy(buf + n, value, vlen);
+	n += vlen;
+	out->bv_val = (char *)buf;
+	out->bv_len = n;
+	return 0;
+}
+
 int
 dir_search(struct kb_dir *d, const char *base, int scope,
     const char *filter, const char *const *attrs, size_t sizelimit,
     dir_entry_fn fn, void *ctx, size_t *dropped)
 {
+	return dir_search_values(d, base, scope, filter, attrs, sizelimit,
+	    NULL, NULL, fn, ctx, dropped);
+}
+
+int
+dir_search_values(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, size_t sizelimit,
+    const char *vr_attr, const char *vr_value, dir_entry_fn fn, void *ctx,
+    size_t *dropped)
+{
+	static char vr_oid[] = "1.2.826.0.1.3344810.2.3";
 	struct dir_search_state st;
+	LDAPControl vr, *sctrls[2];
+	unsigned char vr_buf[DIR_VR_MAX];
 	size_t nattrs = 0;
 	int r = KB_ERR_INTERNAL;
 
@@ -1512,6 +1591,17 @@ dir_search(struct kb_dir *d, const char *base, int scope,
 	}
 	st.limit = (sizelimit == 0 || sizelimit > KB_DIR_MAX_ENTRIES) ?
 	    KB_DIR_MAX_ENTRIES : sizelimit;
+	if (vr_attr != NULL && vr_value != NULL) {
+		/* not critical: a server without it sends every value */
+		if ((r = dir_vr_control(vr_attr, vr_value, vr_buf,
+		    sizeof(vr_buf), &vr.ldctl_value)) != 0)
+			goto out;
+		vr.ldctl_oid = vr_oid;
+		vr.ldctl_iscritical = 0;
+		sctrls[0] = &vr;
+		sctrls[1] = NULL;
+		st.sctrls = sctrls;
+	}
 	for (;;) {
 		if (d->ld == NULL) {
 			dir_set_error(d, "not connected");

@@ -103,6 +103,17 @@ int dir_search(struct kb_dir *d, const char *base, int scope,
     const char *filter, const char *const *attrs, size_t sizelimit,
     dir_entry_fn fn, void *ctx, size_t *dropped);
 
+/*
+ * dir_search(), also sending the RFC 3876 matched-values control (not
+ * critical) so that of attribute vr_attr only the values equal to
+ * vr_value come back (a group's one member instead of all of them).  A
+ * server without the control sends every value: callers still check.
+ */
+int dir_search_values(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, size_t sizelimit,
+    const char *vr_attr, const char *vr_value, dir_entry_fn fn, void *ctx,
+    size_t *dropped);
+
 /* Modification operations. */
 enum kb_mod_op {
 	KB_MOD_ADD = 0,

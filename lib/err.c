@@ -28,6 +28,7 @@ kb_strerror(int err)
 	case KB_ERR_KEY_OPTIONS:	return "key options not allowed here";
 	case KB_ERR_KEY_COMMENT:	return "invalid key comment";
 	case KB_ERR_CRYPTO:		return "cryptographic library error";
+	case KB_ERR_KEY_BLOCKED:	return "key is blocked";
 	case KB_ERR_OPT_SYNTAX:		return "key options syntax error";
 	case KB_ERR_OPT_UNKNOWN:	return "key option not allowed";
 	case KB_ERR_OPT_FROM:		return "invalid from= pattern list";

@@ -35,6 +35,7 @@ enum kb_err {
 	KB_ERR_KEY_OPTIONS = -32,	/* options where none are allowed */
 	KB_ERR_KEY_COMMENT = -33,	/* comment holds forbidden bytes */
 	KB_ERR_CRYPTO = -34,		/* libcrypto failed unexpectedly */
+	KB_ERR_KEY_BLOCKED = -35,	/* the key is on the blocklist */
 
 	/* authorized_keys options */
 	KB_ERR_OPT_SYNTAX = -40,	/* quoting or separator error */

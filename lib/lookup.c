@@ -19,11 +19,12 @@
 #include "directory.h"
 #include "keyopts.h"
 #include "lookup.h"
+#include "filter.h"
 #include "names.h"
 #include "sshkey.h"
 
 #define MAX_ASSERTIONS		KB_FILTER_MAX_SUBJECT_ITEMS
-#define MAX_ATTRS		(5 + MAX_ASSERTIONS)
+#define MAX_ATTRS		(7 + MAX_ASSERTIONS)
 #define OPTS_MAX		4096
 #define GENTIME_MAX		32
 #define ANSWER_MAX_KEYS		(KB_DIR_MAX_ENTRIES * 4)
@@ -34,6 +35,17 @@ struct assertion {
 	char *attr;
 	char *value;
 	size_t len;
+	int targets;		/* USER@INSTANCE, widened by host groups */
+};
+
+/* How an entry grants the key: the attachment and its end. */
+struct grant {
+	const struct kb_val *via;	/* the attachment value, or NULL */
+	int ended;			/* every matching attachment ended */
+	int bad_end;			/* an end value that does not parse */
+	int blocked;			/* flagged keyboundBlocked */
+	int has_end;			/* via is time-boxed ... */
+	time_t end;			/* ... until then */
 };
 
 struct search_ctx {
@@ -44,6 +56,11 @@ struct search_ctx {
 	size_t nas;
 	size_t nentries;
 	size_t generated;	/* names made up for profiles without cn */
+	struct filter_item target;	/* the first targets item ... */
+	const struct filter_item *target_item;	/* ... or NULL */
+	char *groups[KB_LOOKUP_MAX_GROUPS];	/* sorted, valid names */
+	size_t ngroups;
+	size_t groups_over;	/* member of more groups than kept */
 	lookup_note_fn note;
 	void *note_ctx;
 	struct kb_answer *a;
@@ -208,6 +225,8 @@ keyrec_clear(struct kb_keyrec *r)
 	free(r->not_after);
 	free(r->fingerprint);
 	free(r->line);
+	free(r->via);
+	free(r->until);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -243,7 +262,9 @@ keyrec_bytes(const struct kb_keyrec *r)
 	return sizeof(*r) + strlen(r->name) + strlen(r->key_text) +
 	    (r->options != NULL ? strlen(r->options) : 0) +
 	    (r->not_after != NULL ? strlen(r->not_after) : 0) +
-	    strlen(r->fingerprint) + strlen(r->line);
+	    strlen(r->fingerprint) + strlen(r->line) +
+	    (r->via != NULL ? strlen(r->via) : 0) +
+	    (r->until != NULL ? strlen(r->until) : 0);
 }
 
 /* Max-heap on keyrec_cmp: restore the order below node i of n. */
@@ -369,11 +390,35 @@ build_record(const struct kb_key *k, struct kb_keyopts *o, const char *name,
 	return key_render_line(k, o, name, &r->line);
 }
 
-int
-lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
+/* Record which attachment granted r and until when. */
+static int
+grant_record(const struct grant *g, struct kb_keyrec *r)
+{
+	char gt[16];
+	int rc;
+
+	if (g->via != NULL &&
+	    (r->via = strndup(g->via->bytes, g->via->len)) == NULL)
+		return KB_ERR_NOMEM;
+	if (g->has_end) {
+		if ((rc = lookup_format_gentime(g->end, gt, sizeof(gt))) != 0)
+			return rc;
+		if ((r->until = strdup(gt)) == NULL)
+			return KB_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/*
+ * lookup_add_key() with how the directory granted the key (g NULL: from
+ * the cache, where that was decided when it was stored).
+ */
+static int
+add_key(const struct kb_config *cfg, const struct kb_query *q,
     time_t now, const char *name, size_t namelen, const char *key,
     size_t keylen, const char *opts, size_t optslen, const char *notafter,
-    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
+    size_t notafterlen, const struct grant *g, lookup_note_fn note,
+    void *ctx, struct kb_answer *a)
 {
 	struct kb_keyopts o;
 	struct kb_keyrec rec;
@@ -396,6 +441,17 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 	if (name_keypair_valid(kpname) != 0) {
 		kpname[0] = '\0';
 		skip = KB_ERR_KEYPAIR_NAME;
+		goto skipped;
+	}
+	if (g != NULL && g->blocked) {
+		skip = KB_ERR_KEY_BLOCKED;
+		why = "blocked";
+		goto skipped;
+	}
+	if (g != NULL && g->ended) {
+		skip = KB_ERR_TIME;
+		why = g->bad_end ? "attachment end invalid" :
+		    "attachment ended";
 		goto skipped;
 	}
 	if (!printable_ascii(key, keylen) || !printable_ascii(opts, optslen) ||
@@ -426,6 +482,11 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 		}
 		has_na = 1;
 	}
+	/* served until the earlier of the attachment's end and not-after */
+	if (g != NULL && g->has_end && (!has_na || g->end < na)) {
+		na = g->end;
+		has_na = 1;
+	}
 	if ((r = key_fingerprint_sha256(k, &fp)) != 0)
 		goto out;
 	if (q->fingerprint != NULL && strcmp(fp, q->fingerprint) != 0) {
@@ -434,7 +495,8 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 	}
 	if ((skip = parse_options(opts, optslen, kpname, note, ctx, &o)) != 0)
 		goto skipped;
-	if ((r = build_record(k, &o, kpname, fp, has_na, na, &rec)) != 0)
+	if ((r = build_record(k, &o, kpname, fp, has_na, na, &rec)) != 0 ||
+	    (g != NULL && (r = grant_record(g, &rec)) != 0))
 		goto out;
 	r = answer_keep(a, cfg->max_keys, &rec);
 	goto out;
@@ -449,6 +511,16 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 	key_free(k);
 	free(fp);
 	return r;
+}
+
+int
+lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
+    time_t now, const char *name, size_t namelen, const char *key,
+    size_t keylen, const char *opts, size_t optslen, const char *notafter,
+    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
+{
+	return add_key(cfg, q, now, name, namelen, key, keylen, opts, optslen,
+	    notafter, notafterlen, NULL, note, ctx, a);
 }
 
 void
@@ -473,136 +545,37 @@ lookup_finish(const struct kb_config *cfg, struct kb_answer *a,
 }
 
 /*
- * Turn one filter value containing %u/%i into the exact bytes an entry's
- * value must hold: %u, %i substituted raw, RFC 4515 \XX escapes decoded.
- * A '*' (substring or presence) cannot be checked byte for byte: refused.
- */
-static int
-assertion_value(const char *v, size_t len, const struct kb_query *q,
-    struct assertion *as)
-{
-	char *out;
-	size_t i, n = 0, cap;
-	int hi, lo;
-
-	cap = len + 1;
-	for (i = 0; i + 1 < len; i++)
-		if (v[i] == '%' && (v[i + 1] == 'u' || v[i + 1] == 'i'))
-			cap += (v[i + 1] == 'u' ? q->userlen :
-			    strlen(q->instance));
-	if ((out = malloc(cap)) == NULL)
-		return KB_ERR_NOMEM;
-	for (i = 0; i < len; i++) {
-		if (v[i] == '*')
-			goto bad;
-		if (v[i] == '%') {
-			if (i + 1 >= len)
-				goto bad;
-			switch (v[++i]) {
-			case '%':
-				out[n++] = '%';
-				break;
-			case 'u':
-				memcpy(out + n, q->user, q->userlen);
-				n += q->userlen;
-				break;
-			case 'i':
-				memcpy(out + n, q->instance,
-				    strlen(q->instance));
-				n += strlen(q->instance);
-				break;
-			default:
-				goto bad;
-			}
-		} else if (v[i] == '\\') {
-			if (i + 2 >= len)
-				goto bad;
-			hi = v[i + 1];
-			lo = v[i + 2];
-			if (!((hi >= '0' && hi <= '9') ||
-			    (hi >= 'a' && hi <= 'f') || (hi >= 'A' && hi <= 'F')) ||
-			    !((lo >= '0' && lo <= '9') ||
-			    (lo >= 'a' && lo <= 'f') || (lo >= 'A' && lo <= 'F')))
-				goto bad;
-			hi = hi <= '9' ? hi - '0' : (hi | 0x20) - 'a' + 10;
-			lo = lo <= '9' ? lo - '0' : (lo | 0x20) - 'a' + 10;
-			out[n++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else
-			out[n++] = v[i];
-	}
-	out[n] = '\0';
-	as->value = out;
-	as->len = n;
-	return 0;
- bad:
-	free(out);
-	return KB_ERR_FILTER_TEMPLATE;
-}
-
-static int
-attr_byte(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ';';
-}
-
-/* A template value mentions the user or instance. */
-static int
-mentions_subject(const char *v, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (v[i] != '%')
-			continue;
-		if (v[i + 1] == 'u' || v[i + 1] == 'i')
-			return 1;
-		i++;		/* skip "%%" and friends */
-	}
-	return 0;
-}
-
-/*
- * Collect every simple equality item (attr=value) of the template whose
- * value names %u or %i; the entries returned must hold those exact bytes.
- * A template with no such item, or with one under '|' or '!', cannot be
- * re-checked as written and is refused.
+ * Every attr=value item of the template naming %u or %i, as the exact
+ * bytes each entry returned must hold (filter.c finds them and refuses
+ * templates where that cannot be required).
  */
 static int
 collect_assertions(const char *tmpl, const struct kb_query *q,
     struct search_ctx *sc)
 {
-	const char *p, *a0, *v0, *v1;
-	size_t nitems;
+	struct filter_item items[MAX_ASSERTIONS];
+	size_t n, i;
 	int r;
 
-	/* items under '|' or '!' cannot all be required: refused */
-	if (filter_template_subject_items(tmpl, &nitems) != 0)
+	if (filter_template_items(tmpl, items, MAX_ASSERTIONS, &n) != 0 ||
+	    n == 0 || n > MAX_ASSERTIONS)
 		return KB_ERR_FILTER_TEMPLATE;
-	for (p = tmpl; (p = strchr(p, '(')) != NULL; p++) {
-		a0 = p + 1;
-		for (v0 = a0; attr_byte(*v0); v0++)
-			;
-		if (v0 == a0 || *v0 != '=')
-			continue;
-		v0++;
-		if ((v1 = strchr(v0, ')')) == NULL)
-			return KB_ERR_FILTER_TEMPLATE;
-		if (!mentions_subject(v0, (size_t)(v1 - v0)))
-			continue;
-		if (sc->nas == MAX_ASSERTIONS)
-			return KB_ERR_FILTER_TEMPLATE;
-		if ((sc->as[sc->nas].attr = strndup(a0,
-		    (size_t)(v0 - 1 - a0))) == NULL)
+	for (i = 0; i < n; i++) {
+		if ((sc->as[i].attr = strndup(tmpl + items[i].attr,
+		    items[i].attrlen)) == NULL)
 			return KB_ERR_NOMEM;
-		r = assertion_value(v0, (size_t)(v1 - v0), q,
-		    &sc->as[sc->nas]);
-		sc->nas++;
-		if (r != 0)
+		sc->nas = i + 1;
+		if ((r = filter_item_value(tmpl, &items[i], q->user,
+		    q->userlen, q->instance, &sc->as[i].value,
+		    &sc->as[i].len)) != 0)
 			return r;
+		sc->as[i].targets = items[i].targets;
+		if (items[i].targets && sc->target_item == NULL) {
+			sc->target = items[i];
+			sc->target_item = &sc->target;
+		}
 	}
-	return sc->nas > 0 ? 0 : KB_ERR_FILTER_TEMPLATE;
+	return 0;
 }
 
 static const struct kb_attr *
@@ -618,25 +591,143 @@ find_attr(const struct kb_attr *attrs, size_t nattrs, const char *name)
 	return NULL;
 }
 
+/* Is group (len bytes) one of the host groups this instance is in? */
+static int
+in_groups(const struct search_ctx *sc, const char *group, size_t len)
+{
+	size_t lo = 0, hi = sc->ngroups, mid;
+	int c;
+
+	if (len == 0 || memchr(group, '\0', len) != NULL)
+		return 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		/* groups[mid] is NUL-terminated: strncmp stops there */
+		c = strncmp(sc->groups[mid], group, len);
+		if (c == 0 && sc->groups[mid][len] != '\0')
+			c = 1;
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * Does value v grant what assertion a asks: its exact bytes, or for the
+ * targets item USER@+GROUP with GROUP one of this instance's groups.
+ */
+static int
+value_grants(const struct search_ctx *sc, const struct assertion *a,
+    const struct kb_val *v)
+{
+	size_t ulen = sc->q->userlen;
+
+	if (v->len == a->len && memcmp(v->bytes, a->value, a->len) == 0)
+		return 1;
+	if (!a->targets || sc->ngroups == 0 || v->len < ulen + 3 ||
+	    memcmp(v->bytes, sc->q->user, ulen) != 0 ||
+	    v->bytes[ulen] != '@' || v->bytes[ulen + 1] != '+')
+		return 0;
+	return in_groups(sc, v->bytes + ulen + 2, v->len - ulen - 2);
+}
+
+/*
+ * When attachment v ends: the earliest of the end values "V TIME" naming
+ * it (split at the last space: TIME never holds one, a user name may).
+ * *bad is set when one names it and its time does not parse.
+ */
+static int
+attachment_end(const struct kb_attr *ends, const struct kb_val *v,
+    time_t *endp, int *bad)
+{
+	const struct kb_val *e;
+	const char *sp;
+	size_t i, k;
+	time_t t;
+	int found = 0;
+
+	for (i = 0; ends != NULL && i < ends->nvals; i++) {
+		e = &ends->vals[i];
+		for (sp = NULL, k = e->len; k > 0; k--)
+			if (e->bytes[k - 1] == ' ') {
+				sp = e->bytes + k - 1;
+				break;
+			}
+		if (sp == NULL || (size_t)(sp - e->bytes) != v->len ||
+		    memcmp(e->bytes, v->bytes, v->len) != 0)
+			continue;
+		if (lookup_parse_gentime(sp + 1, e->len - v->len - 1,
+		    &t) != 0) {
+			*bad = 1;
+			continue;
+		}
+		if (!found || t < *endp)
+			*endp = t;
+		found = 1;
+	}
+	return found;
+}
+
+/*
+ * Re-check an entry against every assertion, byte for byte.  For the
+ * targets item, pick among the values that grant (USER@INSTANCE and
+ * USER@+GROUP) the one lasting longest: permanent first, then the latest
+ * end, the direct attachment on a tie.  Returns 0 when the entry does not
+ * match at all.
+ */
 static int
 entry_matches(const struct search_ctx *sc, const struct kb_attr *attrs,
-    size_t nattrs)
+    size_t nattrs, struct grant *g)
 {
-	const struct kb_attr *at;
+	const struct kb_attr *at, *ends;
+	const struct kb_val *v;
 	size_t i, j;
-	int found;
+	time_t end;
+	int found, timed, bad, direct;
 
+	memset(g, 0, sizeof(*g));
+	ends = sc->cfg->schema == KB_SCHEMA_KEYBOUND ?
+	    find_attr(attrs, nattrs, KB_ATTR_ATTACHMENT_END) : NULL;
 	for (i = 0; i < sc->nas; i++) {
 		if ((at = find_attr(attrs, nattrs, sc->as[i].attr)) == NULL)
 			return 0;
 		found = 0;
-		for (j = 0; j < at->nvals; j++)
-			if (at->vals[j].len == sc->as[i].len &&
-			    memcmp(at->vals[j].bytes, sc->as[i].value,
-			    sc->as[i].len) == 0)
-				found = 1;
+		for (j = 0; j < at->nvals; j++) {
+			v = &at->vals[j];
+			if (!value_grants(sc, &sc->as[i], v))
+				continue;
+			found = 1;
+			if (!sc->as[i].targets)
+				continue;
+			bad = 0;
+			timed = attachment_end(ends, v, &end, &bad);
+			if (bad) {
+				g->bad_end = 1;
+				continue;	/* fail closed: not granted */
+			}
+			if (timed && end <= sc->now)
+				continue;
+			direct = v->len == sc->as[i].len &&
+			    memcmp(v->bytes, sc->as[i].value, v->len) == 0;
+			/* keep the one held unless v lasts longer, or as
+			   long and is the direct attachment */
+			if (g->via != NULL && !g->has_end && (timed || !direct))
+				continue;
+			if (g->via != NULL && g->has_end && timed &&
+			    (end < g->end || (end == g->end && !direct)))
+				continue;
+			g->via = v;
+			g->has_end = timed;
+			g->end = timed ? end : 0;
+		}
 		if (!found)
 			return 0;
+		if (sc->as[i].targets && g->via == NULL)
+			g->ended = 1;
 	}
 	return 1;
 }
@@ -661,14 +752,15 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 {
 	const struct kb_config *cfg = sc->cfg;
 	const struct kb_attr *keys;
-	const struct kb_val *cn = NULL, *opts = NULL, *na = NULL;
+	const struct kb_val *cn = NULL, *opts = NULL, *na = NULL, *blk = NULL;
+	struct grant g;
 	char gen[KB_KEYPAIR_NAME_MAX + 1];
 	size_t i;
 	int r, named;
 
 	if (++sc->nentries > 1 && cfg->schema == KB_SCHEMA_OPENSSH_LPK)
 		return KB_ERR_DIR_AMBIGUOUS;
-	if (!entry_matches(sc, attrs, nattrs)) {
+	if (!entry_matches(sc, attrs, nattrs, &g)) {
 		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
 		    KB_ERR_USER_NAME, NULL, "attachment mismatch", 0);
 		return 0;
@@ -680,21 +772,26 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 	    &opts) ||
 	    single_value(find_attr(attrs, nattrs, cfg->expiry_attribute),
 	    &na) || (named && (cn == NULL || (keys != NULL &&
-	    keys->nvals > 1)))) {
+	    keys->nvals > 1))) ||
+	    single_value(find_attr(attrs, nattrs, named ? KB_ATTR_BLOCKED :
+	    NULL), &blk)) {
 		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
 		    KB_ERR_DIR_PROTOCOL, NULL, "malformed entry", 0);
 		return 0;
 	}
+	/* anything but an exact FALSE is blocked: fail closed */
+	g.blocked = blk != NULL && !(blk->len == 5 &&
+	    memcmp(blk->bytes, "FALSE", 5) == 0);
 	for (i = 0; keys != NULL && i < keys->nvals; i++) {
 		if (!named) {
 			snprintf(gen, sizeof(gen), "key-%05zu",
 			    ++sc->generated);
 		}
-		r = lookup_add_key(cfg, sc->q, sc->now,
+		r = add_key(cfg, sc->q, sc->now,
 		    named ? cn->bytes : gen, named ? cn->len : strlen(gen),
 		    keys->vals[i].bytes, keys->vals[i].len,
 		    opts ? opts->bytes : NULL, opts ? opts->len : 0,
-		    na ? na->bytes : NULL, na ? na->len : 0,
+		    na ? na->bytes : NULL, na ? na->len : 0, &g,
 		    sc->note, sc->note_ctx, sc->a);
 		if (r != 0)
 			return r;
@@ -718,17 +815,118 @@ on_entry(void *vctx, const char *dn, const struct kb_attr *attrs,
 	return KB_DIR_ENTRY_RELEASED;
 }
 
-/* The filter to send: the key filter, narrowed by fingerprint if we can. */
+/*
+ * One host group this instance is a member of: cn single and a valid
+ * name, the member value exactly the instance id.  The first
+ * KB_LOOKUP_MAX_GROUPS by name are kept, sorted, for value_grants().
+ */
+static int
+on_group(void *vctx, const char *dn, const struct kb_attr *attrs,
+    size_t nattrs)
+{
+	struct search_ctx *sc = vctx;
+	const struct kb_attr *mem;
+	const struct kb_val *cn = NULL;
+	char name[KB_KEYPAIR_NAME_MAX + 1], *dup;
+	size_t i, at, ilen = strlen(sc->q->instance);
+	int c, member = 0;
+
+	(void)dn;
+	if (single_value(find_attr(attrs, nattrs, "cn"), &cn) != 0 ||
+	    cn == NULL || cn->len > KB_KEYPAIR_NAME_MAX ||
+	    memchr(cn->bytes, '\0', cn->len) != NULL) {
+		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+		    KB_ERR_KEYPAIR_NAME, NULL, "malformed host group", 0);
+		return KB_DIR_ENTRY_RELEASED;
+	}
+	memcpy(name, cn->bytes, cn->len);
+	name[cn->len] = '\0';
+	if (name_keypair_valid(name) != 0) {
+		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+		    KB_ERR_KEYPAIR_NAME, NULL, "malformed host group", 0);
+		return KB_DIR_ENTRY_RELEASED;
+	}
+	mem = find_attr(attrs, nattrs, KB_ATTR_MEMBER);
+	for (i = 0; mem != NULL && i < mem->nvals; i++)
+		if (mem->vals[i].len == ilen &&
+		    memcmp(mem->vals[i].bytes, sc->q->instance, ilen) == 0)
+			member = 1;
+	if (!member) {
+		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+		    KB_ERR_INSTANCE_NAME, name, "member mismatch", 0);
+		return KB_DIR_ENTRY_RELEASED;
+	}
+	for (at = 0; at < sc->ngroups; at++) {
+		if ((c = strcmp(sc->groups[at], name)) == 0)
+			return KB_DIR_ENTRY_RELEASED;	/* seen */
+		if (c > 0)
+			break;
+	}
+	if (sc->ngroups == KB_LOOKUP_MAX_GROUPS) {
+		sc->groups_over++;
+		if (at == sc->ngroups)
+			return KB_DIR_ENTRY_RELEASED;	/* sorts last */
+		free(sc->groups[--sc->ngroups]);
+	}
+	if ((dup = strdup(name)) == NULL)
+		return KB_ERR_NOMEM;
+	memmove(&sc->groups[at + 1], &sc->groups[at],
+	    (sc->ngroups - at) * sizeof(sc->groups[0]));
+	sc->groups[at] = dup;
+	sc->ngroups++;
+	return KB_DIR_ENTRY_RELEASED;
+}
+
+/*
+ * The host groups this instance is a member of (the first search): only
+ * their names are kept, and the matched-values control keeps a big
+ * group's member list on the server.
+ */
+static int
+search_groups(struct search_ctx *sc, struct kb_dir *d, const char *base,
+    char *errbuf, size_t errlen)
+{
+	static const char *const attrs[] = { "cn", KB_ATTR_MEMBER, NULL };
+	char *inst = NULL, *filter = NULL;
+	int r = KB_ERR_INTERNAL;
+
+	if ((r = filter_escape(sc->q->instance, strlen(sc->q->instance),
+	    &inst)) != 0)
+		goto out;
+	if (asprintf(&filter, "(&(objectClass=%s)(%s=%s))", KB_OC_HOST_GROUP,
+	    KB_ATTR_MEMBER, inst) < 0) {
+		filter = NULL;
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	r = dir_search_values(d, base, KB_SCOPE_SUB, filter, attrs, 0,
+	    KB_ATTR_MEMBER, sc->q->instance, on_group, sc, NULL);
+	if (r != 0 && errlen > 0 && errbuf[0] == '\0')
+		snprintf(errbuf, errlen, "host groups: %s", kb_strerror(r));
+	if (r == 0 && sc->groups_over > 0)
+		notify(sc->note, sc->note_ctx, KB_NOTE_MAX_GROUPS,
+		    KB_ERR_TOO_LONG, NULL, NULL, sc->groups_over);
+ out:
+	free(inst);
+	free(filter);
+	return r;
+}
+
+/*
+ * The filter to send: the key filter, its attachment item widened to
+ * this instance's groups, narrowed by fingerprint if we can.
+ */
 static int
 build_filter(const struct kb_config *cfg, const struct kb_query *q,
-    char **filterp)
+    const struct search_ctx *sc, char **filterp)
 {
 	char *base = NULL, *fpv = NULL, *f = NULL;
 	int r = KB_ERR_INTERNAL;
 
 	*filterp = NULL;
-	if ((r = filter_expand(cfg->key_filter, q->user, q->instance, NULL,
-	    &base)) != 0)
+	if ((r = filter_expand_targets(cfg->key_filter, sc->target_item,
+	    q->user, q->instance, (const char *const *)sc->groups,
+	    sc->ngroups, NULL, &base)) != 0)
 		goto out;
 	if (q->fingerprint != NULL && cfg->fingerprint_attribute != NULL) {
 		if ((r = filter_escape(q->fingerprint, strlen(q->fingerprint),
@@ -772,7 +970,8 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 {
 	struct search_ctx sc;
 	struct kb_dir *d = NULL;
-	const char *attrs[MAX_ATTRS + 1];
+	struct timespec sent;
+	const char *attrs[MAX_ATTRS + 1], *groups_base;
 	char *filter = NULL;
 	size_t nattrs = 0, i, dropped = 0;
 	int r = KB_ERR_INTERNAL;
@@ -792,11 +991,14 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		goto out;
 	}
 	if ((r = collect_assertions(cfg->key_filter, q, &sc)) != 0 ||
-	    (r = build_filter(cfg, q, &filter)) != 0 ||
 	    (r = lookup_answer_new(&sc.a)) != 0)
 		goto out;
-	if (cfg->schema == KB_SCHEMA_KEYBOUND)
+	groups_base = sc.target_item != NULL ? config_group_base(cfg) : NULL;
+	if (cfg->schema == KB_SCHEMA_KEYBOUND) {
 		add_attr(attrs, &nattrs, "cn");
+		add_attr(attrs, &nattrs, KB_ATTR_ATTACHMENT_END);
+		add_attr(attrs, &nattrs, KB_ATTR_BLOCKED);
+	}
 	add_attr(attrs, &nattrs, cfg->key_attribute);
 	add_attr(attrs, &nattrs, cfg->options_attribute);
 	add_attr(attrs, &nattrs, cfg->expiry_attribute);
@@ -805,6 +1007,15 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	attrs[nattrs] = NULL;
 
 	if ((r = dir_open(cfg, NULL, deadline, &d, errbuf, errlen)) != 0)
+		goto out;
+	if (groups_base != NULL) {
+		if ((r = search_groups(&sc, d, groups_base, errbuf,
+		    errlen)) != 0)
+			goto out;
+		/* the answer is as old as the membership it relies on */
+		dir_search_sent(d, &sent);
+	}
+	if ((r = build_filter(cfg, q, &sc, &filter)) != 0)
 		goto out;
 	r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
 	    on_entry, &sc, &dropped);
@@ -821,7 +1032,10 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	 * at least this fresh (a stamp from before a failover would let an
 	 * answer given before a detach outrank this one).
 	 */
-	dir_search_sent(d, &sc.a->fetched);
+	if (groups_base != NULL)
+		sc.a->fetched = sent;
+	else
+		dir_search_sent(d, &sc.a->fetched);
 	/* after the search: failover may have moved to another URI */
 	if (printable_ascii(dir_uri(d), strlen(dir_uri(d))) &&
 	    (sc.a->uri = strdup(dir_uri(d))) == NULL) {
@@ -841,6 +1055,8 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		free(sc.as[i].attr);
 		free(sc.as[i].value);
 	}
+	for (i = 0; i < sc.ngroups; i++)
+		free(sc.groups[i]);
 	lookup_answer_free(sc.a);
 	free(filter);
 	return r;

@@ -14,6 +14,13 @@
 struct kb_config;
 
 #define KB_LOOKUP_MAX_NOTES	20	/* notes reported per answer */
+#define KB_LOOKUP_MAX_GROUPS	64	/* host groups one instance is in */
+
+/* keybound schema attributes beyond the profile's keywords */
+#define KB_ATTR_ATTACHMENT_END	"keyboundAttachmentEnd"
+#define KB_ATTR_BLOCKED		"keyboundBlocked"
+#define KB_ATTR_MEMBER		"keyboundMember"
+#define KB_OC_HOST_GROUP	"keyboundHostGroup"
 
 /* What is asked: USER on INSTANCE, all keys or the one with FINGERPRINT. */
 struct kb_query {
@@ -31,6 +38,11 @@ struct kb_keyrec {
 	char *not_after;	/* canonical "YYYYMMDDHHMMSSZ", or NULL */
 	char *fingerprint;	/* "SHA256:..." of the key */
 	char *line;		/* the authorized_keys line to print */
+	/* from the directory only (NULL when read from the cache): */
+	char *via;		/* the attachment value that granted it,
+				   "USER@INSTANCE" or "USER@+GROUP" */
+	char *until;		/* that attachment's end "YYYYMMDDHHMMSSZ",
+				   or NULL when permanent */
 };
 
 /* A decided answer; nkeys == 0 means "nothing attached". */
@@ -52,6 +64,8 @@ enum kb_note_kind {
 	KB_NOTE_ENTRY_SKIPPED,		/* an entry failed the re-checks */
 	KB_NOTE_VALUES_DROPPED,		/* the directory dropped huge values */
 	KB_NOTE_MAX_KEYS,		/* more keys than max_keys */
+	KB_NOTE_MAX_GROUPS,		/* instance in more host groups than
+					   KB_LOOKUP_MAX_GROUPS */
 };
 
 /* A note: name and detail are printable ASCII (sanitized), may be NULL. */
@@ -67,8 +81,15 @@ typedef void (*lookup_note_fn)(void *ctx, const struct kb_note *n);
 
 /*
  * Ask the directory (cfg's URIs under the absolute monotonic deadline) for
- * the keys q->user may use on q->instance.  Every entry is re-checked
- * (attachment or uid byte for byte), every value parsed as untrusted.  For
+ * the keys q->user may use on q->instance.  With host groups (the keybound
+ * schema, or group_base set) that is two searches on one connection: the
+ * groups q->instance is a member of, then the key pairs attached to
+ * USER@INSTANCE or USER@+GROUP for one of them; the answer is stamped with
+ * the time the first was sent.  Every entry is re-checked (attachment,
+ * member or uid byte for byte), every value parsed as untrusted; a key
+ * pair flagged keyboundBlocked, or whose every matching attachment has
+ * ended, is skipped with a note, and a time-boxed key's not-after is the
+ * earlier of the attachment's end and keyboundNotAfter.  For
  * openssh-lpk more than one entry is KB_ERR_DIR_AMBIGUOUS.  Notes (if note
  * is not NULL) report skipped keys and dropped options.  On success *ap
  * owns the answer, sorted by key pair name and cut to max_keys.  errbuf

@@ -1,6 +1,7 @@
 /*
- * names.h - validation of user, instance and key pair names, RFC 4515
- * filter-value escaping and %-template expansion.
+ * names.h - validation of user, instance and key pair names, RFC 4514 DN
+ * value escaping and the `instance` config value.  Search filters are in
+ * filter.h.
  */
 #ifndef KB_NAMES_H
 #define KB_NAMES_H
@@ -42,57 +43,6 @@ int name_keypair_valid(const char *name);
  * surrogates, nothing above U+10FFFF), else KB_ERR_INVALID_ARG.
  */
 int name_utf8_valid(const char *s, size_t len);
-
-/*
- * An LDAP attribute type name (RFC 4512): a descriptor (letter, then
- * letters, digits, '-') or a numeric OID, at most 128 bytes, no options.
- * Returns 0 or KB_ERR_INVALID_ARG.
- */
-int name_attribute_valid(const char *name);
-
-/*
- * RFC 4515 escaping of one assertion value: '*', '(', ')', '\' and NUL and
- * every byte outside 0x21..0x7e (so the space too) become \XX with
- * lower-case hex.  *outp is NUL-terminated.
- */
-int filter_escape(const char *val, size_t len, char **outp);
-
-/*
- * Expand a filter template: %u -> escaped user, %i -> escaped instance,
- * %f -> escaped fingerprint (NULL: %f is an error), %% -> %.  Any other
- * %-sequence is KB_ERR_FILTER_TEMPLATE.  Values are always escaped.
- */
-int filter_expand(const char *tmpl, const char *user, const char *instance,
-    const char *fingerprint, char **outp);
-
-/* What filter_template_check() found in a template. */
-#define KB_FILTER_USES_USER		0x1	/* %u */
-#define KB_FILTER_USES_INSTANCE		0x2	/* %i */
-#define KB_FILTER_USES_FINGERPRINT	0x4	/* %f */
-
-/*
- * Check that a filter template is one RFC 4515 filter (nesting at most 32
- * deep) whose %u %i %f %% appear only inside assertion values, so that
- * filter_expand() of it is a well-formed filter whatever the values.
- * *usesp (if not NULL) gets KB_FILTER_USES_* bits.  Returns 0 or
- * KB_ERR_FILTER_TEMPLATE.
- */
-int filter_template_check(const char *tmpl, unsigned *usesp);
-
-/* Most attr=value items naming %u or %i that a template may hold. */
-#define KB_FILTER_MAX_SUBJECT_ITEMS	4
-
-/*
- * The attr=value items of a valid template that name %u or %i: lookup.c
- * requires every one of them to hold its exact bytes in each entry
- * returned.  KB_ERR_FILTER_TEMPLATE if one cannot be re-checked as
- * written: it holds a '*' (substring or presence), or it sits under a
- * '|' or '!' (requiring all of them would change the filter's meaning),
- * or %u or %i appears in a ~=, >=, <= or extensible-match item (the
- * server's matching rule, not the bytes, decides what those match).
- * *np gets their number.
- */
-int filter_template_subject_items(const char *tmpl, size_t *np);
 
 /*
  * RFC 4514 escaping of one RDN attribute value for building a DN:

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "kb.h"
+#include "filter.h"
 #include "names.h"
 #include "sshkey.h"
 

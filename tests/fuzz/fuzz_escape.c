@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kb.h"
+#include "filter.h"
 #include "names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

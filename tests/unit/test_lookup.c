@@ -29,7 +29,7 @@
 
 /* ---- the fake directory ---- */
 
-#define FAKE_MAX_ENTRIES	64
+#define FAKE_MAX_ENTRIES	80
 #define FAKE_MAX_ATTRS		8
 
 struct fake_entry {
@@ -40,6 +40,11 @@ struct fake_entry {
 
 static struct fake_entry fake[FAKE_MAX_ENTRIES];
 static size_t nfake;
+static struct fake_entry fake_groups[FAKE_MAX_ENTRIES];
+static size_t nfake_groups;
+static char fake_group_filter[1024];
+static char fake_vr[300];		/* "ATTR=VALUE" of the control */
+static size_t fake_searches;
 static int fake_open_error;
 static char fake_filter[4096];
 static char fake_attrs[512];
@@ -90,6 +95,36 @@ dir_uri(const struct kb_dir *d)
 	return "ldap://fake";
 }
 
+/* The group search: the only one sent with the matched-values control. */
+int
+dir_search_values(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, size_t sizelimit,
+    const char *vr_attr, const char *vr_value, dir_entry_fn fn, void *ctx,
+    size_t *dropped)
+{
+	size_t i;
+	int r;
+
+	(void)d;
+	(void)base;
+	(void)scope;
+	(void)sizelimit;
+	(void)attrs;
+	fake_searches++;
+	snprintf(fake_group_filter, sizeof(fake_group_filter), "%s", filter);
+	snprintf(fake_vr, sizeof(fake_vr), "%s=%s", vr_attr ? vr_attr : "",
+	    vr_value ? vr_value : "");
+	if (dropped != NULL)
+		*dropped = 0;
+	for (i = 0; i < nfake_groups; i++) {
+		r = fn(ctx, "cn=g", fake_groups[i].attrs,
+		    fake_groups[i].nattrs);
+		if (r != 0 && r != KB_DIR_ENTRY_RELEASED)
+			return r;
+	}
+	return 0;
+}
+
 int
 dir_search(struct kb_dir *d, const char *base, int scope, const char *filter,
     const char *const *attrs, size_t sizelimit, dir_entry_fn fn, void *ctx,
@@ -98,6 +133,7 @@ dir_search(struct kb_dir *d, const char *base, int scope, const char *filter,
 	size_t i;
 	int r;
 
+	fake_searches++;
 	(void)d;
 	(void)base;
 	(void)scope;
@@ -126,6 +162,10 @@ fake_reset(void)
 {
 	memset(fake, 0, sizeof(fake));
 	nfake = 0;
+	memset(fake_groups, 0, sizeof(fake_groups));
+	nfake_groups = 0;
+	fake_searches = 0;
+	fake_group_filter[0] = '\0';
 	fake_open_error = 0;
 	fake_released = 0;
 }
@@ -157,6 +197,15 @@ fake_attr(struct fake_entry *e, const char *name, const char *v0,
 	a->vals = e->vals[e->nattrs];
 	a->nvals = n;
 	e->nattrs++;
+}
+
+static void
+fake_group(const char *cn, const char *m0, const char *m1)
+{
+	struct fake_entry *e = &fake_groups[nfake_groups++];
+
+	fake_attr(e, "cn", cn, NULL);
+	fake_attr(e, "keyboundMember", m0, m1);
 }
 
 static void
@@ -212,6 +261,7 @@ cfg_lpk(void)
 
 static size_t nnotes;
 static int last_note_kind;
+static int last_note_err;
 static char last_note_detail[256];
 
 static void
@@ -220,6 +270,7 @@ count_note(void *ctx, const struct kb_note *n)
 	(void)ctx;
 	nnotes++;
 	last_note_kind = n->kind;
+	last_note_err = n->err;
 	snprintf(last_note_detail, sizeof(last_note_detail), "%s",
 	    n->detail ? n->detail : "");
 }
@@ -627,6 +678,226 @@ test_templates(void)
 	lookup_answer_free(a);
 }
 
+/* Host groups: the first search, the widened filter, byte-for-byte checks. */
+static void
+test_groups(void)
+{
+	struct kb_answer *a = NULL;
+	struct fake_entry *e;
+	char name[16];
+	size_t i;
+
+	cfg_keybound();
+	fake_reset();
+	fake_keypair("direct", ED1, "alice@web-01", NULL, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(fake_searches, 2);
+	CHECK_EQ_STR(fake_group_filter,
+	    "(&(objectClass=keyboundHostGroup)(keyboundMember=web-01))");
+	CHECK_EQ_STR(fake_vr, "keyboundMember=web-01");
+	CHECK_EQ_STR(fake_filter, "(&(objectClass=keyboundKeyPair)"
+	    "(keyboundAttachment=alice@web-01))");
+	CHECK(strstr(fake_attrs, "keyboundAttachmentEnd ") != NULL);
+	CHECK(strstr(fake_attrs, "keyboundBlocked ") != NULL);
+	CHECK_EQ_INT(a->nkeys, 1);
+	CHECK_EQ_STR(a->keys[0].via, "alice@web-01");
+	CHECK(a->keys[0].until == NULL);
+	lookup_answer_free(a);
+
+	/* two groups: the item widened, names escaped, sorted */
+	fake_reset();
+	fake_group("web", "db-01", "web-01");
+	fake_group("db", "web-01", NULL);
+	fake_keypair("viaweb", ED1, "alice@+web", NULL, NULL);
+	fake_keypair("other", EC1, "alice@+other", NULL, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_STR(fake_filter, "(&(objectClass=keyboundKeyPair)"
+	    "(|(keyboundAttachment=alice@web-01)(keyboundAttachment=alice@+db)"
+	    "(keyboundAttachment=alice@+web)))");
+	CHECK_EQ_INT(a->nkeys, 1);
+	CHECK_EQ_STR(a->keys[0].name, "viaweb");
+	CHECK_EQ_STR(a->keys[0].via, "alice@+web");
+	lookup_answer_free(a);
+
+	/* a user name with filter metacharacters is escaped in every term */
+	fake_reset();
+	fake_group("web", "web-01", NULL);
+	CHECK_EQ_INT(run("a*)(x", NULL, &a), 0);
+	CHECK_EQ_STR(fake_filter, "(&(objectClass=keyboundKeyPair)"
+	    "(|(keyboundAttachment=a\\2a\\29\\28x@web-01)"
+	    "(keyboundAttachment=a\\2a\\29\\28x@+web)))");
+	lookup_answer_free(a);
+
+	/* member and group name must match byte for byte */
+	fake_reset();
+	fake_group("web", "WEB-01", NULL);
+	fake_group("db", " web-01", NULL);
+	fake_group("x)(y", "web-01", NULL);
+	fake_keypair("viaweb", ED1, "alice@+web", NULL, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_STR(fake_filter, "(&(objectClass=keyboundKeyPair)"
+	    "(keyboundAttachment=alice@web-01))");
+	CHECK_EQ_INT(a->nkeys, 0);
+	lookup_answer_free(a);
+
+	fake_reset();
+	fake_group("web", "web-01", NULL);
+	fake_keypair("upper", ED1, "alice@+WEB", NULL, NULL);
+	fake_keypair("bobs", EC1, "bob@+web", NULL, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 0);
+	CHECK_EQ_INT(last_note_kind, KB_NOTE_ENTRY_SKIPPED);
+	lookup_answer_free(a);
+
+	/* more groups than kept: the first by name, and a note */
+	fake_reset();
+	for (i = 0; i < KB_LOOKUP_MAX_GROUPS + 3; i++) {
+		e = &fake_groups[nfake_groups];
+		fake_group("x", "web-01", NULL);
+		snprintf(name, sizeof(name), "g%03zu", 200 - i);
+		e->vals[0][0].bytes = strdup(name);
+		e->vals[0][0].len = strlen(name);
+	}
+	fake_keypair("first", ED1, "alice@+g137", NULL, NULL);
+	fake_keypair("dropped", EC1, "alice@+g200", NULL, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 1);
+	CHECK_EQ_STR(a->nkeys > 0 ? a->keys[0].name : "", "first");
+	CHECK(strstr(fake_filter, "alice@+g134)") != NULL);
+	CHECK(strstr(fake_filter, "alice@+g198)") == NULL);
+	lookup_answer_free(a);
+	for (i = 0; i < nfake_groups; i++)
+		free((char *)(uintptr_t)fake_groups[i].vals[0][0].bytes);
+
+	/* openssh-lpk has no groups: one search */
+	cfg_lpk();
+	fake_reset();
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(fake_searches, 1);
+	lookup_answer_free(a);
+}
+
+/* Time-boxed attachments and the blocked flag. */
+static void
+test_timebox_blocked(void)
+{
+	struct kb_answer *a = NULL;
+	struct fake_entry *e;
+	char later[16], sooner[16], past[16], end1[64], end2[64];
+
+	lookup_format_gentime(time(NULL) + 7200, later, sizeof(later));
+	lookup_format_gentime(time(NULL) + 3600, sooner, sizeof(sooner));
+	lookup_format_gentime(time(NULL) - 10, past, sizeof(past));
+	cfg_keybound();
+
+	/* the end becomes the key's expiry-time */
+	fake_reset();
+	snprintf(end1, sizeof(end1), "alice@web-01 %s", sooner);
+	e = fake_entry();
+	fake_attr(e, "cn", "boxed", NULL);
+	fake_attr(e, "keyboundPublicKey", ED1, NULL);
+	fake_attr(e, "keyboundAttachment", "alice@web-01", NULL);
+	fake_attr(e, "keyboundAttachmentEnd", end1, NULL);
+	fake_attr(e, "keyboundNotAfter", later, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 1);
+	CHECK_EQ_STR(a->keys[0].until, sooner);
+	CHECK_EQ_STR(a->keys[0].not_after, sooner);
+	CHECK(strstr(a->keys[0].line, sooner) != NULL);
+	lookup_answer_free(a);
+
+	/* a not-after sooner than the end wins */
+	fake_reset();
+	snprintf(end1, sizeof(end1), "alice@web-01 %s", later);
+	e = fake_entry();
+	fake_attr(e, "cn", "boxed", NULL);
+	fake_attr(e, "keyboundPublicKey", ED1, NULL);
+	fake_attr(e, "keyboundAttachment", "alice@web-01", NULL);
+	fake_attr(e, "keyboundAttachmentEnd", end1, NULL);
+	fake_attr(e, "keyboundNotAfter", sooner, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 1);
+	CHECK_EQ_STR(a->keys[0].until, later);
+	CHECK_EQ_STR(a->keys[0].not_after, sooner);
+	lookup_answer_free(a);
+
+	/* ended: not served, and the note says why; the earliest end counts */
+	fake_reset();
+	snprintf(end1, sizeof(end1), "alice@web-01 %s", past);
+	snprintf(end2, sizeof(end2), "alice@web-01 %s", later);
+	e = fake_entry();
+	fake_attr(e, "cn", "ended", NULL);
+	fake_attr(e, "keyboundPublicKey", ED1, NULL);
+	fake_attr(e, "keyboundAttachment", "alice@web-01", NULL);
+	fake_attr(e, "keyboundAttachmentEnd", end2, end1);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 0);
+	CHECK_EQ_INT(a->skipped, 1);
+	CHECK_EQ_STR(last_note_detail, "attachment ended");
+	lookup_answer_free(a);
+
+	/* direct ended, through a group permanent: served through the group */
+	fake_reset();
+	fake_group("web", "web-01", NULL);
+	e = fake_entry();
+	fake_attr(e, "cn", "both", NULL);
+	fake_attr(e, "keyboundPublicKey", ED1, NULL);
+	fake_attr(e, "keyboundAttachment", "alice@web-01", "alice@+web");
+	fake_attr(e, "keyboundAttachmentEnd", end1, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 1);
+	CHECK_EQ_STR(a->keys[0].via, "alice@+web");
+	CHECK(a->keys[0].until == NULL);
+	CHECK(a->keys[0].not_after == NULL);
+	lookup_answer_free(a);
+
+	/* an end value that does not parse: refused, not permanent */
+	fake_reset();
+	e = fake_entry();
+	fake_attr(e, "cn", "badend", NULL);
+	fake_attr(e, "keyboundPublicKey", ED1, NULL);
+	fake_attr(e, "keyboundAttachment", "alice@web-01", NULL);
+	fake_attr(e, "keyboundAttachmentEnd", "alice@web-01 tomorrow", NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 0);
+	CHECK_EQ_STR(last_note_detail, "attachment end invalid");
+	lookup_answer_free(a);
+
+	/* the time is after the last space: another user's end is not ours */
+	fake_reset();
+	snprintf(end1, sizeof(end1), "alice@web-01 x %s", past);
+	e = fake_entry();
+	fake_attr(e, "cn", "spaces", NULL);
+	fake_attr(e, "keyboundPublicKey", ED1, NULL);
+	fake_attr(e, "keyboundAttachment", "alice@web-01", NULL);
+	fake_attr(e, "keyboundAttachmentEnd", end1, NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 1);
+	lookup_answer_free(a);
+
+	/* blocked: TRUE or anything but FALSE */
+	fake_reset();
+	e = fake_entry();
+	fake_attr(e, "cn", "blocked", NULL);
+	fake_attr(e, "keyboundPublicKey", ED1, NULL);
+	fake_attr(e, "keyboundAttachment", "alice@web-01", NULL);
+	fake_attr(e, "keyboundBlocked", "TRUE", NULL);
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 0);
+	CHECK_EQ_INT(last_note_err, KB_ERR_KEY_BLOCKED);
+	lookup_answer_free(a);
+	e->vals[3][0].bytes = "true";
+	e->vals[3][0].len = 4;
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 0);
+	lookup_answer_free(a);
+	e->vals[3][0].bytes = "FALSE";
+	e->vals[3][0].len = 5;
+	CHECK_EQ_INT(run("alice", NULL, &a), 0);
+	CHECK_EQ_INT(a->nkeys, 1);
+	lookup_answer_free(a);
+}
+
 int
 main(void)
 {
@@ -637,5 +908,7 @@ main(void)
 	test_max_keys_stream();
 	test_lpk();
 	test_templates();
+	test_groups();
+	test_timebox_blocked();
 	return tap_done();
 }
