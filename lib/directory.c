@@ -1512,43 +1512,62 @@ ber_length(unsigned char *p, size_t len)
 }
 
 /*
- * The RFC 3876 matched-values control asking for only the values of attr
- * equal to value: ValuesReturnFilter ::= SEQUENCE OF SimpleFilterItem,
- * here one equalityMatch [3] { attributeDesc, assertionValue }.  Encoded
- * by hand into buf (no BER allocations); both strings are short.
+ * The RFC 3876 matched-values control: of attribute vr_attr only the
+ * values equal to vr_value, of every other attribute asked for all of
+ * them.  ValuesReturnFilter ::= SEQUENCE OF SimpleFilterItem; here one
+ * equalityMatch [3] { attributeDesc, assertionValue } and a present [7]
+ * item per other attribute (an attribute the filter does not name comes
+ * back without values).  Encoded by hand into buf: the strings are short.
  */
-#define DIR_VR_MAX	512
+#define DIR_VR_MAX	1024
 static int
-dir_vr_control(const char *attr, const char *value, unsigned char *buf,
+dir_vr_control(const char *vr_attr, const char *vr_value,
+    const char *const *attrs, size_t nattrs, unsigned char *buf,
     size_t buflen, struct berval *out)
 {
 	unsigned char hdr[4];
-	size_t alen = strlen(attr), vlen = strlen(value), inner, n = 0, h;
+	size_t alen = strlen(vr_attr), vlen = strlen(vr_value), items, eq;
+	size_t i, n = 0, h, l;
 
 	if (alen > 127 || vlen > 255)
 		return KB_ERR_INVALID_ARG;
-	inner = 2 + alen + (vlen < 0x80 ? 2 : 3) + vlen;
-	if (inner + 8 > buflen)
+	eq = 2 + alen + (vlen < 0x80 ? 2 : 3) + vlen;
+	items = 1 + ber_length(hdr, eq) + eq;
+	for (i = 0; i < nattrs; i++) {
+		if ((l = strlen(attrs[i])) > 127)
+			return KB_ERR_INVALID_ARG;
+		if (strcasecmp(attrs[i], vr_attr) != 0)
+			items += 2 + l;
+	}
+	if (items + 4 > buflen)
 		return KB_ERR_INVALID_ARG;
 	buf[n++] = 0x30;			/* SEQUENCE OF */
-	h = ber_length(hdr, inner + 1 + (inner < 0x80 ? 1 :
-	    inner <= 0xff ? 2 : 3));
+	h = ber_length(hdr, items);
 	memcpy(buf + n, hdr, h);
 	n += h;
 	buf[n++] = 0xa3;			/* [3] equalityMatch */
-	h = ber_length(hdr, inner);
+	h = ber_length(hdr, eq);
 	memcpy(buf + n, hdr, h);
 	n += h;
 	buf[n++] = 0x04;			/* attributeDesc */
 	buf[n++] = (unsigned char)alen;
-	memcpy(buf + n, attr, alen);
+	memcpy(buf + n, vr_attr, alen);
 	n += alen;
 	buf[n++] = 0x04;			/* assertionValue */
 	h = ber_length(hdr, vlen);
 	memcpy(buf + n, hdr, h);
 	n += h;
-	memcpy(buf + n, value, vlen);
+	memcpy(buf + n, vr_value, vlen);
 	n += vlen;
+	for (i = 0; i < nattrs; i++) {
+		if (strcasecmp(attrs[i], vr_attr) == 0)
+			continue;
+		l = strlen(attrs[i]);
+		buf[n++] = 0x87;		/* [7] present */
+		buf[n++] = (unsigned char)l;
+		memcpy(buf + n, attrs[i], l);
+		n += l;
+	}
 	out->bv_val = (char *)buf;
 	out->bv_len = n;
 	return 0;
@@ -1593,8 +1612,8 @@ dir_search_values(struct kb_dir *d, const char *base, int scope,
 	    KB_DIR_MAX_ENTRIES : sizelimit;
 	if (vr_attr != NULL && vr_value != NULL) {
 		/* not critical: a server without it sends every value */
-		if ((r = dir_vr_control(vr_attr, vr_value, vr_buf,
-		    sizeof(vr_buf), &vr.ldctl_value)) != 0)
+		if ((r = dir_vr_control(vr_attr, vr_value, attrs, nattrs,
+		    vr_buf, sizeof(vr_buf), &vr.ldctl_value)) != 0)
 			goto out;
 		vr.ldctl_oid = vr_oid;
 		vr.ldctl_iscritical = 0;
