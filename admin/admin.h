@@ -195,6 +195,9 @@ int time_parse_user(const char *s, time_t *tp);
 /* Format t as RFC 3339 UTC into buf[TIME_RFC3339_LEN]. */
 int time_format_rfc3339(time_t t, char *buf, size_t len);
 
+/* How long until end, for people: "3h59m left", "2d4h left", "ended". */
+void time_format_left(time_t end, time_t now, char *buf, size_t len);
+
 /*
  * GeneralizedTime is read and written with lookup_parse_gentime() and
  * lookup_format_gentime() (lib/lookup.h), the same functions keybound-keys

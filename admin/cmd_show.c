@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "directory.h"
+#include "filter.h"
 #include "lookup.h"
 #include "names.h"
 #include "sshkey.h"
@@ -393,10 +394,65 @@ cmd_show(struct kb_admin *a, int argc, char **argv)
 	return status;
 }
 
-/* Lookup notes become warnings, as keybound-keys would log them. */
+/* A key pair naming the user that keybound-keys would not serve. */
+struct refusal {
+	char *name;
+	char *reason;
+};
+
+struct check_ctx {
+	struct refusal *r;
+	size_t n;
+	size_t cap;
+};
+
+static int
+refusal_add(struct check_ctx *cc, const char *name, const char *reason)
+{
+	struct refusal *nr;
+	size_t i;
+
+	for (i = 0; i < cc->n; i++)
+		if (strcmp(cc->r[i].name, name) == 0)
+			return 0;	/* the first reason stands */
+	if (cc->n == cc->cap) {
+		if ((nr = reallocarray(cc->r, cc->cap ? cc->cap * 2 : 8,
+		    sizeof(*nr))) == NULL)
+			return KB_ERR_NOMEM;
+		cc->r = nr;
+		cc->cap = cc->cap ? cc->cap * 2 : 8;
+	}
+	if ((cc->r[cc->n].name = strdup(name)) == NULL)
+		return KB_ERR_NOMEM;
+	if ((cc->r[cc->n].reason = strdup(reason)) == NULL) {
+		free(cc->r[cc->n].name);
+		return KB_ERR_NOMEM;
+	}
+	cc->n++;
+	return 0;
+}
+
+static void
+check_ctx_clear(struct check_ctx *cc)
+{
+	size_t i;
+
+	for (i = 0; i < cc->n; i++) {
+		free(cc->r[i].name);
+		free(cc->r[i].reason);
+	}
+	free(cc->r);
+	memset(cc, 0, sizeof(*cc));
+}
+
+/*
+ * Lookup notes become warnings, as keybound-keys would log them; a key
+ * pair skipped by name is also a refusal with its reason.
+ */
 static void
 check_note(void *ctx, const struct kb_note *n)
 {
+	struct check_ctx *cc = ctx;
 	const char *what;
 
 	switch (n->kind) {
@@ -415,10 +471,17 @@ check_note(void *ctx, const struct kb_note *n)
 	case KB_NOTE_MAX_KEYS:
 		what = "more keys than max_keys";
 		break;
+	case KB_NOTE_MAX_GROUPS:
+		what = "in more host groups than are read";
+		break;
 	default:
 		what = "note";
 		break;
 	}
+	if (n->kind == KB_NOTE_KEY_SKIPPED && n->name != NULL &&
+	    refusal_add(cc, n->name, n->detail != NULL ? n->detail :
+	    kb_strerror(n->err)) != 0)
+		admin_err("out of memory");
 	fflush(stdout);
 	fprintf(stderr, "keybound: warning: %s", what);
 	if (n->name != NULL)
@@ -432,15 +495,114 @@ check_note(void *ctx, const struct kb_note *n)
 	fputc('\n', stderr);
 }
 
-static void
-check_print(const struct kb_admin *a, const struct kb_target *t,
-    const struct kb_answer *ans)
+static int
+answer_has(const struct kb_answer *ans, const char *name, size_t len)
 {
 	size_t i;
 
+	for (i = 0; i < ans->nkeys; i++)
+		if (strlen(ans->keys[i].name) == len &&
+		    memcmp(ans->keys[i].name, name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The key pairs naming USER on any target that were neither served nor
+ * refused by the lookup: they are attached elsewhere (another instance,
+ * or a host group this instance is not in).  Needs the substring rule on
+ * keyboundAttachment; a directory without it finds none.
+ */
+static int
+check_elsewhere(struct kb_admin *a, const struct kb_target *t,
+    const struct kb_answer *ans, struct check_ctx *cc)
+{
+	struct kb_pair **pairs = NULL;
+	char *user = NULL, *filter = NULL, *reason = NULL, *np;
+	size_t n = 0, i, j, ulen = strlen(t->user), rl;
+	int r = KB_ERR_INTERNAL;
+
+	if ((r = filter_escape(t->user, ulen, &user)) != 0)
+		goto out;
+	if (asprintf(&filter, "(&(objectClass=%s)(%s=%s@*))", OC_KEYPAIR,
+	    AT_ATTACH, user) < 0) {
+		filter = NULL;
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = pair_search(a, filter, &pairs, &n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (answer_has(ans, pairs[i]->name.s, pairs[i]->name.len))
+			continue;
+		free(reason);
+		reason = NULL;
+		rl = 0;
+		for (j = 0; j < pairs[i]->nattach; j++) {
+			const struct kb_text *v = &pairs[i]->attach[j];
+
+			/* USER@TARGET, byte for byte: the last '@' splits */
+			if (v->len <= ulen + 1 || memcmp(v->s, t->user,
+			    ulen) != 0 || v->s[ulen] != '@' ||
+			    memchr(v->s + ulen + 1, '@', v->len - ulen - 1))
+				continue;
+			if ((np = realloc(reason, rl + v->len + 64)) == NULL) {
+				r = KB_ERR_NOMEM;
+				goto out;
+			}
+			reason = np;
+			snprintf(reason + rl, v->len + 64, "%s%s%s",
+			    rl == 0 ? "attached elsewhere: " : ", ", v->s,
+			    v->s[ulen + 1] == '+' ?
+			    " (this instance is not a member)" : "");
+			rl += strlen(reason + rl);
+		}
+		if (reason != NULL && (r = refusal_add(cc, pairs[i]->name.s,
+		    reason)) != 0)
+			goto out;
+	}
+	r = 0;
+ out:
+	pair_free_all(pairs, n);
+	free(reason);
+	free(filter);
+	free(user);
+	return r;
+}
+
+static void
+check_print(const struct kb_admin *a, const struct kb_target *t,
+    const struct kb_answer *ans, const struct check_ctx *cc)
+{
+	char when[32], left[32];
+	time_t end, now = time(NULL);
+	size_t i;
+
 	if (!a->json) {
-		for (i = 0; i < ans->nkeys; i++)
+		for (i = 0; i < ans->nkeys; i++) {
 			printf("%s\n", ans->keys[i].line);
+			printf("#   %s via ", ans->keys[i].name);
+			text_safe(stdout, ans->keys[i].via ? ans->keys[i].via :
+			    "?", strlen(ans->keys[i].via ? ans->keys[i].via :
+			    "?"));
+			if (ans->keys[i].until != NULL &&
+			    lookup_parse_gentime(ans->keys[i].until,
+			    strlen(ans->keys[i].until), &end) == 0 &&
+			    time_format_rfc3339(end, when, sizeof(when)) == 0) {
+				time_format_left(end, now, left, sizeof(left));
+				printf(", until %s (%s)", when, left);
+			} else
+				printf(", permanent");
+			if (ans->keys[i].options != NULL)
+				printf(", options %s", ans->keys[i].options);
+			putchar('\n');
+		}
+		for (i = 0; i < cc->n; i++) {
+			printf("# not served: %s: ", cc->r[i].name);
+			text_safe(stdout, cc->r[i].reason,
+			    strlen(cc->r[i].reason));
+			putchar('\n');
+		}
 		printf("# password login for ");
 		text_safe(stdout, t->text, strlen(t->text));
 		if (ans->nkeys > 0)
@@ -462,6 +624,26 @@ check_print(const struct kb_admin *a, const struct kb_target *t,
 		json_string_or_null(stdout, ans->keys[i].fingerprint);
 		printf(",\"line\":");
 		json_string_or_null(stdout, ans->keys[i].line);
+		printf(",\"via\":");
+		json_string_or_null(stdout, ans->keys[i].via);
+		printf(",\"until\":");
+		if (ans->keys[i].until != NULL &&
+		    lookup_parse_gentime(ans->keys[i].until,
+		    strlen(ans->keys[i].until), &end) == 0 &&
+		    time_format_rfc3339(end, when, sizeof(when)) == 0)
+			json_string(stdout, when, strlen(when));
+		else
+			printf("null");
+		printf(",\"options\":");
+		json_string_or_null(stdout, ans->keys[i].options);
+		putchar('}');
+	}
+	printf("],\"refused\":[");
+	for (i = 0; i < cc->n; i++) {
+		printf("%s{\"name\":", i > 0 ? "," : "");
+		json_string_or_null(stdout, cc->r[i].name);
+		printf(",\"reason\":");
+		json_string_or_null(stdout, cc->r[i].reason);
 		putchar('}');
 	}
 	printf("],\"password_login_refused\":%s}\n",
@@ -477,6 +659,7 @@ cmd_check(struct kb_admin *a, int argc, char **argv)
 	};
 	struct kb_target t = { NULL, NULL, NULL };
 	struct kb_answer *ans = NULL;
+	struct check_ctx cc = { NULL, 0, 0 };
 	struct kb_query q;
 	struct timespec deadline;
 	char errbuf[256];
@@ -502,16 +685,28 @@ cmd_check(struct kb_admin *a, int argc, char **argv)
 	q.instance = t.instance;
 	deadline_set(&deadline, (long)a->cfg->timeout * 1000);
 	errbuf[0] = '\0';
-	if ((r = lookup_directory(a->cfg, &q, &deadline, check_note, NULL,
+	if ((r = lookup_directory(a->cfg, &q, &deadline, check_note, &cc,
 	    &ans, errbuf, sizeof(errbuf))) != 0) {
 		admin_err("the directory did not answer: %s",
 		    errbuf[0] != '\0' ? errbuf : kb_strerror(r));
 		goto out;
 	}
-	check_print(a, &t, ans);
+	/* why the user's other key pairs are not served here */
+	if (a->cfg->schema == KB_SCHEMA_KEYBOUND) {
+		if ((status = admin_connect(a, 0)) != EXIT_OK)
+			goto out;
+		status = EXIT_FAIL;
+		if ((r = check_elsewhere(a, &t, ans, &cc)) != 0) {
+			admin_err("cannot list the user's key pairs: %s",
+			    kb_strerror(r));
+			goto out;
+		}
+	}
+	check_print(a, &t, ans, &cc);
 	status = EXIT_OK;
  out:
 	lookup_answer_free(ans);
+	check_ctx_clear(&cc);
 	target_clear(&t);
 	return status;
 }

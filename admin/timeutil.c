@@ -118,3 +118,22 @@ time_format_rfc3339(time_t t, char *buf, size_t len)
 	    tm.tm_min, tm.tm_sec);
 	return n == TIME_RFC3339_LEN - 1 ? 0 : KB_ERR_TIME;
 }
+
+void
+time_format_left(time_t end, time_t now, char *buf, size_t len)
+{
+	long long left = (long long)end - (long long)now;
+
+	if (left <= 0)
+		snprintf(buf, len, "ended");
+	else if (left < 60)
+		snprintf(buf, len, "%llds left", left);
+	else if (left < 3600)
+		snprintf(buf, len, "%lldm%llds left", left / 60, left % 60);
+	else if (left < 86400)
+		snprintf(buf, len, "%lldh%lldm left", left / 3600,
+		    left % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%lldh left", left / 86400,
+		    left % 86400 / 3600);
+}

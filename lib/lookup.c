@@ -888,6 +888,7 @@ search_groups(struct search_ctx *sc, struct kb_dir *d, const char *base,
 {
 	static const char *const attrs[] = { "cn", KB_ATTR_MEMBER, NULL };
 	char *inst = NULL, *filter = NULL;
+	size_t dropped = 0;
 	int r = KB_ERR_INTERNAL;
 
 	if ((r = filter_escape(sc->q->instance, strlen(sc->q->instance),
@@ -900,9 +901,12 @@ search_groups(struct search_ctx *sc, struct kb_dir *d, const char *base,
 		goto out;
 	}
 	r = dir_search_values(d, base, KB_SCOPE_SUB, filter, attrs, 0,
-	    KB_ATTR_MEMBER, sc->q->instance, on_group, sc, NULL);
+	    KB_ATTR_MEMBER, sc->q->instance, on_group, sc, &dropped);
 	if (r != 0 && errlen > 0 && errbuf[0] == '\0')
 		snprintf(errbuf, errlen, "host groups: %s", kb_strerror(r));
+	if (r == 0 && dropped > 0)
+		notify(sc->note, sc->note_ctx, KB_NOTE_VALUES_DROPPED,
+		    KB_ERR_TOO_LONG, NULL, "host groups", dropped);
 	if (r == 0 && sc->groups_over > 0)
 		notify(sc->note, sc->note_ctx, KB_NOTE_MAX_GROUPS,
 		    KB_ERR_TOO_LONG, NULL, NULL, sc->groups_over);

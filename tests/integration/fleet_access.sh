@@ -233,6 +233,36 @@ check_eq "$KK_RC" 3 "a blocked pair is not counted by --has-keys"
 kb_syslog_wait "keybound-keys\[[0-9]+\]: user=$t .*event=key-skipped keypair=kblk reason=\"key is blocked\"" &&
     ok "the blocked pair is logged" || not_ok "no log line for the block"
 
+# --- keybound check explains every grant and every refusal ---------------
+kk_keygen kelse && kk_add_keypair kelse "$KK_PUB" "$KK_FP" "$t@other-01" \
+    "$t@+db" || fail "add kelse"
+gend=$(( $(date +%s) + 7200 ))
+kk_keygen kgrp && kk_add_keypair kgrp "$KK_PUB" "$KK_FP" "$t@+web" -- \
+    "keyboundAttachmentEnd: $t@+web $(gentime "$gend")" \
+    "keyboundKeyOptions: restrict" || fail "add kgrp"
+kb() {
+	"$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" \
+	    -y "$SLAPD_ROOTPW_FILE" "$@"
+}
+js() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+json=$(kb --json check "$t@test-host" 2>/dev/null)
+check_eq "$?" 0 "check exits 0"
+check_eq "$(echo "$json" | js '[(k["name"], k["via"], k["until"], k["options"]) for k in d["keys"]]')" \
+    "[('kgrp', '$t@+web', '$(date -u -d "@$gend" +%Y-%m-%dT%H:%M:%SZ)', 'restrict')]" \
+    "check --json: the key, the group that granted it, its end, its options"
+check_eq "$(echo "$json" | js 'sorted((r["name"], r["reason"]) for r in d["refused"])')" \
+    "[('kblk', 'blocked'), ('kbox', 'attachment ended'), ('kelse', 'attached elsewhere: $t@other-01, $t@+db (this instance is not a member)')]" \
+    "check --json: each pair naming the user that is not served, with the reason"
+check_eq "$(echo "$json" | js 'd["password_login_refused"]')" True \
+    "check --json: password refused"
+out=$(kb check "$t@test-host" 2>/dev/null)
+echo "$out" | grep -Eq "^#   kgrp via $t@\+web, until [0-9TZ:-]+ \(1h5[0-9]m left\), options restrict\$" &&
+    ok "check: the grant explained in words" ||
+    not_ok "check text: $(echo "$out" | grep kgrp)"
+echo "$out" | grep -q "^# not served: kblk: blocked\$" &&
+    ok "check: the blocked pair named with its reason" ||
+    not_ok "check text lacks the blocked pair"
+
 check_eq "$SSHD_PID:$SLAPD_PID" "$sshd_pid:$slapd_pid" "nothing restarted"
 if [ "$kb_failures" -gt 0 ]; then
 	echo "--- ssh.log"; tail -n 30 "$KB_T/ssh.log"

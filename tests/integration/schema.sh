@@ -88,7 +88,7 @@ check_eq "$(cut -d' ' -f2 "$KB_T/schema.pairs" | sort | uniq -d)" "" \
 
 # Syntaxes and matching rules the lookups depend on.
 d=$KB_T/schema.defs
-grep "NAME 'keyboundAttachment'" "$d" | grep -q "EQUALITY caseExactIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )" &&
+grep "NAME 'keyboundAttachment'" "$d" | grep -q "EQUALITY caseExactIA5Match SUBSTR caseExactIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )" &&
     ok "keyboundAttachment: IA5String, caseExactIA5Match, multi-valued" ||
     not_ok "keyboundAttachment definition"
 for n in keyboundPublicKey keyboundFingerprint keyboundKeyOptions; do
@@ -319,6 +319,8 @@ check_eq "$(n '(keyboundAttachment=alice@test-host)')" 1 \
     "attachment equality matches"
 check_eq "$(n '(keyboundAttachment=ALICE@test-host)')" 0 \
     "attachment matching is case-exact"
+check_eq "$(n '(keyboundAttachment=alice@*)')" 1 \
+    "attachments match substrings (keybound check lists a user's pairs)"
 check_eq "$(n "(&(objectClass=keyboundKeyPair)(keyboundFingerprint=$F1))")" 1 \
     "fingerprint equality matches"
 check_eq "$(n "(keyboundFingerprint=$(printf '%s' "$F1" | tr a-z A-Z))")" 0 \
