@@ -3,7 +3,8 @@
  * key pair is attached to (this instance, the account PAM_USER names).
  *
  *   auth required pam_keybound.so [config=FILE] [users=LIST]
- *       [on_error=deny|allow] [timeout=SECONDS] [notify] [debug]
+ *       [exclude=LIST] [on_error=deny|allow] [timeout=SECONDS] [notify]
+ *       [debug]
  *
  * The module links neither libldap nor libcrypto into the host: it asks
  * `keybound-keys -c FILE --has-keys USER` (installed at KB_HELPER_PATH,
@@ -11,7 +12,9 @@
  * own name from the user database (pw_name), the name sshd hands its
  * AuthorizedKeysCommand as %u, not the spelling the client typed.  It
  * never returns PAM_SUCCESS: at best it steps aside (PAM_IGNORE) and the
- * rest of the stack decides.
+ * rest of the stack decides.  An account in exclude= (a break-glass
+ * account) is stepped aside for without asking anyone, and every such
+ * attempt is logged.
  */
 #include <sys/types.h>
 
@@ -40,7 +43,7 @@
 
 #define PK_TIMEOUT_DEFAULT	10	/* seconds; keybound-keys' own is 3 */
 #define PK_TIMEOUT_MAX		120	/* sshd's default LoginGraceTime */
-#define PK_USERS_MAX		4096	/* bytes in users= */
+#define PK_USERS_MAX		4096	/* bytes in users= and in exclude= */
 #define PK_LOG_NAME_MAX		64	/* bytes of a name shown in a log line */
 #define PK_LOG_BUF		(PK_LOG_NAME_MAX * 4 + 4)
 #define PK_LOG_WHO		(PK_LOG_BUF * 2 + 32)
@@ -53,6 +56,7 @@
 struct pk_args {
 	const char *config;	/* absolute path; points into argv */
 	const char *users;	/* comma-separated list, NULL = everyone */
+	const char *exclude;	/* comma-separated list, NULL = nobody */
 	int on_error_allow;	/* 0 = deny (default) */
 	int notify;
 	int debug;
@@ -139,17 +143,41 @@ users_valid(const char *list)
 	}
 }
 
-/* Is user one of the comma-separated entries of list? */
+/* Are the ulen bytes at user one of the comma-separated entries of list? */
 static int
-users_contains(const char *list, const char *user)
+users_contains_len(const char *list, const char *user, size_t ulen)
 {
 	const char *p, *comma;
-	size_t len, ulen = strlen(user);
+	size_t len;
 
 	for (p = list;; p = comma + 1) {
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
 		if (len == ulen && memcmp(p, user, len) == 0)
+			return 1;
+		if (comma == NULL)
+			return 0;
+	}
+}
+
+/* Is user one of the comma-separated entries of list? */
+static int
+users_contains(const char *list, const char *user)
+{
+	return users_contains_len(list, user, strlen(user));
+}
+
+/* Does an entry of the (valid) list a also appear in the list b? */
+static int
+users_overlap(const char *a, const char *b)
+{
+	const char *p, *comma;
+	size_t len;
+
+	for (p = a;; p = comma + 1) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (users_contains_len(b, p, len))
 			return 1;
 		if (comma == NULL)
 			return 0;
@@ -186,6 +214,15 @@ set_users(struct pk_args *a, const char *v)
 	if (users_valid(v) != 0)
 		return -1;
 	a->users = v;
+	return 0;
+}
+
+static int
+set_exclude(struct pk_args *a, const char *v)
+{
+	if (users_valid(v) != 0)
+		return -1;
+	a->exclude = v;
 	return 0;
 }
 
@@ -234,6 +271,7 @@ static const struct pk_keyword {
 } pk_keywords[] = {
 	{ "config", 1, set_config },
 	{ "users", 1, set_users },
+	{ "exclude", 1, set_exclude },
 	{ "on_error", 1, set_on_error },
 	{ "timeout", 1, set_timeout },
 	{ "notify", 0, set_notify },
@@ -266,7 +304,8 @@ arg_apply(struct pk_args *a, const char *arg, unsigned *seen)
 
 /*
  * Parse the module arguments; every bad, unknown or repeated one is logged
- * and the whole set refused (PAM_SERVICE_ERR).
+ * and the whole set refused (PAM_SERVICE_ERR).  So is an account named in
+ * both users= and exclude=: which of the two was meant is unclear.
  */
 static int
 args_parse(pam_handle_t *pamh, int argc, const char **argv,
@@ -288,6 +327,12 @@ args_parse(pam_handle_t *pamh, int argc, const char **argv,
 			    "argument \"%s\"", shown);
 			bad = 1;
 		}
+	}
+	if (a->users != NULL && a->exclude != NULL &&
+	    users_overlap(a->exclude, a->users)) {
+		pam_syslog(pamh, LOG_ERR, "an account is named in both users= "
+		    "and exclude=");
+		bad = 1;
 	}
 	return bad ? PAM_SERVICE_ERR : PAM_SUCCESS;
 }
@@ -573,6 +618,17 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	    PAM_SUCCESS)
 		goto out;
 	r = PAM_AUTH_ERR;
+	/*
+	 * A break-glass account: stepped aside for without the helper, so a
+	 * directory outage cannot refuse its password; every attempt logged.
+	 */
+	if (a.exclude != NULL && users_contains(a.exclude, account)) {
+		log_who(account, user, who, sizeof(who));
+		pam_syslog(pamh, LOG_NOTICE, "%s decision=ignore "
+		    "reason=excluded", who);
+		r = PAM_IGNORE;
+		goto out;
+	}
 	if (a.users != NULL && !users_contains(a.users, account)) {
 		if (a.debug) {
 			log_who(account, user, who, sizeof(who));

@@ -12,7 +12,7 @@
 #   key login as ALICE works (sshd asks keybound-keys about alice)
 #   unattached bob: BOB, Bob, bob log in with the password, so the
 #   refusal comes from keybound and not from the spelling
-#   users= matches the account, not the typed spelling
+#   users= and exclude= match the account, not the typed spelling
 #   the helper is asked about pw_name (a recording fake helper)
 #   unknown user before pam_permit: PAM_USER_UNKNOWN, helper never run
 #   lookup errors (EIO, EAGAIN, an entry beyond the module's buffer bound)
@@ -82,6 +82,8 @@ svc() { pam_write_service "$d" "$1" "config=$conf $2" "$3" ||
     fail "cannot write service $1"; }
 svc unix "" "auth required pam_unix.so nodelay"
 svc scoped "users=$al" "auth required pam_unix.so nodelay"
+svc excluded "exclude=$al" "auth required pam_unix.so nodelay"
+svc excluded-typed "exclude=$AL" "auth required pam_unix.so nodelay"
 svc permit "" "auth required pam_permit.so"
 svc permit-allow "on_error=allow" "auth required pam_permit.so"
 
@@ -107,6 +109,15 @@ expect scoped "$AL" "$pw_al" PAM_AUTH_ERR \
     "users=$al: the spelling $AL is in scope and refused"
 expect scoped "$BO" "$pw_bo" PAM_SUCCESS \
     "users=$al: $BO is out of scope, the password decides"
+expect excluded "$AL" "$pw_al" PAM_SUCCESS \
+    "exclude=$al: the spelling $AL is the excluded account, the password decides"
+expect excluded-typed "$AL" "$pw_al" PAM_AUTH_ERR \
+    "exclude=$AL: a typed spelling excludes nothing, $al is refused"
+expect excluded-typed "$al" "$pw_al" PAM_AUTH_ERR \
+    "exclude=$AL: $al typed as is is refused too"
+kb_syslog_wait "pam_keybound\\(excluded:auth\\): user=$al pam_user=$AL decision=ignore reason=excluded" &&
+    ok "syslog: the excluded account logged with the typed spelling" ||
+    not_ok "syslog: no reason=excluded line naming $al and $AL"
 
 kb_syslog_wait "pam_keybound\\(unix:auth\\): user=$al pam_user=$AL decision=deny reason=key-pair-attached" &&
     ok "syslog: the decision names the account and the typed spelling" ||

@@ -18,12 +18,15 @@
 #       userdel at exit.  NAME must be unique per run (e.g. "kbalice$$";
 #       at most 32 bytes); an existing user is refused.
 #
-#   sshd_start KEYBOUND_CONF [--pam PAM_SERVICE_DIR] [sshd_config lines...]
+#   sshd_start KEYBOUND_CONF [--pam PAM_SERVICE_DIR] [--breakglass USER FILE]
+#              [sshd_config lines...]
 #       Run /usr/sbin/sshd -D -e on 127.0.0.1:$(kb_free_port) with a fresh
 #       host key and a config built from
 #       config-examples/sshd_config.d/40-keybound.conf (command path
 #       replaced by "$KB_KEYS_CMD -c KEYBOUND_CONF", AuthorizedKeysCommandUser
-#       by $KB_CMD_USER, UsePAM no unless --pam).  With --pam, sshd runs
+#       by $KB_CMD_USER, UsePAM no unless --pam; with --breakglass, its
+#       break-glass Match block names USER and FILE instead of breakglass and
+#       /etc/ssh/breakglass_authorized_keys).  With --pam, sshd runs
 #       under pam_wrapper (LD_PRELOAD=libpam_wrapper.so, PAM_WRAPPER=1,
 #       PAM_WRAPPER_SERVICE_DIR=DIR, which must hold a file named "sshd"),
 #       so /etc/pam.d is never read.  Extra arguments are appended as
@@ -127,15 +130,23 @@ kb_make_user() {
 
 sshd_start() {
 	local conf=$1 pamdir="" dir line rootlogin="PermitRootLogin no"
+	local bg_user=breakglass bg_file=/etc/ssh/breakglass_authorized_keys
 	shift
-	if [ "${1:-}" = --pam ]; then
-		pamdir=$2
-		shift 2
-		[ -f "$pamdir/sshd" ] || {
-			echo "sshd.sh: $pamdir/sshd missing" >&2
-			return 1
-		}
-	fi
+	while :; do
+		case ${1:-} in
+		--pam)
+			pamdir=$2
+			shift 2
+			[ -f "$pamdir/sshd" ] || {
+				echo "sshd.sh: $pamdir/sshd missing" >&2
+				return 1
+			} ;;
+		--breakglass)
+			bg_user=$2 bg_file=$3
+			shift 3 ;;
+		*)	break ;;
+		esac
+	done
 	kb_install_keys_cmd || return 1
 	for line in "$@"; do
 		case ${line,,} in permitrootlogin[[:space:]]*) rootlogin= ;; esac
@@ -169,11 +180,18 @@ sshd_start() {
 		sed -e "s|/usr/local/bin/keybound-keys|$KB_KEYS_CMD -c $conf|" \
 		    -e "s|^AuthorizedKeysCommandUser .*|AuthorizedKeysCommandUser $KB_CMD_USER|" \
 		    -e "s|^UsePAM .*|UsePAM $([ -n "$pamdir" ] && echo yes || echo no)|" \
+		    -e "s|^Match User breakglass\$|Match User $bg_user|" \
+		    -e "s|^\([[:space:]]*AuthorizedKeysFile\) /etc/ssh/breakglass_authorized_keys\$|\1 $bg_file|" \
 		    "$KB_SSHD_EXAMPLE"
 	} >"$SSHD_CONFIG"
 	grep -q "^AuthorizedKeysCommand $KB_KEYS_CMD -c $conf %u %f\$" \
 	    "$SSHD_CONFIG" || {
 		echo "sshd.sh: example drop-in has no AuthorizedKeysCommand" >&2
+		return 1
+	}
+	grep -qx "Match User $bg_user" "$SSHD_CONFIG" &&
+	    grep -qx "[[:space:]]*AuthorizedKeysFile $bg_file" "$SSHD_CONFIG" || {
+		echo "sshd.sh: example drop-in has no break-glass Match block" >&2
 		return 1
 	}
 	/usr/sbin/sshd -t -f "$SSHD_CONFIG" || return 1

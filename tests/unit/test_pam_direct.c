@@ -14,10 +14,16 @@
  * account's name: the test user is an account every system has (daemon,
  * bin, ...), looked up at start; a name that is no account is refused
  * with PAM_USER_UNKNOWN before the helper runs.
+ *
+ * exclude= (the break-glass account) steps aside for the accounts it names
+ * without running the helper, whatever the helper would say and whatever
+ * on_error says; it never turns a name that is no account, or an invalid
+ * one, into anything but PAM_USER_UNKNOWN.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -48,8 +54,15 @@ static pam_sm_fn sm_auth, sm_setcred;
 static pam_handle_t *pamh;
 static int info_msgs;
 static long successes, calls_total;
-/* The test account and the users= arguments naming it (set_account()). */
+/*
+ * The test account and the users= and exclude= arguments naming it
+ * (set_account()); exclude_upper names it in upper case, which is another
+ * name; exclude_full is exactly PK_USERS_MAX (4096) bytes ending with it,
+ * exclude_long one byte more.
+ */
 static char account[64], users_listed[96], users_only[80];
+static char exclude_listed[96], exclude_only[80], exclude_upper[80];
+static char exclude_full[8 + 4096 + 1], exclude_long[8 + 4097 + 1];
 
 #define MAXARGS 8
 
@@ -58,56 +71,86 @@ struct argset {
 	const char *words[MAXARGS];
 	int bad;		/* PAM_SERVICE_ERR expected */
 	int allow;		/* on_error=allow */
-	int scoped_out;		/* users= excludes the test user */
+	int scoped_out;		/* users= leaves the test user out */
 	int notify;
+	int excluded;		/* exclude= names the test user */
 };
 
 static const struct argset good_args[] = {
-	{ { NULL }, 0, 0, 0, 0 },
-	{ { "on_error=deny", NULL }, 0, 0, 0, 0 },
-	{ { "on_error=allow", NULL }, 0, 1, 0, 0 },
-	{ { "notify", "debug", NULL }, 0, 0, 0, 1 },
+	{ { NULL }, 0, 0, 0, 0, 0 },
+	{ { "on_error=deny", NULL }, 0, 0, 0, 0, 0 },
+	{ { "on_error=allow", NULL }, 0, 1, 0, 0, 0 },
+	{ { "notify", "debug", NULL }, 0, 0, 0, 1, 0 },
 	{ { "config=/etc/keybound/other.conf", "timeout=5", NULL },
-	    0, 0, 0, 0 },
-	{ { "users=root", NULL }, 0, 0, 1, 0 },
+	    0, 0, 0, 0, 0 },
+	{ { "users=root", NULL }, 0, 0, 1, 0, 0 },
 	{ { users_listed, "on_error=allow", NULL },
-	    0, 1, 0, 0 },
+	    0, 1, 0, 0, 0 },
 	{ { users_only, "notify", "on_error=deny", "debug",
-	    "timeout=120", "config=/x/y.conf", NULL }, 0, 0, 0, 1 },
+	    "timeout=120", "config=/x/y.conf", NULL }, 0, 0, 0, 1, 0 },
+	{ { "exclude=root", NULL }, 0, 0, 0, 0, 0 },
+	{ { exclude_upper, "notify", NULL }, 0, 0, 0, 1, 0 },
+	{ { users_only, "exclude=root,adm", NULL }, 0, 0, 0, 0, 0 },
+	{ { exclude_only, NULL }, 0, 0, 0, 0, 1 },
+	{ { exclude_listed, "on_error=deny", "notify", NULL }, 0, 0, 0, 1, 1 },
+	{ { "users=root", exclude_only, "debug", NULL }, 0, 0, 1, 0, 1 },
+	{ { exclude_full, "timeout=1", NULL }, 0, 0, 0, 0, 1 },
 };
 
 static const struct argset bad_args[] = {
-	{ { "bogus", NULL }, 1, 0, 0, 0 },
-	{ { "", NULL }, 1, 0, 0, 0 },
-	{ { "config=", NULL }, 1, 0, 0, 0 },
-	{ { "config=relative.conf", NULL }, 1, 0, 0, 0 },
-	{ { "config=/etc/a\nb", NULL }, 1, 0, 0, 0 },
-	{ { "config=/", NULL }, 1, 0, 0, 0 },
-	{ { "users=", NULL }, 1, 0, 0, 0 },
-	{ { "users=,root", NULL }, 1, 0, 0, 0 },
-	{ { "users=root,", NULL }, 1, 0, 0, 0 },
-	{ { "users=root,,adm", NULL }, 1, 0, 0, 0 },
-	{ { "users=-root", NULL }, 1, 0, 0, 0 },
-	{ { "users= root", NULL }, 1, 0, 0, 0 },
-	{ { "on_error=", NULL }, 1, 0, 0, 0 },
-	{ { "on_error=maybe", NULL }, 1, 0, 0, 0 },
-	{ { "on_error=ALLOW", NULL }, 1, 0, 0, 0 },
-	{ { "timeout=0", NULL }, 1, 0, 0, 0 },
-	{ { "timeout=-1", NULL }, 1, 0, 0, 0 },
-	{ { "timeout=121", NULL }, 1, 0, 0, 0 },
-	{ { "timeout=1x", NULL }, 1, 0, 0, 0 },
-	{ { "timeout= 5", NULL }, 1, 0, 0, 0 },
-	{ { "timeout=", NULL }, 1, 0, 0, 0 },
-	{ { "timeout=99999999999999999999", NULL }, 1, 0, 0, 0 },
-	{ { "notify=1", NULL }, 1, 0, 0, 0 },
-	{ { "debug=yes", NULL }, 1, 0, 0, 0 },
-	{ { "DEBUG", NULL }, 1, 0, 0, 0 },
-	{ { "use_first_pass", NULL }, 1, 0, 0, 0 },
-	{ { "notify", "notify", NULL }, 1, 0, 0, 0 },
-	{ { "on_error=deny", "on_error=allow", NULL }, 1, 0, 0, 0 },
-	{ { "config=/a", "config=/b", NULL }, 1, 0, 0, 0 },
-	{ { "on_error=allow", "users=root", "nonsense", NULL }, 1, 0, 0, 0 },
-	{ { "on_error=allow", "\x1b[31m", NULL }, 1, 0, 0, 0 },
+	{ { "bogus", NULL }, 1, 0, 0, 0, 0 },
+	{ { "", NULL }, 1, 0, 0, 0, 0 },
+	{ { "config=", NULL }, 1, 0, 0, 0, 0 },
+	{ { "config=relative.conf", NULL }, 1, 0, 0, 0, 0 },
+	{ { "config=/etc/a\nb", NULL }, 1, 0, 0, 0, 0 },
+	{ { "config=/", NULL }, 1, 0, 0, 0, 0 },
+	{ { "users=", NULL }, 1, 0, 0, 0, 0 },
+	{ { "users=,root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "users=root,", NULL }, 1, 0, 0, 0, 0 },
+	{ { "users=root,,adm", NULL }, 1, 0, 0, 0, 0 },
+	{ { "users=-root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "users= root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "on_error=", NULL }, 1, 0, 0, 0, 0 },
+	{ { "on_error=maybe", NULL }, 1, 0, 0, 0, 0 },
+	{ { "on_error=ALLOW", NULL }, 1, 0, 0, 0, 0 },
+	{ { "timeout=0", NULL }, 1, 0, 0, 0, 0 },
+	{ { "timeout=-1", NULL }, 1, 0, 0, 0, 0 },
+	{ { "timeout=121", NULL }, 1, 0, 0, 0, 0 },
+	{ { "timeout=1x", NULL }, 1, 0, 0, 0, 0 },
+	{ { "timeout= 5", NULL }, 1, 0, 0, 0, 0 },
+	{ { "timeout=", NULL }, 1, 0, 0, 0, 0 },
+	{ { "timeout=99999999999999999999", NULL }, 1, 0, 0, 0, 0 },
+	{ { "notify=1", NULL }, 1, 0, 0, 0, 0 },
+	{ { "debug=yes", NULL }, 1, 0, 0, 0, 0 },
+	{ { "DEBUG", NULL }, 1, 0, 0, 0, 0 },
+	{ { "use_first_pass", NULL }, 1, 0, 0, 0, 0 },
+	{ { "notify", "notify", NULL }, 1, 0, 0, 0, 0 },
+	{ { "on_error=deny", "on_error=allow", NULL }, 1, 0, 0, 0, 0 },
+	{ { "config=/a", "config=/b", NULL }, 1, 0, 0, 0, 0 },
+	{ { "on_error=allow", "users=root", "nonsense", NULL }, 1, 0, 0, 0, 0 },
+	{ { "on_error=allow", "\x1b[31m", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude", NULL }, 1, 0, 0, 0, 0 },
+	{ { "EXCLUDE=root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=,root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=root,", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=root,,adm", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=-root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude= root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=root ", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=ro\x01ot", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=ro\x7fot", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=\xff", NULL }, 1, 0, 0, 0, 0 },
+	{ { exclude_long, NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=root", "exclude=adm", NULL }, 1, 0, 0, 0, 0 },
+	{ { exclude_only, exclude_only, NULL }, 1, 0, 0, 0, 0 },
+	{ { "users=root", "exclude=root", NULL }, 1, 0, 0, 0, 0 },
+	{ { "users=root,adm", "exclude=lp,adm", NULL }, 1, 0, 0, 0, 0 },
+	{ { "exclude=adm,root", "users=root,adm", NULL }, 1, 0, 0, 0, 0 },
+	{ { users_only, exclude_only, NULL }, 1, 0, 0, 0, 0 },
+	{ { users_listed, exclude_listed, "on_error=allow", NULL },
+	    1, 0, 0, 0, 0 },
+	{ { exclude_only, "on_error=sometimes", NULL }, 1, 0, 0, 0, 0 },
 };
 
 #define NGOOD	(sizeof(good_args) / sizeof(good_args[0]))
@@ -282,7 +325,7 @@ expected_code(const struct argset *a, enum expect e)
 {
 	if (a->bad)
 		return PAM_SERVICE_ERR;
-	if (a->scoped_out)
+	if (a->scoped_out || a->excluded)
 		return PAM_IGNORE;
 	switch (e) {
 	case EXPECT_ATTACHED:
@@ -323,11 +366,13 @@ test_invalid_names(char **names, size_t n)
 static void
 test_hostile_names(char **names, size_t n)
 {
-	static const struct argset plain = { { NULL }, 0, 0, 0, 0 };
+	static const struct argset plain = { { NULL }, 0, 0, 0, 0, 0 };
 	static const struct argset allow = { { "on_error=allow", NULL },
-	    0, 1, 0, 0 };
+	    0, 1, 0, 0, 0 };
 	static const struct argset scoped = { { "users=root", NULL },
-	    0, 0, 1, 0 };
+	    0, 0, 1, 0, 0 };
+	struct argset excl = { { NULL }, 0, 0, 0, 0, 1 };
+	char exclude_name[8 + 256 + 1];
 	size_t i, m;
 	long before, runs = 0;
 
@@ -346,6 +391,15 @@ test_hostile_names(char **names, size_t n)
 			CHECK_EQ_INT(call_auth(&allow, names[i], 0),
 			    PAM_USER_UNKNOWN);
 			CHECK_EQ_INT(call_auth(&scoped, names[i], 0),
+			    PAM_USER_UNKNOWN);
+			/* Excluding a name that is no account changes nothing. */
+			snprintf(exclude_name, sizeof(exclude_name),
+			    "exclude=%s", names[i]);
+			if (strchr(names[i], ',') != NULL ||
+			    strlen(names[i]) > 256)
+				continue;
+			excl.words[0] = exclude_name;
+			CHECK_EQ_INT(call_auth(&excl, names[i], 0),
 			    PAM_USER_UNKNOWN);
 		}
 	}
@@ -419,7 +473,8 @@ test_outcomes(void)
 			CHECK_EQ_INT(call_auth(&good_args[j], account, 0),
 			    expect);
 			CHECK_EQ_INT(helper_calls(), before +
-			    (good_args[j].scoped_out ? 0 : 1));
+			    (good_args[j].scoped_out || good_args[j].excluded ?
+			    0 : 1));
 			CHECK_EQ_INT(info_msgs, good_args[j].notify &&
 			    expect == PAM_AUTH_ERR ? 1 : 0);
 		}
@@ -435,7 +490,7 @@ test_outcomes(void)
 static void
 test_notify_silent(void)
 {
-	static const struct argset notify = { { "notify", NULL }, 0, 0, 0, 1 };
+	static const struct argset notify = { { "notify", NULL }, 0, 0, 0, 1, 0 };
 
 	set_mode("exit 0");
 	info_msgs = 0;
@@ -450,9 +505,9 @@ test_notify_silent(void)
 static void
 test_helper_broken(void)
 {
-	static const struct argset deny = { { NULL }, 0, 0, 0, 0 };
+	static const struct argset deny = { { NULL }, 0, 0, 0, 0, 0 };
 	static const struct argset allow = { { "on_error=allow", NULL },
-	    0, 1, 0, 0 };
+	    0, 1, 0, 0, 0 };
 	char plain_file[128];
 	const char *targets[] = { NULL, plain_file, "/" };
 	size_t i;
@@ -478,9 +533,9 @@ static void
 test_timeout(void)
 {
 	static const struct argset deny = { { "timeout=1", NULL },
-	    0, 0, 0, 0 };
+	    0, 0, 0, 0, 0 };
 	static const struct argset allow = { { "timeout=1",
-	    "on_error=allow", NULL }, 0, 1, 0, 0 };
+	    "on_error=allow", NULL }, 0, 1, 0, 0, 0 };
 	long t0, ms;
 
 	set_mode("sleep 30");
@@ -498,7 +553,7 @@ test_timeout(void)
 static void
 test_sigchld_ignored(void)
 {
-	static const struct argset plain = { { NULL }, 0, 0, 0, 0 };
+	static const struct argset plain = { { NULL }, 0, 0, 0, 0, 0 };
 	struct sigaction ign, old, now;
 
 	memset(&ign, 0, sizeof(ign));
@@ -519,7 +574,7 @@ static void
 test_sigchld_blocked(void)
 {
 	static const struct argset plain = { { "timeout=2", NULL },
-	    0, 0, 0, 0 };
+	    0, 0, 0, 0, 0 };
 	sigset_t block, old, now;
 	long t0;
 
@@ -585,6 +640,31 @@ copy_file(const char *from, const char *to, mode_t mode)
 }
 
 /*
+ * "exclude=" and a list of exactly listlen bytes: one-letter entries (and
+ * one two-letter entry to make the length come out), then the account.
+ */
+static int
+fill_list(char *buf, size_t bufsz, size_t listlen)
+{
+	size_t alen = strlen(account), o = 8, end;
+
+	if (listlen < alen + 3 || 8 + listlen + 1 > bufsz)
+		return -1;
+	memcpy(buf, "exclude=", 8);
+	end = 8 + listlen - alen;
+	if ((end - o) % 2 == 1) {
+		memcpy(buf + o, "xx,", 3);
+		o += 3;
+	}
+	while (o < end) {
+		memcpy(buf + o, "x,", 2);
+		o += 2;
+	}
+	memcpy(buf + o, account, alen + 1);
+	return strlen(buf + 8) == listlen ? 0 : -1;
+}
+
+/*
  * The test user: an account every system has, not root (users=root must
  * leave it out), spelled as the database spells it.
  */
@@ -595,6 +675,7 @@ set_account(void)
 	    "nobody" };
 	struct passwd *pw;
 	size_t i;
+	char *p;
 
 	for (i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
 		if ((pw = getpwnam(candidates[i])) == NULL || pw->pw_uid == 0 ||
@@ -604,6 +685,17 @@ set_account(void)
 		snprintf(users_listed, sizeof(users_listed),
 		    "users=root,%s,adm", account);
 		snprintf(users_only, sizeof(users_only), "users=%s", account);
+		snprintf(exclude_listed, sizeof(exclude_listed),
+		    "exclude=root,%s,adm", account);
+		snprintf(exclude_only, sizeof(exclude_only), "exclude=%s",
+		    account);
+		snprintf(exclude_upper, sizeof(exclude_upper), "exclude=%s",
+		    account);
+		for (p = exclude_upper + 8; *p != '\0'; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (fill_list(exclude_full, sizeof(exclude_full), 4096) != 0 ||
+		    fill_list(exclude_long, sizeof(exclude_long), 4097) != 0)
+			return -1;
 		return 0;
 	}
 	fprintf(stderr, "no account among daemon, bin, sys, nobody\n");
