@@ -227,6 +227,48 @@ fuzz_value(const unsigned char *v, size_t len)
 	free(inst);
 }
 
+/*
+ * A template whose first subject item is an attachment (%u@%i), widened
+ * to host groups: the result is one well-formed filter again, with the
+ * user and groups only inside escaped values.
+ */
+static void
+fuzz_targets(const char *tmpl, const char *user, const char *inst)
+{
+	static const char *const groups[] = { "web", "db:1", "a-b_c" };
+	struct filter_item it[KB_FILTER_MAX_SUBJECT_ITEMS];
+	char *out = NULL, *plain = NULL;
+	size_t n, i;
+
+	if (filter_template_items(tmpl, it, KB_FILTER_MAX_SUBJECT_ITEMS,
+	    &n) != 0)
+		return;
+	for (i = 0; i < n && i < KB_FILTER_MAX_SUBJECT_ITEMS; i++)
+		if (it[i].targets)
+			break;
+	if (i == n || i == KB_FILTER_MAX_SUBJECT_ITEMS)
+		return;
+	if (filter_expand_targets(tmpl, &it[i], user, inst, groups, 3,
+	    "SHA256:x", &out) != 0 ||
+	    filter_expand_targets(tmpl, &it[i], "u", "i", groups, 3, "f",
+	    &plain) != 0)
+		abort();
+	/* the user's bytes never change the filter's structure */
+	if (filter_template_check(plain, NULL) != 0)
+		abort();
+	{
+		char *s1 = skeleton(out), *s2 = skeleton(plain);
+
+		if (strcmp(s1, s2) != 0)
+			abort();
+		check_balanced(s1);
+		free(s1);
+		free(s2);
+	}
+	free(out);
+	free(plain);
+}
+
 static void
 fuzz_template(const unsigned char *d, size_t len)
 {
@@ -252,6 +294,7 @@ fuzz_template(const unsigned char *d, size_t len)
 		check_balanced(s1);
 		free(s1);
 		free(s2);
+		fuzz_targets(tmpl, user, inst);
 	} else {
 		/* must not crash, whatever it returns */
 		if (filter_expand(tmpl, user, inst, NULL, &out) != 0 &&
