@@ -191,6 +191,7 @@ uninstall:
 
 # dpkg-buildpackage runs in a copy of the tree under $(B)/deb, so the
 # source tree gets no debian/ build products; the .deb files end up in $(B)/.
+DEB_JOBS ?= auto
 DEB_TREE := Makefile LICENSE README.md admin config-examples debian keycmd \
 	lib man pam_module
 deb:
@@ -198,7 +199,7 @@ deb:
 	mkdir -p $(B)/deb/keybound
 	tar -cf - $(DEB_TREE) | tar -C $(B)/deb/keybound -xf -
 	cd $(B)/deb/keybound && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-	    dpkg-buildpackage -us -uc -b
+	    dpkg-buildpackage -us -uc -b -J$(DEB_JOBS)
 	cp $(B)/deb/*.deb $(B)/
 
 clean:
