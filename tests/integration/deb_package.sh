@@ -272,13 +272,16 @@ stage_chroot() {
 	rc=$?
 	sed 's/^/  dpkg: /' "$KB_T/dpkg-i.log"
 	check_eq "$rc" 0 "dpkg -i keybound libpam-keybound"
+	[ "$(dpkg_info_files)" -gt 0 ] &&
+	    ok "dpkg's database holds $(dpkg_info_files) files of the packages" ||
+	    not_ok "no keybound file in /var/lib/dpkg/info after dpkg -i"
 	check_eq "$(getent passwd keybound | cut -d: -f6,7)" \
 	    /nonexistent:/usr/sbin/nologin "user keybound created: no home, no shell"
 	check_eq "$(stat -c '%U:%G %a' /var/cache/keybound 2>&1)" \
 	    "keybound:keybound 700" "/var/cache/keybound: keybound:keybound 0700"
 	check_eq "$(sha256sum </etc/pam.d/common-auth)" "$before_auth" \
 	    "installing leaves common-auth as it was (profile off by default)"
-	check_eq "$(ls /etc/ssh/sshd_config.d/ | grep -c keybound)" 0 \
+	check_eq "$(find /etc/ssh/sshd_config.d/ -name '*keybound*' | wc -l)" 0 \
 	    "installing writes no sshd drop-in"
 	check_eq "$(strings "/usr/lib/$ma/security/pam_keybound.so" |
 	    grep -E '/keybound-keys$')" /usr/bin/keybound-keys \
@@ -376,8 +379,7 @@ stage_chroot() {
 		fi
 	done
 	[ $rc = 0 ] && ok "after the purge none of the $(echo "$shipped" | wc -l) installed files nor /var/cache/keybound remains"
-	check_eq "$(ls /var/lib/dpkg/info/ | grep -cE '^(keybound|libpam-keybound)[.:]')" \
-	    0 "dpkg's database forgot both packages"
+	check_eq "$(dpkg_info_files)" 0 "dpkg's database forgot both packages"
 	getent passwd keybound >/dev/null &&
 	    ok "user keybound kept after the purge (README.Debian says why)" ||
 	    not_ok "the purge removed user keybound"
@@ -410,6 +412,12 @@ stage_chroot() {
 	[ -e /var/cache/keybound ] && not_ok "purge left /var/cache/keybound" ||
 	    ok "purge removed /var/cache/keybound"
 	kb_done
+}
+
+# dpkg_info_files: how many files dpkg keeps about our packages.
+dpkg_info_files() {
+	find /var/lib/dpkg/info/ \( -name 'keybound[.:]*' -o \
+	    -name 'libpam-keybound[.:]*' \) | wc -l
 }
 
 # start_sshd: Debian's own /etc/ssh/sshd_config (which includes the
