@@ -9,6 +9,8 @@
 #   make bench        keybound against its peers, side by side
 #   make bench-revocation  detach -> refused, directory up, down, flapping
 #   make install      PREFIX, DESTDIR, BINDIR, PAMDIR, MANDIR
+#   make deb          the Debian packages keybound and libpam-keybound, into
+#                     $(B)/ (dpkg-buildpackage on a copy of the tree)
 #
 # One test:  make && tests/run tests/integration/keycmd_basic.sh
 
@@ -78,7 +80,7 @@ TOOLS	:= $(TOOL_SRC:%.c=$(B)/%)
 FUZZERS	:= $(FUZZ_SRC:%.c=$(B)/%)
 
 .PHONY: FORCE all check check-asan check-valgrind fuzz fuzz-build deps demo bench \
-	bench-revocation \
+	bench-revocation deb \
 	install uninstall clean tests
 
 all: $(LIBKB) $(PROGS) tests
@@ -87,7 +89,7 @@ tests: $(UNITS) $(TOOLS)
 
 $(B)/%.o: %.c $(wildcard lib/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(KB_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(KB_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/lib/directory.o: KB_CFLAGS += -DKB_LDAP_SONAME='"$(LDAP_SONAME)"'
 
@@ -99,10 +101,10 @@ $(LIBKB): $(LIB_OBJ)
 # No $(LDAP_LIBS): a cache hit must not map libldap (tests/integration/
 # keycmd_lazy_ldap.sh); dlopen() is in glibc's libc.
 $(B)/keybound-keys: $(KEYCMD_SRC:%.c=$(B)/%.o) $(LIBKB)
-	$(CC) $(CFLAGS) $(KB_LDFLAGS) -pie -o $@ $^ $(CRYPTO_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(CRYPTO_LIBS) -lpthread
 
 $(B)/keybound: $(ADMIN_SRC:%.c=$(B)/%.o) $(LIBKB)
-	$(CC) $(CFLAGS) $(KB_LDFLAGS) -pie -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
 
 # The helper path is compiled into the PAM module: rebuild it whenever
 # KB_HELPER (BINDIR, PREFIX) changes, so `make PREFIX=/usr install` after a
@@ -115,16 +117,16 @@ $(PAM_SRC:%.c=$(B)/%.o): $(HELPER_STAMP)
 FORCE:
 
 $(B)/pam_keybound.so: $(PAM_SRC:%.c=$(B)/%.o) $(LIBKB) pam_module/pam_keybound.map
-	$(CC) $(CFLAGS) $(KB_LDFLAGS) -shared \
+	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -shared \
 	    -Wl,--version-script=pam_module/pam_keybound.map \
 	    -o $@ $(PAM_SRC:%.c=$(B)/%.o) $(LIBKB) $(PAM_LIBS)
 
 # Unit tests and test tools link the whole library and every dependency.
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIBKB)
-	$(CC) $(CFLAGS) $(KB_LDFLAGS) -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) $(PAM_LIBS) -lpthread -ldl
+	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) $(PAM_LIBS) -lpthread -ldl
 
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIBKB)
-	$(CC) $(CFLAGS) $(KB_LDFLAGS) -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) $(PAM_LIBS) -lpthread -ldl
+	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) $(PAM_LIBS) -lpthread -ldl
 
 # libFuzzer targets: clang, ASan+UBSan, the library sources compiled in.
 FUZZ_CC	?= clang
@@ -166,7 +168,8 @@ bench: deps all
 bench-revocation: deps all
 	bench/revocation.sh
 
-install: all
+# Only what is installed: the unit tests and test tools are not needed.
+install: $(LIBKB) $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PAMDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8
@@ -185,6 +188,19 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/keybound.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man8/keybound-keys.8 \
 	    $(DESTDIR)$(MANDIR)/man8/pam_keybound.8
+
+# dpkg-buildpackage runs in a copy of the tree under $(B)/deb, so the
+# source tree gets no debian/ build products; the .deb files end up in $(B)/.
+DEB_JOBS ?= auto
+DEB_TREE := Makefile LICENSE README.md admin config-examples debian keycmd \
+	lib man pam_module
+deb:
+	rm -rf $(B)/deb
+	mkdir -p $(B)/deb/keybound
+	tar -cf - $(DEB_TREE) | tar -C $(B)/deb/keybound -xf -
+	cd $(B)/deb/keybound && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    dpkg-buildpackage -us -uc -b -J$(DEB_JOBS)
+	cp $(B)/deb/*.deb $(B)/
 
 clean:
 	rm -rf $(B)
