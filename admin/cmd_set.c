@@ -175,16 +175,15 @@ set_parse(struct kb_admin *a, int argc, char **argv, struct setting *s)
 	return EXIT_OK;
 }
 
-/* One modify replacing (or removing) the chosen attributes. */
 /*
- * One modify of the settings, guarded by an assertion that the entry is a
- * key pair.  Two fallbacks for Active Directory: it
- * has no assertion control, so the key pair is read first and the modify
- * sent unguarded (an entry deleted meanwhile still fails the modify, and
- * the schema allows keyboundNotAfter and keyboundKeyOptions only on key
- * pairs); and its GeneralizedTime syntax (2.5.5.11) wants the form
- * "YYYYMMDDHHMMSS.0Z" (Samba refuses the short one), so a refused expiry
- * is sent again in that form.
+ * One modify replacing (or removing) the chosen attributes, guarded by an
+ * assertion that the entry is a key pair.  Two fallbacks for Active
+ * Directory: it has no assertion control, so the key pair is read first
+ * and the modify sent unguarded (an entry deleted meanwhile still fails
+ * the modify, and the schema allows keyboundNotAfter and
+ * keyboundKeyOptions only on key pairs); and its GeneralizedTime syntax
+ * (2.5.5.11) wants the form "YYYYMMDDHHMMSS.0Z" (Samba refuses the short
+ * one), so a refused expiry is sent again in that form.
  */
 static int
 set_apply(struct kb_admin *a, const char *name, const struct setting *s)
