@@ -12,8 +12,9 @@
  * Active Directory has no assertion control (RFC 4528) and refuses the
  * delete as an unavailable critical extension.  delete then reads the key
  * pair, refuses if it is attached, and deletes it unguarded: an attach
- * landing between the read and the delete is lost with the entry (the
- * key logs in nowhere; fails closed).
+ * landing between the read and the delete is lost with the entry, as if
+ * the delete had come after a detach (the key logs in nowhere and the
+ * user's password is no longer refused there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,8 +616,10 @@ delete_unguarded(struct kb_admin *a, const char *name, const char *dn)
 
 	if ((r = pair_read(a, name, &p)) != 0)
 		return r;
-	r = p->nattach > 0 ? KB_ERR_DIR_ASSERTION : dir_delete(a->dir, dn,
-	    NULL);
+	if (p->nattach > 0)
+		r = KB_ERR_DIR_ASSERTION;
+	else
+		r = dir_delete(a->dir, dn, NULL);
 	pair_free(p);
 	return r;
 }
