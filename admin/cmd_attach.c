@@ -8,6 +8,13 @@
  * adds meanwhile is never lost); delete carries an assertion that no
  * attachment exists, so an attach racing it either lands first (and the
  * delete fails) or finds no entry (and the attach fails).
+ *
+ * Active Directory has no assertion control (RFC 4528) and refuses the
+ * delete as an unavailable critical extension.  delete then reads the key
+ * pair, refuses if it is attached, and deletes it unguarded: an attach
+ * landing between the read and the delete is lost with the entry, as if
+ * the delete had come after a detach (the key logs in nowhere and the
+ * user's password is no longer refused there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,6 +603,27 @@ delete_refused(struct kb_admin *a, const char *name)
 	pair_free(p);
 }
 
+/*
+ * delete for servers without the assertion control: read, refuse an
+ * attached key pair (KB_ERR_DIR_ASSERTION, as the control would), then
+ * delete without a guard.
+ */
+static int
+delete_unguarded(struct kb_admin *a, const char *name, const char *dn)
+{
+	struct kb_pair *p = NULL;
+	int r;
+
+	if ((r = pair_read(a, name, &p)) != 0)
+		return r;
+	if (p->nattach > 0)
+		r = KB_ERR_DIR_ASSERTION;
+	else
+		r = dir_delete(a->dir, dn, NULL);
+	pair_free(p);
+	return r;
+}
+
 int
 cmd_delete(struct kb_admin *a, int argc, char **argv)
 {
@@ -624,6 +652,8 @@ cmd_delete(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	}
 	r = dir_delete(a->dir, dn, DELETE_ASSERTION);
+	if (r == KB_ERR_DIR_NO_CONTROL)
+		r = delete_unguarded(a, name, dn);
 	if (r == KB_ERR_DIR_ASSERTION)
 		delete_refused(a, name);
 	else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)

@@ -175,17 +175,27 @@ set_parse(struct kb_admin *a, int argc, char **argv, struct setting *s)
 	return EXIT_OK;
 }
 
-/* One modify replacing (or removing) the chosen attributes. */
+/*
+ * One modify replacing (or removing) the chosen attributes, guarded by an
+ * assertion that the entry is a key pair.  Two fallbacks for Active
+ * Directory: it has no assertion control, so the key pair is read first
+ * and the modify sent unguarded (an entry deleted meanwhile still fails
+ * the modify, and the schema allows keyboundNotAfter and
+ * keyboundKeyOptions only on key pairs); and its GeneralizedTime syntax
+ * (2.5.5.11) wants the form "YYYYMMDDHHMMSS.0Z" (Samba refuses the short
+ * one), so a refused expiry is sent again in that form.
+ */
 static int
 set_apply(struct kb_admin *a, const char *name, const struct setting *s)
 {
 	static const char *const attrs[SETTINGS] = { AT_NOTAFTER, AT_OPTIONS,
 	    AT_DESC };
 	struct kb_mod mods[SETTINGS];
-	const char *vals[SETTINGS][2];
-	char *dn = NULL;
+	struct kb_pair *p = NULL;
+	const char *vals[SETTINGS][2], *assertion = SET_ASSERTION;
+	char *dn = NULL, adtime[TIME_GTIME_LEN + 2];
 	size_t nmods = 0;
-	int i, r;
+	int i, r, round;
 
 	for (i = 0; i < SETTINGS; i++) {
 		if (!s[i].set)
@@ -199,7 +209,24 @@ set_apply(struct kb_admin *a, const char *name, const struct setting *s)
 	}
 	if ((r = admin_pair_dn(a, name, &dn)) != 0)
 		return r;
-	r = dir_modify(a->dir, dn, mods, nmods, SET_ASSERTION, 0);
+	/* at most one fallback of each kind */
+	for (round = 0; round < 3; round++) {
+		r = dir_modify(a->dir, dn, mods, nmods, assertion, 0);
+		if (r == KB_ERR_DIR_NO_CONTROL && assertion != NULL) {
+			if ((r = pair_read(a, name, &p)) != 0)
+				break;
+			pair_free(p);
+			p = NULL;
+			assertion = NULL;
+		} else if (r == KB_ERR_DIR_SYNTAX && s[0].set &&
+		    s[0].value != NULL && vals[0][0] != adtime &&
+		    strlen(s[0].value) == TIME_GTIME_LEN - 1) {
+			(void)snprintf(adtime, sizeof(adtime), "%.*s.0Z",
+			    TIME_GTIME_LEN - 2, s[0].value);
+			vals[0][0] = adtime;
+		} else
+			break;
+	}
 	free(dn);
 	return r;
 }

@@ -70,6 +70,8 @@ enum kb_err {
 	KB_ERR_DIR_PROTOCOL = -80,	/* unexpected reply or result */
 	KB_ERR_DIR_TIMEOUT = -81,	/* the overall deadline passed */
 	KB_ERR_DIR_REFUSED = -82,	/* server refused the operation */
+	KB_ERR_DIR_NO_CONTROL = -83,	/* a critical control is unsupported */
+	KB_ERR_DIR_SYNTAX = -84,	/* a value's syntax was refused */
 
 	/* cache */
 	KB_ERR_CACHE_MISS = -90,

@@ -105,6 +105,8 @@ w add "$DN" objectClass=keyboundKeyPair cn=web-01 \
     "keyboundPublicKey=$KEY" "keyboundFingerprint=$FP"
 w modify "$DN" "add:keyboundPublicKey=$KEY-second"
 check_eq "$rc" 82 "second public key: KB_ERR_DIR_REFUSED"
+w modify "$DN" replace:keyboundNotAfter=tomorrow
+check_eq "$rc" 84 "a value of the wrong syntax: KB_ERR_DIR_SYNTAX"
 
 # Anonymous writes are refused: slapd requires authentication for them.
 "$T" -c "$KB_T/kb.conf" modify "$DN" add:keyboundAttachment=mallory@h1 \

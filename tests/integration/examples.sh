@@ -38,6 +38,13 @@ conf=$EX/keybound.conf
 "$CONFCHECK" -o "$conf" >"$KB_T/as-shipped.out" 2>"$KB_T/as-shipped.err"
 check_eq "$?" 0 "config-examples/keybound.conf accepted by the real parser"
 check_eq "$(cat "$KB_T/as-shipped.err")" "" "no problem reported for it"
+# The Active Directory examples (run against a DC by samba_ad.sh, which
+# skips where Samba cannot run) parse wherever this test runs.
+for f in ad/keybound.conf ad/keybound-custom.conf; do
+	"$CONFCHECK" -o "$EX/$f" >/dev/null 2>"$KB_T/ad.err"
+	check_eq "$?:$(cat "$KB_T/ad.err")" 0: \
+	    "config-examples/$f accepted by the real parser"
+done
 
 # Every "#keyword value" line shown at its default, uncommented, changes
 # nothing: the documented defaults are the real ones.  Keywords whose
@@ -141,6 +148,11 @@ arc=$(sed -n 's/^ *arc *\(2\.25\.[0-9]*\).*/\1/p' "$EX/schema/OIDS.md")
 [ -n "$arc" ] && grep -qF "$arc" "$EX/389ds-and-ad.md" &&
     ok "config-examples/389ds-and-ad.md names the schema's OID arc" ||
     not_ok "389ds-and-ad.md does not name the OID arc ${arc:-?}"
+adarc=$(sed -n 's/^ *AD arc *\([0-9.]*\)$/\1/p' "$EX/schema/OIDS.md")
+[ -n "$adarc" ] && grep -qF "$adarc" "$EX/389ds-and-ad.md" &&
+    grep -qF "$adarc" "$EX/schema/keybound-ad.ldif" &&
+    ok "389ds-and-ad.md and keybound-ad.ldif name the AD arc of OIDS.md" ||
+    not_ok "the AD arc ${adarc:-?} is not in 389ds-and-ad.md and keybound-ad.ldif"
 for a in $(sed -n "s/.*NAME '\(keybound[A-Za-z]*\)'.*/\1/p" \
     "$EX/schema/keybound.schema"); do
 	grep -q "$a" "$EX/389ds-and-ad.md" ||

@@ -123,6 +123,85 @@ grep -q "keyboundAttachment eq" "$S/OIDS.md" &&
     ok "OIDS.md recommends the equality indexes" ||
     not_ok "index recommendations missing from OIDS.md"
 
+# keybound-ad.ldif (Active Directory): the same names, the AD arc of
+# OIDS.md with the same suffixes, AD's syntaxes, single-valuedness and
+# indexes as keybound.schema says.  tests/integration/samba_ad.sh loads it
+# into a real DC; this check runs where Samba cannot.
+AD=$S/keybound-ad.ldif
+# adval NAME ATTR: the values of ATTR in the record whose cn is NAME.
+adval() {
+	awk -v n="$1" -v a="$2" 'BEGIN { RS = ""; FS = "\n" }
+	{
+		hit = 0
+		for (i = 1; i <= NF; i++) if ($i == "cn: " n) hit = 1
+		if (hit) for (i = 1; i <= NF; i++)
+			if (index($i, a ": ") == 1) print substr($i, length(a) + 3)
+	}' "$AD" | sort | tr '\n' ' ' | sed 's/ $//'
+}
+u=$(printf '%s' "$uuid" | tr -d '-' | tr a-f A-F)
+adarc="1.2.840.113556.1.8000.2554"
+for range in 1:4 5:8 9:12 13:16 17:20 21:26 27:32; do
+	adarc="$adarc.$(echo "ibase=16; $(printf '%s' "$u" |
+	    cut -c"${range%:*}-${range#*:}")" | bc)"
+done
+grep -q "^ *AD arc *$adarc\$" "$S/OIDS.md" &&
+    ok "OIDS.md records the AD arc: the UUID split as Microsoft's generator does" ||
+    not_ok "OIDS.md lacks the AD arc $adarc"
+LC_ALL=C grep -nv '^#\|^$\|^[A-Za-z]*:\( .*\)\{0,1\}$\|^-$' "$AD" >"$KB_T/ad.bad"
+check_eq "$(cat "$KB_T/ad.bad")" "" \
+    "keybound-ad.ldif: comments, attr: value lines and separators only"
+while read -r kind oid name; do
+	adoid=$adarc${oid#"$arc"}
+	check_eq "$(adval "$name" dn)" "CN=$name,CN=Schema,CN=Configuration,DC=X" \
+	    "AD: $name in the schema container"
+	check_eq "$(adval "$name" lDAPDisplayName)" "$name" \
+	    "AD: $name as lDAPDisplayName"
+	if [ "$kind" = at ]; then
+		check_eq "$(adval "$name" attributeID)" "$adoid" \
+		    "AD: $name attributeID under the AD arc"
+		def=$(grep "NAME '$name'" "$KB_T/schema.defs")
+		case "$def" in
+		*" SYNTAX 1.3.6.1.4.1.1466.115.121.1.24"*) want="2.5.5.11 24" ;;
+		*" SYNTAX 1.3.6.1.4.1.1466.115.121.1.26"*) want="2.5.5.5 22" ;;
+		*) want="?" ;;
+		esac
+		check_eq "$(adval "$name" attributeSyntax) $(adval "$name" oMSyntax)" \
+		    "$want" "AD: $name syntax matches keybound.schema"
+		case "$def" in
+		*SINGLE-VALUE*) want=TRUE ;;
+		*) want=FALSE ;;
+		esac
+		check_eq "$(adval "$name" isSingleValued)" "$want" \
+		    "AD: $name isSingleValued $want"
+		case "$name" in
+		keyboundAttachment|keyboundFingerprint) want=1 ;;
+		*) want=0 ;;
+		esac
+		check_eq "$(adval "$name" searchFlags)" "$want" \
+		    "AD: $name searchFlags $want"
+		check_eq "$(adval "$name" objectClass)" "attributeSchema top" \
+		    "AD: $name is an attributeSchema"
+	else
+		check_eq "$(adval "$name" governsID)" "$adoid" \
+		    "AD: $name governsID under the AD arc"
+		check_eq "$(adval "$name" objectClass)" "classSchema top" \
+		    "AD: $name is a classSchema"
+		check_eq "$(adval "$name" objectClassCategory)/$(adval "$name" subClassOf)/$(adval "$name" rDNAttID)" \
+		    "1/top/cn" "AD: $name structural, under top, named by cn"
+		check_eq "$(adval "$name" mustContain)" \
+		    "cn keyboundFingerprint keyboundPublicKey" \
+		    "AD: $name mustContain as keybound.schema's MUST"
+		check_eq "$(adval "$name" mayContain)" \
+		    "description keyboundAttachment keyboundKeyOptions keyboundNotAfter" \
+		    "AD: $name mayContain as keybound.schema's MAY"
+	fi
+done <"$KB_T/schema.pairs"
+# the attributes are in the schema cache before the class names them
+awk '/^changetype: add/ { n++ } /^add: schemaUpdateNow/ { print n }' \
+    "$AD" >"$KB_T/ad.updates"
+check_eq "$(tr '\n' ' ' <"$KB_T/ad.updates")" "5 6 " \
+    "AD: schemaUpdateNow after the attributes and after the class"
+
 # slapd loads the cn=config LDIF; its subschema shows our definitions.
 slapd_start || fail "slapd did not start with keybound.ldif"
 ok "slapd started from keybound.ldif"
