@@ -184,6 +184,11 @@ check_eq "$(stat -c '%U:%G %a' /var/cache/keybound)" "keybound:keybound 700" \
     ok "the reader's password file is gone from ~"
 check_eq "$(grep -nE '^(auth|@include common-auth)' /etc/pam.d/sshd | head -n 1 | cut -d: -f2-)" \
     "auth       required     pam_keybound.so" "pam_keybound.so is first in sshd's auth stack"
+# The PAM block prints what the README says it shows.
+pam_out=$(grep -l 'pam_keybound' "$KB_T"/blocks/*instance.sh | tail -n 1)
+shows=$(sed -n '/^which shows$/,/^[^ ]/p' "$README" | sed -n 's/^    //p')
+check_eq "$(cat "$KB_T/$(basename "$pam_out").out")" "$shows" \
+    "the PAM line block prints what the README shows"
 kb_syslog_wait "sshd\\[$sshd_pid\\]: Received SIGHUP" 5 &&
     ok "sshd was reloaded through /run/sshd.pid" || not_ok "sshd got no SIGHUP"
 # after the re-exec sshd listens again
