@@ -83,7 +83,7 @@ port=$(kb_free_port) || fail "no free port"
     -h "ldap://127.0.0.1:$port/ ldapi:///" </dev/null >"$KB_T/slapd.log" 2>&1 &
 slapd_pid=$!
 kb_kill_at_exit "$slapd_pid"
-for i in $(seq 1 200); do
+for _ in $(seq 1 200); do
 	ldapwhoami -Y EXTERNAL -H ldapi:/// >/dev/null 2>&1 && break
 	kill -0 "$slapd_pid" 2>/dev/null || break
 	sleep 0.05
@@ -115,9 +115,9 @@ alice_pw="Kb-$$-secret-pw"
 # (/etc/passwd.lock) is the host's, seen through the overlay: another test
 # adding a user holds it for a moment.
 add_user() {
-	local i hash
+	local _ hash
 	hash=$(printf '%s\n' "$alice_pw" | openssl passwd -6 -stdin) || return 1
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		useradd -M -d / -s /bin/sh -p "$hash" "$1" 2>"$KB_T/useradd.err" &&
 		    return 0
 		grep -q 'lock' "$KB_T/useradd.err" || break
@@ -198,7 +198,7 @@ check_eq "$(cat "$KB_T/$(basename "$pam_out").out")" "$shows" \
 kb_syslog_wait "sshd\\[$sshd_pid\\]: Received SIGHUP" 5 &&
     ok "sshd was reloaded through /run/sshd.pid" || not_ok "sshd got no SIGHUP"
 # after the re-exec sshd listens again
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	[ "$(grep -c "sshd\\[$sshd_pid\\]: Server listening on 127.0.0.1 port $SSHD_PORT" "$KB_SYSLOG")" -ge 2 ] && break
 	sleep 0.05
 done
@@ -233,8 +233,8 @@ keybound -D cn=keybound-reader,ou=services,dc=example,dc=com \
 # attached" gives way.
 has_keys() { keybound-keys --has-keys alice >/dev/null 2>&1; echo $?; }
 wait_has_keys() {	# wait_has_keys STATUS: poll for up to 10 s + margin
-	local i
-	for i in $(seq 1 150); do
+	local _
+	for _ in $(seq 1 150); do
 		[ "$(has_keys)" = "$1" ] && return 0
 		sleep 0.1
 	done
