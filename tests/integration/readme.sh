@@ -116,6 +116,13 @@ grep -q '^| keybound-keys, cache hit' "$README" &&
     not_ok "README has no performance table"
 check_eq "$(grep -c '^```$' "$KB_SRC/bench/README.md" | awk '{print ($1 >= 6)}')" 1 \
     "bench/README.md holds the result tables"
+# the replication notes moved next to their LDIF, and speak of all of it
+rep=config-examples/replication/README.md
+grep -qF "]($rep)" "$README" && ok "README links $rep" ||
+    not_ok "README does not link $rep"
+for f in $(cd "$KB_SRC/config-examples/replication" && ls ./*.ldif); do
+	grep -qF "${f#./}" "$KB_SRC/$rep" || not_ok "$rep does not mention ${f#./}"
+done
 # every relative link resolves
 while IFS= read -r l; do
 	f=${l%%#*}
