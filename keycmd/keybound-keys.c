@@ -12,8 +12,8 @@
  * sshd discards stderr and sets no timeout, so every decision goes to
  * syslog and one monotonic deadline bounds the whole run.  Run by hand
  * with stderr on a terminal, the warning and error lines also go to
- * stderr, so "keybound-keys USER" says why it printed nothing.  libldap's first
- * call may block in a DNS lookup of the host's own name far beyond any
+ * stderr, so "keybound-keys USER" says why it printed nothing.  libldap's
+ * first call may block in a DNS lookup of the host's own name far beyond any
  * timeout, so the directory lookup runs under a watchdog thread that
  * answers from the cache (or fails) at the deadline; whichever of the two
  * claims the answer first is the only one that writes stdout.
@@ -622,8 +622,10 @@ main(int argc, char **argv)
 	clock_now(&rn.start);
 	stderr_tty = isatty(2);
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		/* asked for: stdout, exit 0, no lookup and no log line */
 		usage(stdout);
-		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_USAGE;
+		code = fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_USAGE;
+		goto out;
 	}
 	log_open("keybound-keys");
 	if (parse_args(argc, argv, &rn) != 0) {
