@@ -188,6 +188,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/keybound.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man8/keybound-keys.8 \
 	    $(DESTDIR)$(MANDIR)/man8/pam_keybound.8
+	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 2>/dev/null
 
 # dpkg-buildpackage runs in a copy of the tree under $(B)/deb, so the
 # source tree gets no debian/ build products; the .deb files end up in $(B)/.

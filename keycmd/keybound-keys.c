@@ -10,8 +10,10 @@
  * usable key pair is attached, 3 if none, 1 and 2 as above.
  *
  * sshd discards stderr and sets no timeout, so every decision goes to
- * syslog and one monotonic deadline bounds the whole run.  libldap's first
- * call may block in a DNS lookup of the host's own name far beyond any
+ * syslog and one monotonic deadline bounds the whole run.  Run by hand
+ * with stderr on a terminal, the warning and error lines also go to
+ * stderr, so "keybound-keys USER" says why it printed nothing.  libldap's
+ * first call may block in a DNS lookup of the host's own name far beyond any
  * timeout, so the directory lookup runs under a watchdog thread that
  * answers from the cache (or fails) at the deadline; whichever of the two
  * claims the answer first is the only one that writes stdout.
@@ -72,11 +74,25 @@ struct run {
 	int lookup_done;
 };
 
+static int stderr_tty;	/* stderr is a terminal: a person is reading */
+
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: keybound-keys [-c FILE] USER [FINGERPRINT]\n"
+	fprintf(f, "usage: keybound-keys [-c FILE] USER [FINGERPRINT]\n"
 	    "       keybound-keys [-c FILE] --has-keys USER\n");
+}
+
+/*
+ * Send a line to syslog; a warning or an error also to a terminal on
+ * stderr (the line is already escaped for syslog, so safe to print).
+ */
+static void
+emit(int prio, const struct kb_logline *l)
+{
+	log_emit(prio, l);
+	if (stderr_tty && prio <= LOG_WARNING)
+		fprintf(stderr, "keybound-keys: %s\n", logline_text(l));
 }
 
 /* Descriptors 0-2 must be open (we write stdout); nothing else inherited. */
@@ -160,7 +176,7 @@ log_config_problem(void *ctx, const char *msg)
 	fprintf(stderr, "keybound-keys: %s\n", msg);
 	logline_init(&l);
 	logline_str(&l, "config", msg);
-	log_emit(LOG_ERR, &l);
+	log_emit(LOG_ERR, &l);	/* already on stderr */
 }
 
 static const char *
@@ -207,7 +223,7 @@ log_note(void *ctx, const struct kb_note *n)
 	}
 	if (n->count > 0)
 		logline_num(&l, "count", (long long)n->count);
-	log_emit(n->kind == KB_NOTE_MAX_KEYS || n->kind == KB_NOTE_MAX_GROUPS ?
+	emit(n->kind == KB_NOTE_MAX_KEYS || n->kind == KB_NOTE_MAX_GROUPS ?
 	    LOG_ERR : LOG_WARNING, &l);
 }
 
@@ -221,7 +237,7 @@ log_suppressed(struct run *rn)
 	log_subject(rn, &l);
 	logline_str(&l, "event", "notes-suppressed");
 	logline_num(&l, "count", (long long)rn->notes_suppressed);
-	log_emit(LOG_WARNING, &l);
+	emit(LOG_WARNING, &l);
 	rn->notes_suppressed = 0;
 }
 
@@ -253,7 +269,7 @@ log_decision(struct run *rn, const char *source, const struct kb_answer *a,
 		logline_str(&l, "error", kb_strerror(err));
 	if (why != NULL && why[0] != '\0')
 		logline_str(&l, "detail", why);
-	log_emit(strcmp(result, "unavailable") == 0 ||
+	emit(strcmp(result, "unavailable") == 0 ||
 	    strcmp(result, "error") == 0 ? LOG_ERR : LOG_INFO, &l);
 }
 
@@ -394,7 +410,7 @@ log_cache_problem(struct run *rn, const char *what, int err)
 	log_subject(rn, &l);
 	logline_str(&l, "event", what);
 	logline_str(&l, "error", kb_strerror(err));
-	log_emit(LOG_WARNING, &l);
+	emit(LOG_WARNING, &l);
 }
 
 /*
@@ -567,7 +583,7 @@ run_lookup(struct run *rn)
 		log_subject(rn, &l);
 		logline_str(&l, "event", "cache-dir-not-owned");
 		logline_str(&l, "detail", "running as nobody, cache unused");
-		log_emit(LOG_WARNING, &l);
+		emit(LOG_WARNING, &l);
 	}
 	deadline_set(&rn->deadline, (long)rn->cfg->timeout * 1000L);
 	rn->q.user = rn->user;
@@ -609,21 +625,28 @@ main(int argc, char **argv)
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	memset(&rn, 0, sizeof(rn));
 	clock_now(&rn.start);
+	stderr_tty = isatty(2);
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		/* asked for: stdout, exit 0, no lookup and no log line */
+		usage(stdout);
+		code = fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_USAGE;
+		goto out;
+	}
 	log_open("keybound-keys");
 	if (parse_args(argc, argv, &rn) != 0) {
-		usage();
+		usage(stderr);
 		goto out;
 	}
 	if (name_user_valid(rn.user, rn.userlen) != 0) {
 		log_subject(&rn, &l);
 		logline_str(&l, "result", "invalid-user");
-		log_emit(LOG_WARNING, &l);
+		emit(LOG_WARNING, &l);
 		goto out;
 	}
 	if (rn.fingerprint != NULL && !fingerprint_valid(rn.fingerprint)) {
 		log_subject(&rn, &l);
 		logline_str(&l, "result", "invalid-fingerprint");
-		log_emit(LOG_WARNING, &l);
+		emit(LOG_WARNING, &l);
 		goto out;
 	}
 	if (config_load(rn.cfgpath, KB_CONFIG_CHECK_OWNER, log_config_problem,
@@ -631,7 +654,7 @@ main(int argc, char **argv)
 		log_subject(&rn, &l);
 		logline_str(&l, "result", "config-error");
 		logline_str(&l, "config", rn.cfgpath);
-		log_emit(LOG_ERR, &l);
+		emit(LOG_ERR, &l);
 		goto out;
 	}
 	code = run_lookup(&rn);

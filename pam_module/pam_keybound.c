@@ -483,6 +483,25 @@ describe_failure(const struct helper_result *res, char *buf, size_t bufsz)
 	}
 }
 
+/*
+ * " rhost=HOST" when the application set PAM_RHOST (sshd: the client's
+ * address), escaped like a user name; else "".  Appended to the lines
+ * that refuse, so fail2ban can tell where an attempt came from.
+ */
+static void
+log_rhost(pam_handle_t *pamh, char *buf, size_t bufsz)
+{
+	const void *item = NULL;
+	char shown[PK_LOG_BUF];
+
+	buf[0] = '\0';
+	if (pam_get_item(pamh, PAM_RHOST, &item) != PAM_SUCCESS ||
+	    item == NULL || *(const char *)item == '\0')
+		return;
+	log_escape(item, shown, sizeof(shown));
+	snprintf(buf, bufsz, " rhost=%s", shown);
+}
+
 /* Ask keybound-keys about user; fills *res. */
 static void
 ask_helper(const struct pk_args *a, const char *user,
@@ -504,7 +523,8 @@ ask_helper(const struct pk_args *a, const char *user,
 /* Turn the verdict into a PAM code and write the one log line. */
 static int
 decide(pam_handle_t *pamh, int flags, const struct pk_args *a,
-    const char *account, const char *typed, const struct helper_result *res)
+    const char *account, const char *typed, const char *from,
+    const struct helper_result *res)
 {
 	char who[PK_LOG_WHO], why[128];
 	int r = PAM_AUTH_ERR;
@@ -514,8 +534,8 @@ decide(pam_handle_t *pamh, int flags, const struct pk_args *a,
 	case PK_ATTACHED:
 		r = PAM_AUTH_ERR;
 		pam_syslog(pamh, LOG_NOTICE, "%s decision=deny "
-		    "reason=key-pair-attached elapsed_ms=%ld", who,
-		    res->elapsed_ms);
+		    "reason=key-pair-attached elapsed_ms=%ld%s", who,
+		    res->elapsed_ms, from);
 		if (a->notify && (flags & PAM_SILENT) == 0)
 			(void)pam_info(pamh, "%s", PK_NOTICE);
 		break;
@@ -544,7 +564,7 @@ decide(pam_handle_t *pamh, int flags, const struct pk_args *a,
  */
 static int
 resolve_account(pam_handle_t *pamh, const struct pk_args *a,
-    const char *user, char *account, size_t accountsz)
+    const char *user, const char *from, char *account, size_t accountsz)
 {
 	char shown[PK_LOG_BUF], who[PK_LOG_WHO];
 	int e = 0, r = PAM_AUTH_ERR;
@@ -556,10 +576,11 @@ resolve_account(pam_handle_t *pamh, const struct pk_args *a,
 	case PK_LOOKUP_UNKNOWN:
 		if (e == 0)
 			pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
-			    "reason=unknown-user", shown);
+			    "reason=unknown-user%s", shown, from);
 		else
 			pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
-			    "reason=unknown-user (%s)", shown, strerror(e));
+			    "reason=unknown-user (%s)%s", shown, strerror(e),
+			    from);
 		r = PAM_USER_UNKNOWN;
 		goto out;
 	case PK_LOOKUP_ERROR:
@@ -575,7 +596,7 @@ resolve_account(pam_handle_t *pamh, const struct pk_args *a,
 	if (name_user_valid(account, strnlen(account, KB_USER_MAX + 1)) != 0) {
 		log_who(account, user, who, sizeof(who));
 		pam_syslog(pamh, LOG_NOTICE, "%s decision=deny "
-		    "reason=invalid-account-name", who);
+		    "reason=invalid-account-name%s", who, from);
 		r = PAM_USER_UNKNOWN;
 		goto out;
 	}
@@ -591,6 +612,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct helper_result res;
 	struct pk_args a;
 	char shown[PK_LOG_BUF], who[PK_LOG_WHO], account[KB_USER_MAX + 1];
+	char from[PK_LOG_BUF + 8];
 	const char *user = NULL;
 	int r = PAM_AUTH_ERR;
 
@@ -598,6 +620,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		r = PAM_SERVICE_ERR;
 		goto out;
 	}
+	log_rhost(pamh, from, sizeof(from));
 	if ((r = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS ||
 	    user == NULL) {
 		if (r != PAM_INCOMPLETE)
@@ -609,12 +632,13 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	if (name_user_valid(user, strnlen(user, KB_USER_MAX + 1)) != 0) {
 		log_escape(user, shown, sizeof(shown));
 		pam_syslog(pamh, LOG_NOTICE, "user=%s decision=deny "
-		    "reason=invalid-user-name", shown);
+		    "reason=invalid-user-name%s", shown, from);
 		r = PAM_USER_UNKNOWN;
 		goto out;
 	}
 	/* From here on the account's own name, the one sshd uses for %u. */
-	if ((r = resolve_account(pamh, &a, user, account, sizeof(account))) !=
+	if ((r = resolve_account(pamh, &a, user, from, account,
+	    sizeof(account))) !=
 	    PAM_SUCCESS)
 		goto out;
 	r = PAM_AUTH_ERR;
@@ -643,7 +667,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		    "(timeout %ld ms)", KB_HELPER_PATH, a.config,
 		    a.timeout_ms);
 	ask_helper(&a, account, &res);
-	r = decide(pamh, flags, &a, account, user, &res);
+	r = decide(pamh, flags, &a, account, user, from, &res);
  out:
 	/* This module can refuse or step aside; it never grants. */
 	if (r == PAM_SUCCESS)

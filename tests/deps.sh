@@ -9,7 +9,7 @@ openssl clang libclang-rt-14-dev valgrind slapd ldap-utils openssh-server
 openssh-client sshpass libpam-wrapper libpam-modules iproute2 groff-base
 man-db procps util-linux passwd mandoc python3 bc systemd time strace
 dpkg-dev debhelper lintian adduser libpam-runtime apt \
-samba samba-dsdb-modules samba-vfs-modules samba-ad-provision"
+samba samba-dsdb-modules samba-vfs-modules samba-ad-provision fail2ban"
 if [ "${1:-}" = bench ]; then
 	pkgs="$pkgs sssd sssd-ldap python3-ldap hyperfine time"
 fi

@@ -96,10 +96,15 @@ else
 fi
 
 # 2. Uninstall removes every file it installed, and nothing else.
-touch "$d/usr/local/bin/unrelated"
+touch "$d/usr/local/bin/unrelated" "$d/usr/local/share/man/man1/other.1"
 make_in "$d" uninstall || { cat "$KB_T/make.log"; fail "make uninstall failed"; }
-check_eq "$(listing "$d")" "644 usr/local/bin/unrelated" \
+check_eq "$(listing "$d")" "644 usr/local/bin/unrelated
+644 usr/local/share/man/man1/other.1" \
     "uninstall removes exactly the installed files"
+# The man directories install created go too, unless something else is
+# in them.
+check_eq "$(cd "$d/usr/local/share/man" && find . -mindepth 1 -type d -printf '%P ')" \
+    "man1 " "uninstall removes the emptied man5 and man8, keeps man1"
 
 # 3. Every knob: PREFIX, then BINDIR, PAMDIR and MANDIR explicitly.
 d=$KB_T/knobs
@@ -139,5 +144,7 @@ check_eq "$(helper_in "$d/p/pam_keybound.so")" /b/keybound-keys \
     "the module runs the helper BINDIR installed"
 make_in "$d" BINDIR=/b MANDIR=/m PAMDIR=/p uninstall
 check_eq "$(listing "$d")" "" "uninstall with the same knobs removes everything"
+check_eq "$(find "$d/m" -mindepth 1 -printf '%P ')" "" \
+    "uninstall removes the man directories install created"
 
 kb_done
