@@ -7,7 +7,10 @@
  * already there or already gone is not an error, and a value another admin
  * adds meanwhile is never lost); delete carries an assertion that no
  * attachment exists, so an attach racing it either lands first (and the
- * delete fails) or finds no entry (and the attach fails).
+ * delete fails) or finds no entry (and the attach fails).  A server
+ * without the assertion control (389-ds) gets a read, then an unguarded
+ * delete if nothing was attached: an attach landing between the two is
+ * deleted with the key pair (which then logs in nowhere).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,6 +599,30 @@ delete_refused(struct kb_admin *a, const char *name)
 	pair_free(p);
 }
 
+/*
+ * Delete for a server that refused the assertion control: read the key
+ * pair (which must be one: the search filters on its class), refuse if
+ * it is attached (KB_ERR_DIR_ASSERTION, as the control would), else
+ * delete it without a guard.
+ */
+static int
+delete_checked(struct kb_admin *a, const char *name, const char *dn)
+{
+	struct kb_pair *p = NULL;
+	int r;
+
+	if ((r = pair_read(a, name, &p)) != 0)
+		goto out;
+	if (p->nattach > 0) {
+		r = KB_ERR_DIR_ASSERTION;
+		goto out;
+	}
+	r = dir_delete(a->dir, dn, NULL);
+ out:
+	pair_free(p);
+	return r;
+}
+
 int
 cmd_delete(struct kb_admin *a, int argc, char **argv)
 {
@@ -624,6 +651,8 @@ cmd_delete(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	}
 	r = dir_delete(a->dir, dn, DELETE_ASSERTION);
+	if (r == KB_ERR_DIR_UNSUPPORTED)
+		r = delete_checked(a, name, dn);
 	if (r == KB_ERR_DIR_ASSERTION)
 		delete_refused(a, name);
 	else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)

@@ -183,6 +183,7 @@ set_apply(struct kb_admin *a, const char *name, const struct setting *s)
 	    AT_DESC };
 	struct kb_mod mods[SETTINGS];
 	const char *vals[SETTINGS][2];
+	struct kb_pair *p = NULL;
 	char *dn = NULL;
 	size_t nmods = 0;
 	int i, r;
@@ -200,6 +201,12 @@ set_apply(struct kb_admin *a, const char *name, const struct setting *s)
 	if ((r = admin_pair_dn(a, name, &dn)) != 0)
 		return r;
 	r = dir_modify(a->dir, dn, mods, nmods, SET_ASSERTION, 0);
+	if (r == KB_ERR_DIR_UNSUPPORTED) {
+		/* no assertion control (389-ds): check the class by reading */
+		if ((r = pair_read(a, name, &p)) == 0)
+			r = dir_modify(a->dir, dn, mods, nmods, NULL, 0);
+		pair_free(p);
+	}
 	free(dn);
 	return r;
 }

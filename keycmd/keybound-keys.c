@@ -326,6 +326,7 @@ offline_allowed(int err)
 	case KB_ERR_DIR_AUTH:
 	case KB_ERR_DIR_PROTOCOL:
 	case KB_ERR_DIR_REFUSED:
+	case KB_ERR_DIR_UNSUPPORTED:
 	case KB_ERR_DIR_SIZELIMIT:
 	case KB_ERR_SYSTEM:
 	case KB_ERR_NOMEM:

@@ -223,10 +223,12 @@ dir_map_result(int rc)
 	case LDAP_NOT_ALLOWED_ON_NONLEAF:
 	case LDAP_NOT_ALLOWED_ON_RDN:
 	case LDAP_NO_OBJECT_CLASS_MODS:
-	case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
 	case LDAP_ALIAS_PROBLEM:
 	case LDAP_AFFECTS_MULTIPLE_DSAS:
 		return KB_ERR_DIR_REFUSED;
+	case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
+		/* 389-ds has no assertion control: callers may fall back */
+		return KB_ERR_DIR_UNSUPPORTED;
 	case LDAP_SERVER_DOWN:
 	case LDAP_CONNECT_ERROR:
 	case LDAP_BUSY:
@@ -783,7 +785,8 @@ dir_bind(struct kb_dir *d)
 	}
 	if (res != NULL)
 		dl.ldap_msgfree(res);
-	return r == KB_ERR_DIR_REFUSED ? KB_ERR_DIR_AUTH : r;
+	return r == KB_ERR_DIR_REFUSED || r == KB_ERR_DIR_UNSUPPORTED ?
+	    KB_ERR_DIR_AUTH : r;
 }
 
 /* Called by libldap when a TLS session starts on a connection. */

@@ -54,6 +54,8 @@ kb_strerror(int err)
 	case KB_ERR_DIR_PROTOCOL:	return "unexpected directory reply";
 	case KB_ERR_DIR_TIMEOUT:	return "directory timed out";
 	case KB_ERR_DIR_REFUSED:	return "directory refused the operation";
+	case KB_ERR_DIR_UNSUPPORTED:
+		return "directory does not support a required control";
 	case KB_ERR_CACHE_MISS:		return "no cached answer";
 	case KB_ERR_CACHE_UNSAFE:	return "cache not trusted";
 	case KB_ERR_CACHE_STALE:	return "cached answer too old";

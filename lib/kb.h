@@ -69,6 +69,7 @@ enum kb_err {
 	KB_ERR_DIR_PROTOCOL = -80,	/* unexpected reply or result */
 	KB_ERR_DIR_TIMEOUT = -81,	/* the overall deadline passed */
 	KB_ERR_DIR_REFUSED = -82,	/* server refused the operation */
+	KB_ERR_DIR_UNSUPPORTED = -83,	/* server lacks a critical control */
 
 	/* cache */
 	KB_ERR_CACHE_MISS = -90,
