@@ -7,6 +7,7 @@ set -eu
 pkgs="gcc make pkg-config libc6-dev libldap-dev libssl-dev libpam0g-dev
 openssl clang libclang-rt-14-dev valgrind slapd ldap-utils openssh-server
 openssh-client sshpass libpam-wrapper libpam-modules iproute2 groff-base
+389-ds-base
 man-db procps util-linux passwd mandoc python3 bc systemd time strace"
 if [ "${1:-}" = bench ]; then
 	pkgs="$pkgs sssd sssd-ldap python3-ldap hyperfine time"

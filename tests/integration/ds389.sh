@@ -42,9 +42,8 @@ fi
 t_all=$(kb_ms)
 ds389_start || fail "389-ds did not start"
 ok "389-ds instance created in ${DS389_CREATE_MS} ms, listening on 127.0.0.1:$DS389_PORT"
-ss -Hltn "sport = :$DS389_PORT" | awk '{print $4}' | grep -qvx "127.0.0.1:$DS389_PORT" &&
-    not_ok "ns-slapd listens beyond loopback" ||
-    ok "ns-slapd listens on loopback only"
+check_eq "$(ss -Hltn "sport = :$DS389_PORT" | awk '{print $4}' | sort -u)" \
+    "127.0.0.1:$DS389_PORT" "ns-slapd listens on loopback only"
 
 # --- schema and indexes, as 389ds-and-ad.md says ---------------------------
 schema_dir=$DS389_PREFIX/etc/dirsrv/slapd-$DS389_NAME/schema
@@ -210,6 +209,27 @@ check_eq "$?:$(cat "$KB_T/delete3.out")" "1:keybound: no key pair dskey" \
 kb attach dskey "$user@test-host" >"$KB_T/attach3.out" 2>&1
 check_eq "$?:$(cat "$KB_T/attach3.out")" "1:keybound: no key pair dskey" \
     "attach a deleted key pair: no such key pair"
+
+# --- size limits: 389-ds's server-wide limit, the per-identity override ---
+for i in 1 2 3; do
+	kk_keygen "lim$i" && kk_add_keypair "lim$i" "$KK_PUB" "$KK_FP" ||
+	    fail "cannot add key pair lim$i"
+done
+printf 'dn: cn=config\nchangetype: modify\nreplace: nsslapd-sizelimit\nnsslapd-sizelimit: 2\n' |
+    kk_ldap modify || fail "cannot lower nsslapd-sizelimit"
+kb list >"$KB_T/list1.out" 2>"$KB_T/list1.err"
+rc=$?
+check_eq "$rc:$(grep -c . "$KB_T/list1.out")" "1:0" \
+    "list over nsslapd-sizelimit: fails, no partial list"
+grep -q "size limit exceeded" "$KB_T/list1.err" &&
+    ok "list over nsslapd-sizelimit: says size limit exceeded" ||
+    not_ok "list over nsslapd-sizelimit: $(cat "$KB_T/list1.err")"
+printf 'dn: %s\nchangetype: modify\nadd: nsSizeLimit\nnsSizeLimit: -1\n' \
+    "$admin_dn" | kk_ldap modify || fail "cannot set nsSizeLimit"
+out=$(kb list | grep -c 'lim[123]')
+check_eq "$out" 3 "list with nsSizeLimit -1 on the administrator: all three"
+printf 'dn: cn=config\nchangetype: modify\nreplace: nsslapd-sizelimit\nnsslapd-sizelimit: 2000\n' |
+    kk_ldap modify || fail "cannot restore nsslapd-sizelimit"
 
 kill -0 "$SSHD_PID" && kill -0 "$DS389_PID"
 check_eq "$?" 0 "sshd and ns-slapd never restarted during the flows"

@@ -74,13 +74,21 @@ _ds389_defaults() {
 	{ print }' "$1"
 }
 
-# _ds389_wait PID: until a simple bind as the Directory Manager works.
+# _ds389_wait PID LINES: until a simple bind as the Directory Manager
+# works.  A port taken meanwhile does not stop ns-slapd: it logs PR_Bind()
+# or PR_Listen() failing (on stderr or in its errors log, after the first
+# LINES lines) and runs on without that listener.
 _ds389_wait() {
-	local pid=$1 i
+	local pid=$1 from=$(($2 + 1)) i
 	for ((i = 0; i < 600; i++)); do
 		kill -0 "$pid" 2>/dev/null || return 1
-		if _slapd_ldap_tool ldapwhoami -x -H "$SLAPD_URI" \
-		    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" \
+		{ cat "$DS389_DIR/ns-slapd.log"
+		  tail -n "+$from" "$DS389_ERRORS"; } 2>/dev/null |
+		    grep -Eq 'PR_(Bind|Listen)\(\) on .* failed' && return 1
+		# bounded: whoever else took the port may never answer
+		if timeout 5 env -u LDAPTLS_REQCERT -u LDAPTLS_CACERT \
+		    -u LDAPRC -u LDAPCONF LDAPNOINIT=1 ldapwhoami -x \
+		    -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" \
 		    -o nettimeout=1 >/dev/null 2>&1; then
 			return 0
 		fi
@@ -107,17 +115,21 @@ _ds389_stop_pid() {
 
 # _ds389_run: start ns-slapd in the foreground, as a child.
 _ds389_run() {
+	local lines
+	lines=$(cat "$DS389_ERRORS" 2>/dev/null | wc -l)
 	"$DS389_NS_SLAPD" -D "$DS389_PREFIX/etc/dirsrv/slapd-$DS389_NAME" \
 	    -i "$DS389_PREFIX/run/dirsrv/slapd-$DS389_NAME.pid" \
-	    -d "$DS389_LOGLEVEL" </dev/null >>"$DS389_DIR/ns-slapd.log" 2>&1 &
+	    -d "$DS389_LOGLEVEL" </dev/null >"$DS389_DIR/ns-slapd.log" 2>&1 &
 	DS389_PID=$!
 	SLAPD_PID=$DS389_PID
 	kb_on_exit "_ds389_stop_pid $DS389_PID"
 	export DS389_PID SLAPD_PID
-	if ! _ds389_wait "$DS389_PID"; then
+	if ! _ds389_wait "$DS389_PID" "$lines"; then
 		echo "ds389_start: ns-slapd did not answer; its logs:" >&2
 		tail -n 20 "$DS389_DIR/ns-slapd.log" "$DS389_ERRORS" >&2
-		_ds389_stop_pid "$DS389_PID"
+		# still starting, it does not heed SIGTERM; nothing to save
+		kill -9 "$DS389_PID" 2>/dev/null
+		wait "$DS389_PID" 2>/dev/null
 		return 1
 	fi
 }
@@ -201,12 +213,31 @@ EOF
 	    DS389_LDAPI DS389_ERRORS DS389_ACCESS DS389_CREATE_MS SLAPD_URI \
 	    SLAPD_PORT SLAPD_LDAPI_URI SLAPD_ROOTDN SLAPD_ROOTPW_FILE \
 	    SLAPD_DIR SLAPD_LOG
-	_ds389_run
+	_ds389_start_free
 }
 
 ds389_restart() {
 	_ds389_stop_pid "$DS389_PID"
 	_ds389_run
+}
+
+# _ds389_start_free: _ds389_run, on fresh ports if another test took ours
+# since dscreate (ns-slapd exits when it cannot bind).
+_ds389_start_free() {
+	local try dse=$DS389_PREFIX/etc/dirsrv/slapd-$DS389_NAME/dse.ldif
+	for try in 1 2 3; do
+		_ds389_run 2>>"$DS389_DIR/start.log" && return 0
+		DS389_PORT=$(kb_free_port) && DS389_SECURE_PORT=$(kb_free_port) ||
+		    return 1
+		sed -i -e "s/^nsslapd-port: .*/nsslapd-port: $DS389_PORT/I" \
+		    -e "s/^nsslapd-secureport: .*/nsslapd-secureport: $DS389_SECURE_PORT/I" \
+		    "$dse" || return 1
+		SLAPD_URI=ldap://127.0.0.1:$DS389_PORT
+		SLAPD_PORT=$DS389_PORT
+		export DS389_PORT DS389_SECURE_PORT SLAPD_URI SLAPD_PORT
+	done
+	cat "$DS389_DIR/start.log" >&2
+	return 1
 }
 
 ds389_tls() {
