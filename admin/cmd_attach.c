@@ -9,8 +9,8 @@
  * attachment exists, so an attach racing it either lands first (and the
  * delete fails) or finds no entry (and the attach fails).
  *
- * Active Directory has no assertion control (RFC 4528) and refuses the
- * delete as an unavailable critical extension.  delete then reads the key
+ * Active Directory and 389-ds have no assertion control (RFC 4528) and
+ * refuse the delete as an unavailable critical extension.  delete then reads the key
  * pair, refuses if it is attached, and deletes it unguarded: an attach
  * landing between the read and the delete is lost with the entry, as if
  * the delete had come after a detach (the key logs in nowhere and the

@@ -785,7 +785,8 @@ dir_bind(struct kb_dir *d)
 	}
 	if (res != NULL)
 		dl.ldap_msgfree(res);
-	return r == KB_ERR_DIR_REFUSED ? KB_ERR_DIR_AUTH : r;
+	return r == KB_ERR_DIR_REFUSED || r == KB_ERR_DIR_NO_CONTROL ?
+	    KB_ERR_DIR_AUTH : r;
 }
 
 /* Called by libldap when a TLS session starts on a connection. */

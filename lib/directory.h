@@ -136,11 +136,17 @@ int dir_add(struct kb_dir *d, const char *dn, const struct kb_mod *mods,
  * RFC 4528 assertion control (a filter the entry must match), failing with
  * KB_ERR_DIR_ASSERTION.  permissive=1 sends the permissive-modify control
  * so adding a present value or deleting an absent one is not an error.
+ * Both controls are sent critical: a server lacking the one sent (389-ds
+ * has neither) fails the write with KB_ERR_DIR_NO_CONTROL and changes
+ * nothing.
  */
 int dir_modify(struct kb_dir *d, const char *dn, const struct kb_mod *mods,
     size_t nmods, const char *assertion, int permissive);
 
-/* Delete dn, guarded by the assertion filter if not NULL. */
+/*
+ * Delete dn, guarded by the assertion filter if not NULL
+ * (KB_ERR_DIR_NO_CONTROL, nothing deleted, if the server lacks the control).
+ */
 int dir_delete(struct kb_dir *d, const char *dn, const char *assertion);
 
 /* The bound identity for audit logs ("anonymous" if none). */

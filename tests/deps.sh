@@ -8,7 +8,7 @@ pkgs="gcc make pkg-config libc6-dev libldap-dev libssl-dev libpam0g-dev
 openssl clang libclang-rt-14-dev valgrind slapd ldap-utils openssh-server
 openssh-client sshpass libpam-wrapper libpam-modules iproute2 groff-base
 man-db procps util-linux passwd mandoc python3 bc systemd time strace
-dpkg-dev debhelper lintian adduser libpam-runtime apt \
+dpkg-dev debhelper lintian adduser libpam-runtime apt 389-ds-base \
 samba samba-dsdb-modules samba-vfs-modules samba-ad-provision fail2ban"
 if [ "${1:-}" = bench ]; then
 	pkgs="$pkgs sssd sssd-ldap python3-ldap hyperfine time"
