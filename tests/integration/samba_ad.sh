@@ -131,12 +131,14 @@ as_admin ldapsearch -LLL -o ldif-wrap=no \
     '(|(lDAPDisplayName=keybound*))' lDAPDisplayName attributeID \
     governsID searchFlags isSingleValued >"$KB_T/schema.out" 2>&1
 for n in keyboundPublicKey keyboundFingerprint keyboundAttachment \
-    keyboundNotAfter keyboundKeyOptions keyboundKeyPair; do
+    keyboundNotAfter keyboundKeyOptions keyboundKeyPair keyboundMember \
+    keyboundAttachmentEnd keyboundBlocked keyboundHostGroup \
+    keyboundBlockedKey; do
 	grep -qx "lDAPDisplayName: $n" "$KB_T/schema.out" &&
 	    ok "the DC's schema has $n" || not_ok "the DC's schema lacks $n"
 done
-check_eq "$(grep -c '^searchFlags: 1$' "$KB_T/schema.out")" 2 \
-    "two attributes indexed (searchFlags 1)"
+check_eq "$(grep -c '^searchFlags: 1$' "$KB_T/schema.out")" 3 \
+    "three attributes indexed (searchFlags 1)"
 
 # --- accounts, OUs, permissions -------------------------------------------------
 # One LDAPS add as Administrator; samba-tool (a second or more per call)
