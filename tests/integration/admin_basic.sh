@@ -288,7 +288,7 @@ for t in 'alice' '@host' 'alice@' 'alice@-host' 'alice@.host' 'alice@ho st' \
     'alice@host*' 'alice@host)' "$(printf 'j\303\266rg@host')"; do
 	kb attach -- ked "$t" >/dev/null 2>&1
 	rc=$?
-	[ "$rc" = 1 ] || not_ok "attach to invalid target [$t]: rc=$rc"
+	[ "$rc" = 2 ] || not_ok "attach to invalid target [$t]: rc=$rc"
 done
 ok "invalid targets refused"
 check_eq "$(attr ked keyboundAttachment | wc -l)" 3 "invalid targets stored nothing"
