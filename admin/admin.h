@@ -222,7 +222,15 @@ int admin_group_dn(const struct kb_admin *a, const char *name, char **dnp);
 int group_exists(struct kb_admin *a, const char *name);
 
 /*
- * 1 if a key pair NAME exists, 0 if not, or a negative KB_ERR_* code.
+ * 1 if a group entry cn=NAME,group_base exists, its cn in any case (as
+ * the DN matches: the name space key pairs and groups share), 0 if not,
+ * or a negative KB_ERR_* code.
+ */
+int group_name_taken(struct kb_admin *a, const char *name);
+
+/*
+ * 1 if a key pair NAME exists (the DN matches, in any case), 0 if not,
+ * or a negative KB_ERR_* code.
  */
 int pair_exists(struct kb_admin *a, const char *name);
 

@@ -289,6 +289,7 @@ cmd_block(struct kb_admin *a, int argc, char **argv)
 		    "a key pair name");
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		return status;
+	status = EXIT_FAIL;
 	if (strncmp(arg, "SHA256:", 7) == 0) {
 		if ((fp = strdup(arg)) == NULL)
 			goto out;

@@ -232,7 +232,7 @@ fleet_precheck(struct kb_admin *a, const struct newpair *np)
 {
 	int r;
 
-	if ((r = group_exists(a, np->name)) != 0) {
+	if ((r = group_name_taken(a, np->name)) != 0) {
 		if (r == 1) {
 			admin_err("a host group %s exists: key pairs and groups "
 			    "share one name space", np->name);
@@ -265,7 +265,7 @@ fleet_postcheck(struct kb_admin *a, const struct newpair *np)
 	int blocked, group, r;
 
 	blocked = blocklist_has(a, np->fp);
-	group = group_exists(a, np->name);
+	group = group_name_taken(a, np->name);
 	if (blocked == 0 && group == 0)
 		return EXIT_OK;
 	if ((r = admin_pair_dn(a, np->name, &dn)) == 0)

@@ -603,7 +603,7 @@ group_members(struct kb_admin *a, int argc, char **argv, enum kb_mod_op op)
 	const char *verb = op == KB_MOD_ADD ? "add" : "remove";
 	const char **vals = NULL, **done = NULL, **not = NULL, *name;
 	unsigned char *present = NULL;
-	struct kb_target audit[1];
+	struct kb_target *audit = NULL;
 	size_t i, n = 0, nd = 0, nn = 0;
 	int ch, r, status = EXIT_FAIL;
 
@@ -619,6 +619,7 @@ group_members(struct kb_admin *a, int argc, char **argv, enum kb_mod_op op)
 		return status;
 	status = EXIT_FAIL;
 	if ((present = calloc(n + 1, 1)) == NULL ||
+	    (audit = calloc(n + 1, sizeof(*audit))) == NULL ||
 	    (done = calloc(n + 1, sizeof(*done))) == NULL ||
 	    (not = calloc(n + 1, sizeof(*not))) == NULL) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
@@ -627,10 +628,10 @@ group_members(struct kb_admin *a, int argc, char **argv, enum kb_mod_op op)
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	r = members_change(a, name, op, vals, n, present);
-	memset(audit, 0, sizeof(audit));
-	audit[0].text = vals[0];
+	for (i = 0; i < n; i++)
+		audit[i].text = vals[i];
 	admin_audit(a, op == KB_MOD_ADD ? "group add" : "group remove", name,
-	    audit, 1, r == 0 ? "ok" : kb_strerror(r));
+	    audit, n, r == 0 ? "ok" : kb_strerror(r));
 	if (r != 0) {
 		status = group_error(a, op == KB_MOD_ADD ? "cannot add to "
 		    "host group" : "cannot remove from host group", name, r);
@@ -653,8 +654,9 @@ group_members(struct kb_admin *a, int argc, char **argv, enum kb_mod_op op)
 		printf("}\n");
 	} else {
 		for (i = 0; i < nd; i++)
-			printf("%s %s %s\n", op == KB_MOD_ADD ? "added" :
-			    "removed", done[i], op == KB_MOD_ADD ? name : name);
+			printf("%s %s %s %s\n", op == KB_MOD_ADD ? "added" :
+			    "removed", done[i], op == KB_MOD_ADD ? "to" : "from",
+			    name);
 		for (i = 0; i < nn; i++)
 			printf("%s %s %s\n", not[i], op == KB_MOD_ADD ?
 			    "already in" : "not in", name);
@@ -663,6 +665,7 @@ group_members(struct kb_admin *a, int argc, char **argv, enum kb_mod_op op)
  out:
 	free(vals);
 	free(present);
+	free(audit);
 	free(done);
 	free(not);
 	return status;

@@ -332,8 +332,8 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	}
 	if (argc != optind)
 		return admin_usage(argv[0], "unexpected argument");
-	if (target != NULL && (r = target_parse(target, &t)) != 0) {
-		admin_err("--attached-to: not USER@INSTANCE: %s",
+	if (target != NULL && (r = target_parse_attach(target, &t)) != 0) {
+		admin_err("--attached-to: not USER@INSTANCE or USER@+GROUP: %s",
 		    kb_strerror(r));
 		goto out;
 	}

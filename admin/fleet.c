@@ -115,6 +115,19 @@ group_exists(struct kb_admin *a, const char *name)
 }
 
 int
+group_name_taken(struct kb_admin *a, const char *name)
+{
+	char *dn = NULL;
+	int r;
+
+	if ((r = admin_group_dn(a, name, &dn)) != 0)
+		return r;
+	r = entry_exists(a, dn, "(objectClass=" OC_GROUP ")");
+	free(dn);
+	return r;
+}
+
+int
 pair_exists(struct kb_admin *a, const char *name)
 {
 	char *dn = NULL;

@@ -39,7 +39,7 @@ static const struct command commands[] = {
 	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]" },
 	{ "set", cmd_set, "set NAME [--expires TIME|never] "
 	    "[--options OPTS|none] [--description TEXT]" },
-	{ "list", cmd_list, "list [--attached-to USER@INSTANCE]" },
+	{ "list", cmd_list, "list [--attached-to USER@INSTANCE|USER@+GROUP]" },
 	{ "show", cmd_show, "show NAME" },
 	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace]\n"
 	    "    attach NAME USER@TARGET... [--for DURATION | --until TIME] "

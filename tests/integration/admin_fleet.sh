@@ -183,6 +183,8 @@ check_eq "$(echo "$out" | awk 'NR==3 {print $1, $2}')" "web 2" \
 # --- attach USER@+GROUP ---------------------------------------------------
 out=$(kb attach kpa alice@+web)
 check_eq "$?:$out" "0:kpa attached to alice@+web" "attach alice@+web"
+check_eq "$(kb --json list --attached-to alice@+web | js '[p["name"] for p in d]')" \
+    '["kpa"]' "list --attached-to USER@+GROUP"
 kb attach kpa alice@+nosuch >/dev/null 2>&1
 check_eq "$?" 3 "attach to a missing group: exit 3"
 kb attach kpa alice@+WEB >/dev/null 2>&1
@@ -328,6 +330,10 @@ kb2 group create kpa >/dev/null 2>&1
 check_eq "$?" 4 "separate group_base: a key pair's name is refused"
 kb2 import ops "$K/b.pub" --allow-duplicate >/dev/null 2>&1
 check_eq "$?" 4 "separate group_base: import of a group's name refused"
+kb2 import OPS "$K/b.pub" --allow-duplicate >/dev/null 2>&1
+check_eq "$?" 4 "separate group_base: names collide in any case, as DNs do"
+kb2 group create KPA >/dev/null 2>&1
+check_eq "$?" 4 "separate group_base: group named like a key pair in another case"
 exists "cn=ops,$SLAPD_BASE"
 check_eq "$?" 1 "no key pair entry named like the group"
 kb2 group add ops ops-01 >/dev/null && kb2 attach kpb dave@+ops >/dev/null
