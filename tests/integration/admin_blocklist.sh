@@ -27,7 +27,7 @@ conf=$KB_T/kb.conf
 kb_write_config "$conf" "cache_dir $KB_CACHE_DIR"
 K=$KB_T/keys
 mkdir -m 0700 "$K"
-ROUNDS=${KB_RACE_ROUNDS:-30}
+ROUNDS=${KB_RACE_ROUNDS:-20}
 
 kb() {
 	"$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" \

@@ -29,7 +29,7 @@ conf2=$KB_T/kb2.conf
 kb_write_config "$conf2" "group_base $GROUPS_BASE"
 K=$KB_T/keys
 mkdir -m 0700 "$K"
-ROUNDS=${KB_RACE_ROUNDS:-30}
+ROUNDS=${KB_RACE_ROUNDS:-20}
 
 kb() {
 	"$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" \
