@@ -87,7 +87,7 @@ all: $(LIBKB) $(PROGS) tests
 
 tests: $(UNITS) $(TOOLS)
 
-$(B)/%.o: %.c $(wildcard lib/*.h) Makefile
+$(B)/%.o: %.c $(wildcard lib/*.h admin/*.h) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(KB_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

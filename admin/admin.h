@@ -18,6 +18,8 @@ struct kb_key;
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
+#define EXIT_NOTFOUND	3	/* a named group (or entry) does not exist */
+#define EXIT_CONFLICT	4	/* exists already, attached, blocked */
 
 /* The key pair attribute names of the keybound schema profile. */
 #define AT_CN		"cn"
@@ -28,7 +30,12 @@ struct kb_key;
 #define AT_OPTIONS	"keyboundKeyOptions"
 #define AT_DESC		"description"
 #define AT_CREATED	"createTimestamp"
+#define AT_END		"keyboundAttachmentEnd"
+#define AT_BLOCKED	"keyboundBlocked"
+#define AT_MEMBER	"keyboundMember"
 #define OC_KEYPAIR	"keyboundKeyPair"
+#define OC_GROUP	"keyboundHostGroup"
+#define OC_BLOCKED	"keyboundBlockedKey"
 
 #define ADMIN_MAX_TARGETS	1024	/* USER@INSTANCE arguments per run */
 #define ADMIN_DESC_MAX		1024	/* bytes of a description */
@@ -67,16 +74,26 @@ struct kb_pair {
 	struct kb_text options;
 	struct kb_text description;
 	struct kb_text created;
+	struct kb_text *ends;		/* keyboundAttachmentEnd values */
+	size_t nends;
+	int blocked;			/* keyboundBlocked: TRUE */
 	struct kb_key *key;		/* parsed public key or NULL */
 	int key_err;			/* why key is NULL */
 };
 
-/* A USER@INSTANCE target split at the last '@'. */
+/*
+ * A USER@INSTANCE target split at the last '@'; for USER@+GROUP (only
+ * where target_parse_attach() allows it) instance is "+GROUP".
+ */
 struct kb_target {
 	const char *text;		/* the whole argument */
 	char *user;
 	char *instance;
 };
+
+/* GROUP of a USER@+GROUP target, else NULL. */
+#define TARGET_GROUP(t)	((t)->instance != NULL && \
+			    (t)->instance[0] == '+' ? (t)->instance + 1 : NULL)
 
 /* keybound.c */
 
@@ -130,6 +147,9 @@ int admin_pair_dn(const struct kb_admin *a, const char *name, char **dnp);
  */
 int pair_read(struct kb_admin *a, const char *name, struct kb_pair **pp);
 
+/* Read the key pair entry dn (as pair_read()). */
+int pair_read_dn(struct kb_admin *a, const char *dn, struct kb_pair **pp);
+
 /*
  * Read every key pair matching filter (already escaped) below base,
  * sorted by name.  *pairsp is an array of *np pointers.
@@ -152,11 +172,98 @@ int pair_has_attachment(const struct kb_pair *p, const char *value);
  */
 int target_parse(const char *text, struct kb_target *t);
 
+/*
+ * target_parse(), or USER@+GROUP with GROUP a valid group name
+ * (name_keypair_valid): what an attachment value may be.
+ */
+int target_parse_attach(const char *text, struct kb_target *t);
+
 /* Free what target_parse() allocated. */
 void target_clear(struct kb_target *t);
 
 /* The filter (&(objectClass=keyboundKeyPair)(keyboundAttachment=T)). */
 int target_filter(const char *text, char **filterp);
+
+/*
+ * The end of attachment value (byte for byte) on p: the earliest of its
+ * keyboundAttachmentEnd values "VALUE YYYYMMDDHHMMSSZ".  1 with *endp
+ * set, 0 when it has none (permanent).  *badp (may be NULL) counts its
+ * End values whose time does not parse.
+ */
+int pair_attachment_end(const struct kb_pair *p, const char *value,
+    size_t len, time_t *endp, size_t *badp);
+
+/*
+ * 1 if End value e (len bytes) belongs to attachment value (its text up
+ * to the last space is exactly value).
+ */
+int end_value_of(const char *e, size_t len, const char *value,
+    size_t vlen);
+
+/* "4h12m", "2d3h", "59s" for a positive number of seconds into buf. */
+void time_format_left(time_t secs, char *buf, size_t len);
+
+/*
+ * Parse a DURATION: a positive integer followed by s, m, h or d, at most
+ * ten years.  0 or KB_ERR_TIME.
+ */
+int time_parse_duration(const char *s, time_t *secsp);
+
+/* group_base of the config (config_group_base(), else base). */
+const char *admin_group_base(const struct kb_admin *a);
+
+/* The DN cn=NAME,group_base for a valid group name; *dnp is the caller's. */
+int admin_group_dn(const struct kb_admin *a, const char *name, char **dnp);
+
+/*
+ * 1 if the group NAME exists (its cn byte for byte), 0 if not, or a
+ * negative KB_ERR_* code.
+ */
+int group_exists(struct kb_admin *a, const char *name);
+
+/*
+ * 1 if a group entry cn=NAME,group_base exists, its cn in any case (as
+ * the DN matches: the name space key pairs and groups share), 0 if not,
+ * or a negative KB_ERR_* code.
+ */
+int group_name_taken(struct kb_admin *a, const char *name);
+
+/*
+ * 1 if a key pair NAME exists (the DN matches, in any case), 0 if not,
+ * or a negative KB_ERR_* code.
+ */
+int pair_exists(struct kb_admin *a, const char *name);
+
+/*
+ * 1 if the blocklist holds fingerprint fp ("SHA256:..."), 0 if not, or
+ * a negative KB_ERR_* code.
+ */
+int blocklist_has(struct kb_admin *a, const char *fp);
+
+/* The DN of the blocklist entry for fp; *dnp is the caller's. */
+int blocklist_dn(const struct kb_admin *a, const char *fp, char **dnp);
+
+/*
+ * 1 if the two DNs are spelled alike but for case (how keybound writes
+ * them): group_base and base name the same container.
+ */
+int admin_same_dn(const char *x, const char *y);
+
+/*
+ * A description or reason: at most ADMIN_DESC_MAX bytes of UTF-8, no
+ * control characters; an exit status (EXIT_USAGE, reported as what).
+ */
+int admin_text_valid(const char *what, const char *arg);
+
+/* 1 if attachment value v (len bytes) is USER@+GROUP for this group. */
+int attachment_names_group(const char *v, size_t len, const char *group);
+
+/*
+ * 0 if fp is "SHA256:" and 43 base64 characters that decode to 32 bytes
+ * (ssh-keygen's form), filling hash[32] if not NULL; else
+ * KB_ERR_INVALID_ARG.
+ */
+int fingerprint_decode(const char *fp, unsigned char *hash);
 
 /* output.c */
 
@@ -195,8 +302,6 @@ int time_parse_user(const char *s, time_t *tp);
 /* Format t as RFC 3339 UTC into buf[TIME_RFC3339_LEN]. */
 int time_format_rfc3339(time_t t, char *buf, size_t len);
 
-/* How long until end, for people: "3h59m left", "2d4h left", "ended". */
-void time_format_left(time_t end, time_t now, char *buf, size_t len);
 
 /*
  * GeneralizedTime is read and written with lookup_parse_gentime() and
@@ -255,5 +360,10 @@ int cmd_attach(struct kb_admin *a, int argc, char **argv);
 int cmd_detach(struct kb_admin *a, int argc, char **argv);
 int cmd_delete(struct kb_admin *a, int argc, char **argv);
 int cmd_check(struct kb_admin *a, int argc, char **argv);
+int cmd_group(struct kb_admin *a, int argc, char **argv);
+int cmd_block(struct kb_admin *a, int argc, char **argv);
+int cmd_unblock(struct kb_admin *a, int argc, char **argv);
+int cmd_blocked(struct kb_admin *a, int argc, char **argv);
+int cmd_prune(struct kb_admin *a, int argc, char **argv);
 
 #endif /* KB_ADMIN_H */

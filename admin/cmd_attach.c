@@ -28,6 +28,7 @@
 #include "kb.h"
 #include "config.h"
 #include "directory.h"
+#include "lookup.h"
 #include "names.h"
 #include "admin.h"
 
@@ -54,9 +55,12 @@ targets_clear(struct targets *ts)
 	ts->n = 0;
 }
 
-/* Parse argv[0..argc) as targets, dropping repeats; an exit status. */
+/*
+ * Parse argv[0..argc) as targets (USER@+GROUP too when groups is set),
+ * dropping repeats; an exit status.
+ */
 static int
-targets_parse(int argc, char **argv, struct targets *ts)
+targets_parse(int argc, char **argv, struct targets *ts, int groups)
 {
 	size_t i;
 	int k, r;
@@ -76,13 +80,16 @@ targets_parse(int argc, char **argv, struct targets *ts)
 				break;
 		if (i < ts->n)
 			continue;
-		if ((r = target_parse(argv[k], &ts->t[ts->n])) != 0) {
+		r = groups ? target_parse_attach(argv[k], &ts->t[ts->n]) :
+		    target_parse(argv[k], &ts->t[ts->n]);
+		if (r != 0) {
 			fflush(stdout);
 			fputs("keybound: ", stderr);
 			text_safe(stderr, argv[k], strlen(argv[k]));
-			fprintf(stderr, ": not USER@INSTANCE: %s\n",
-			    kb_strerror(r));
-			return EXIT_FAIL;
+			fprintf(stderr, ": not USER@INSTANCE or USER@+GROUP: "
+			    "%s\n", r == KB_ERR_KEYPAIR_NAME ? "invalid group "
+			    "name" : kb_strerror(r));
+			return EXIT_USAGE;
 		}
 		ts->n++;
 	}
@@ -126,50 +133,175 @@ modify_attachments(struct kb_admin *a, const char *dn, enum kb_mod_op op,
 }
 
 /*
- * Add (or delete) exactly those of the n values that are missing from
- * (or present in) key pair name, as one modify.  No permissive control:
- * slapd applies it unreliably to value deletes (a delete of one present
- * and one absent value succeeded without deleting either).  Without it
- * the modify is all or nothing; if another admin changed the values
- * between our read and our write it fails as a whole, and we read again.
- * present[i] says whether vals[i] was there at the last read.
+ * Append to list (room for every End value of p) the End values of p
+ * that belong to attachment value, except keep (may be NULL).
+ */
+static void
+ends_of(const struct kb_pair *p, const char *value, const char *keep,
+    const char **list, size_t *np)
+{
+	size_t i, k;
+
+	for (i = 0; i < p->nends; i++) {
+		if (strlen(p->ends[i].s) != p->ends[i].len ||
+		    !end_value_of(p->ends[i].s, p->ends[i].len, value,
+		    strlen(value)))
+			continue;
+		if (keep != NULL && strcmp(p->ends[i].s, keep) == 0)
+			continue;
+		for (k = 0; k < *np; k++)
+			if (strcmp(list[k], p->ends[i].s) == 0)
+				break;
+		if (k == *np)
+			list[(*np)++] = p->ends[i].s;
+	}
+	list[*np] = NULL;
+}
+
+/* 1 if p holds the End value e exactly. */
+static int
+pair_has_end(const struct kb_pair *p, const char *e)
+{
+	size_t i, len = strlen(e);
+
+	for (i = 0; i < p->nends; i++)
+		if (p->ends[i].len == len && memcmp(p->ends[i].s, e, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* What one attach or detach changes: the op and, for attach, the end. */
+struct change {
+	enum kb_mod_op op;	/* KB_MOD_ADD: attach, KB_MOD_DELETE: detach */
+	int timed;		/* attach with --for / --until */
+	char gtime[TIME_GTIME_LEN];
+};
+
+/* "VALUE YYYYMMDDHHMMSSZ" for each value (NULL-terminated), or NULL. */
+static char **
+end_values_new(const char *const *vals, size_t n, const char *gtime)
+{
+	char **ends;
+	size_t i;
+
+	if ((ends = calloc(n + 1, sizeof(*ends))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (asprintf(&ends[i], "%s %s", vals[i], gtime) < 0) {
+			ends[i] = NULL;
+			while (i > 0)
+				free(ends[--i]);
+			free(ends);
+			return NULL;
+		}
+	}
+	return ends;
+}
+
+static void
+end_values_free(char **ends)
+{
+	size_t i;
+
+	for (i = 0; ends != NULL && ends[i] != NULL; i++)
+		free(ends[i]);
+	free(ends);
+}
+
+#define ATTACH_ASSERTION	"(!(" AT_BLOCKED "=TRUE))"
+
+/*
+ * Attach (or detach) the n values on key pair name as one modify per
+ * round: add the attachment values that are missing (or delete those
+ * present), delete the exact End values each of them has now and, for a
+ * timed attach, add the new End.  No permissive control: slapd applies
+ * it unreliably to value deletes (a delete of one present and one absent
+ * value succeeded without deleting either).  Without it the modify is
+ * all or nothing; if another admin changed the values between our read
+ * and our write it fails as a whole, and we read again.  An attach
+ * carries the assertion that the pair is not blocked, so a block racing
+ * it is never overtaken.  present[i] says whether vals[i] was attached
+ * at the last read; *blockedp is set when the pair is blocked.
  */
 static int
 change_values(struct kb_admin *a, const char *name, const char *dn,
-    enum kb_mod_op op, const char *const *vals, size_t n,
-    unsigned char *present)
+    const struct change *c, const char *const *vals, size_t n,
+    unsigned char *present, int *blockedp)
 {
 	struct kb_pair *p = NULL;
-	const char **todo = NULL;
-	size_t i, k;
+	struct kb_mod mods[3];
+	const char **todo = NULL, **enddel = NULL, **endadd = NULL;
+	char **ends = NULL;
+	size_t i, k, nd, na, nmods;
 	int round, r = KB_ERR_INTERNAL;
 
-	if ((todo = calloc(n + 1, sizeof(*todo))) == NULL)
-		return KB_ERR_NOMEM;
+	*blockedp = 0;
+	if ((todo = calloc(n + 1, sizeof(*todo))) == NULL ||
+	    (endadd = calloc(n + 1, sizeof(*endadd))) == NULL ||
+	    (c->timed && (ends = end_values_new(vals, n, c->gtime)) == NULL)) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
 	for (round = 0; round < CHANGE_ROUNDS; round++) {
 		pair_free(p);
 		p = NULL;
+		free(enddel);
+		enddel = NULL;
 		if ((r = pair_read(a, name, &p)) != 0)
 			goto out;
-		for (i = 0, k = 0; i < n; i++) {
+		if (c->op == KB_MOD_ADD && p->blocked) {
+			*blockedp = 1;
+			r = KB_ERR_DIR_ASSERTION;
+			goto out;
+		}
+		if ((enddel = calloc(p->nends + 1, sizeof(*enddel))) == NULL) {
+			r = KB_ERR_NOMEM;
+			goto out;
+		}
+		for (i = 0, k = 0, nd = 0, na = 0; i < n; i++) {
 			present[i] = (unsigned char)pair_has_attachment(p,
 			    vals[i]);
-			if (present[i] == (op == KB_MOD_DELETE))
+			if (present[i] == (c->op == KB_MOD_DELETE))
 				todo[k++] = vals[i];
+			ends_of(p, vals[i], ends ? ends[i] : NULL, enddel, &nd);
+			if (ends != NULL && !pair_has_end(p, ends[i]))
+				endadd[na++] = ends[i];
 		}
 		todo[k] = NULL;
-		if (k == 0) {
+		endadd[na] = NULL;
+		if (k == 0 && nd == 0 && na == 0) {
 			r = 0;
 			goto out;
 		}
-		r = modify_attachments(a, dn, op, todo);
+		nmods = 0;
+		if (k > 0) {
+			mods[nmods].op = c->op;
+			mods[nmods].attr = AT_ATTACH;
+			mods[nmods++].vals = todo;
+		}
+		if (nd > 0) {
+			mods[nmods].op = KB_MOD_DELETE;
+			mods[nmods].attr = AT_END;
+			mods[nmods++].vals = enddel;
+		}
+		if (na > 0) {
+			mods[nmods].op = KB_MOD_ADD;
+			mods[nmods].attr = AT_END;
+			mods[nmods++].vals = endadd;
+		}
+		r = dir_modify(a->dir, dn, mods, nmods, c->op == KB_MOD_ADD ?
+		    ATTACH_ASSERTION : NULL, 0);
 		if (r != KB_ERR_DIR_VALUE_EXISTS &&
-		    r != KB_ERR_DIR_NO_SUCH_VALUE)
+		    r != KB_ERR_DIR_NO_SUCH_VALUE &&
+		    r != KB_ERR_DIR_ASSERTION)
 			goto out;
 	}
  out:
 	pair_free(p);
 	free(todo);
+	free(enddel);
+	free(endadd);
+	end_values_free(ends);
 	return r;
 }
 
@@ -216,6 +348,27 @@ replace_backoff(int round)
 	nanosleep(&ts, NULL);
 }
 
+/* Delete the End values p had for target (best effort: 0 or NOMEM). */
+static int
+drop_ends(struct kb_admin *a, const struct kb_pair *p, const char *target)
+{
+	struct kb_mod mod;
+	const char **list;
+	size_t n = 0;
+
+	if ((list = calloc(p->nends + 1, sizeof(*list))) == NULL)
+		return KB_ERR_NOMEM;
+	ends_of(p, target, NULL, list, &n);
+	if (n > 0) {
+		mod.op = KB_MOD_DELETE;
+		mod.attr = AT_END;
+		mod.vals = list;
+		(void)dir_modify(a->dir, p->dn.s, &mod, 1, NULL, 0);
+	}
+	free(list);
+	return 0;
+}
+
 /*
  * Remove target from every other key pair holding it, one modify
  * deleting the exact value per entry.  Prints what it removed (or appends
@@ -252,6 +405,9 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 			    target, kb_strerror(r));
 			goto out;
 		}
+		/* its ends, as read: stray ones grant nothing, prune drops them */
+		if ((r = drop_ends(a, pairs[i], target)) != 0)
+			goto out;
 		if (a->json) {
 			if (!*jfirst)
 				putchar(',');
@@ -300,11 +456,11 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
  */
 static int
 replace_target(struct kb_admin *a, const char *name, const char *dn,
-    const char *target, int *jfirst)
+    const struct change *c, const char *target, int *jfirst)
 {
 	const char *vals[] = { target, NULL };
 	unsigned char present;
-	int round, r, left, self;
+	int round, r, left, self, blocked;
 
 	for (round = 0; ; round++) {
 		if ((r = replace_others(a, name, target, jfirst, &left,
@@ -313,8 +469,8 @@ replace_target(struct kb_admin *a, const char *name, const char *dn,
 		if (left > 0 || round == REPLACE_ROUNDS)
 			break;
 		replace_backoff(round);
-		if ((r = change_values(a, name, dn, KB_MOD_ADD, vals, 1,
-		    &present)) != 0)
+		if ((r = change_values(a, name, dn, c, vals, 1, &present,
+		    &blocked)) != 0)
 			return r;
 	}
 	if (left == 0) {
@@ -331,15 +487,22 @@ replace_target(struct kb_admin *a, const char *name, const char *dn,
 /* Print the outcome of attach in table or JSON form (JSON is opened). */
 static void
 attach_report(const struct kb_admin *a, const char *name,
-    const struct targets *ts, const unsigned char *already)
+    const struct targets *ts, const unsigned char *already,
+    const char *until)
 {
 	size_t i;
 	int first;
 
 	if (!a->json) {
-		for (i = 0; i < ts->n; i++)
-			printf("%s %s to %s\n", name, already[i] ?
-			    "already attached" : "attached", ts->t[i].text);
+		for (i = 0; i < ts->n; i++) {
+			printf("%s %s to ", name, already[i] ?
+			    "already attached" : "attached");
+			text_safe(stdout, ts->t[i].text,
+			    strlen(ts->t[i].text));
+			if (until != NULL)
+				printf(" until %s", until);
+			putchar('\n');
+		}
 		return;
 	}
 	printf("{\"name\":");
@@ -356,20 +519,83 @@ attach_report(const struct kb_admin *a, const char *name,
 		if (already[i])
 			json_array_str(&first, ts->t[i].text,
 			    strlen(ts->t[i].text));
-	printf("]");
+	printf("],\"until\":");
+	json_string_or_null(stdout, until);
+}
+
+/*
+ * Every USER@+GROUP target names an existing group: an exit status
+ * (EXIT_NOTFOUND, reported, for the first that does not).
+ */
+static int
+groups_exist(struct kb_admin *a, const struct targets *ts)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < ts->n; i++) {
+		if (TARGET_GROUP(&ts->t[i]) == NULL)
+			continue;
+		if ((r = group_exists(a, TARGET_GROUP(&ts->t[i]))) < 0) {
+			admin_err("cannot read host group %s: %s",
+			    TARGET_GROUP(&ts->t[i]), kb_strerror(r));
+			return EXIT_FAIL;
+		}
+		if (r == 0) {
+			admin_err("no host group %s (create it with `keybound "
+			    "group create %s`)", TARGET_GROUP(&ts->t[i]),
+			    TARGET_GROUP(&ts->t[i]));
+			return EXIT_NOTFOUND;
+		}
+	}
+	return EXIT_OK;
+}
+
+/*
+ * After the write: a group deleted meanwhile (its delete checked for
+ * attachments before ours landed) must not keep an attachment naming it.
+ * Take back the group attachments we added whose group is gone; an exit
+ * status.
+ */
+static int
+groups_recheck(struct kb_admin *a, const char *name, const char *dn,
+    const struct targets *ts, const unsigned char *already)
+{
+	struct change undo;
+	const char *vals[2] = { NULL, NULL };
+	unsigned char present;
+	size_t i;
+	int r, blocked, status = EXIT_OK;
+
+	memset(&undo, 0, sizeof(undo));
+	undo.op = KB_MOD_DELETE;
+	for (i = 0; i < ts->n; i++) {
+		if (TARGET_GROUP(&ts->t[i]) == NULL || already[i])
+			continue;
+		if ((r = group_exists(a, TARGET_GROUP(&ts->t[i]))) == 1)
+			continue;
+		vals[0] = ts->t[i].text;
+		(void)change_values(a, name, dn, &undo, vals, 1, &present,
+		    &blocked);
+		admin_err("host group %s was deleted meanwhile; %s taken "
+		    "back", TARGET_GROUP(&ts->t[i]), ts->t[i].text);
+		status = EXIT_NOTFOUND;
+	}
+	return status;
 }
 
 /* Attach, then with --replace take the targets from the others. */
 static int
 attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
-    int replace)
+    int replace, const struct change *c, const char *until, int *statusp)
 {
 	unsigned char *already = NULL;
 	const char **vals = NULL;
 	char *dn = NULL;
 	size_t i;
-	int r, jfirst = 1;
+	int r, blocked = 0, jfirst = 1;
 
+	*statusp = EXIT_FAIL;
 	if ((already = calloc(ts->n + 1, 1)) == NULL ||
 	    (vals = target_values(ts)) == NULL ||
 	    (r = admin_pair_dn(a, name, &dn)) != 0) {
@@ -377,30 +603,76 @@ attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
 		admin_err("%s", kb_strerror(r));
 		goto out;
 	}
-	if ((r = change_values(a, name, dn, KB_MOD_ADD, vals, ts->n,
-	    already)) != 0) {
-		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+	if ((*statusp = groups_exist(a, ts)) != EXIT_OK) {
+		r = KB_ERR_DIR_NO_SUCH_OBJECT;
+		goto out;
+	}
+	*statusp = EXIT_FAIL;
+	if ((r = change_values(a, name, dn, c, vals, ts->n, already,
+	    &blocked)) != 0) {
+		if (blocked) {
+			admin_err("key pair %s is blocked (its key is on the "
+			    "blocklist): not attached", name);
+			*statusp = EXIT_CONFLICT;
+		} else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
 			report_missing(name, r);
 		else
 			report_write_error(a, "cannot attach", name, r);
 		goto out;
 	}
-	attach_report(a, name, ts, already);
+	if ((*statusp = groups_recheck(a, name, dn, ts, already)) != EXIT_OK) {
+		r = KB_ERR_DIR_NO_SUCH_OBJECT;
+		goto out;
+	}
+	attach_report(a, name, ts, already, until);
 	if (replace) {
 		if (a->json)
 			printf(",\"replaced\":[");
 		for (i = 0; i < ts->n && r == 0; i++)
-			r = replace_target(a, name, dn, ts->t[i].text, &jfirst);
+			r = replace_target(a, name, dn, c, ts->t[i].text,
+			    &jfirst);
 		if (a->json)
 			printf("]");
 	}
 	if (a->json)
 		printf("}\n");
+	*statusp = r == 0 ? EXIT_OK : EXIT_FAIL;
  out:
 	free(already);
 	free(vals);
 	free(dn);
 	return r;
+}
+
+/* --for DURATION or --until TIME into c and until; an exit status. */
+static int
+attach_end(const char *cmd, const char *dur, const char *when,
+    struct change *c, char *until, size_t untillen)
+{
+	time_t now = time(NULL), secs, end;
+
+	if (dur != NULL && when != NULL)
+		return admin_usage(cmd, "--for and --until exclude each other");
+	if (dur == NULL && when == NULL)
+		return EXIT_OK;
+	if (dur != NULL) {
+		if (time_parse_duration(dur, &secs) != 0)
+			return admin_usage(cmd, "--for: DURATION is a positive "
+			    "integer followed by s, m, h or d (e.g. 30m, 4h)");
+		end = now + secs;
+	} else {
+		if (time_parse_user(when, &end) != 0)
+			return admin_usage(cmd, "--until: TIME is "
+			    "YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC)");
+		if (end <= now)
+			return admin_usage(cmd, "--until: %s is not in the "
+			    "future", when);
+	}
+	if (lookup_format_gentime(end, c->gtime, sizeof(c->gtime)) != 0 ||
+	    time_format_rfc3339(end, until, untillen) != 0)
+		return admin_usage(cmd, "the end time is out of range");
+	c->timed = 1;
+	return EXIT_OK;
 }
 
 int
@@ -409,34 +681,56 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
 		{ "replace", no_argument, NULL, 'R' },
+		{ "for", required_argument, NULL, 'F' },
+		{ "until", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
-	const char *name;
+	struct change c;
+	char until[TIME_RFC3339_LEN];
+	const char *name, *dur = NULL, *when = NULL;
 	int ch, r, replace = 0, status = EXIT_FAIL;
 
+	memset(&c, 0, sizeof(c));
+	c.op = KB_MOD_ADD;
+	until[0] = '\0';
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
-		if (ch != 'R')
+		switch (ch) {
+		case 'R':
+			replace = 1;
+			break;
+		case 'F':
+			dur = optarg;
+			break;
+		case 'U':
+			when = optarg;
+			break;
+		default:
 			return EXIT_USAGE;
-		replace = 1;
+		}
 	}
 	if (argc - optind < 2)
 		return admin_usage(argv[0], "expected NAME and at least one "
-		    "USER@INSTANCE");
+		    "USER@INSTANCE or USER@+GROUP");
+	if ((status = attach_end(argv[0], dur, when, &c, until,
+	    sizeof(until))) != EXIT_OK)
+		return status;
+	status = EXIT_FAIL;
 	name = argv[optind];
 	if (name_keypair_valid(name) != 0) {
 		admin_err("invalid key pair name");
 		goto out;
 	}
 	if ((status = targets_parse(argc - optind - 1, argv + optind + 1,
-	    &ts)) != EXIT_OK)
+	    &ts, 1)) != EXIT_OK)
 		goto out;
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
-	r = attach_run(a, name, &ts, replace);
-	admin_audit(a, replace ? "attach --replace" : "attach", name, ts.t,
-	    ts.n, r == 0 ? "ok" : kb_strerror(r));
-	status = r == 0 ? EXIT_OK : EXIT_FAIL;
+	r = attach_run(a, name, &ts, replace, &c, c.timed ? until : NULL,
+	    &status);
+	admin_audit(a, replace ? "attach --replace" : c.timed ?
+	    "attach --until" : "attach", name, ts.t, ts.n, r == 0 ? "ok" :
+	    kb_strerror(r));
  out:
 	targets_clear(&ts);
 	return status;
@@ -515,11 +809,12 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	};
 	struct targets ts = { NULL, 0 };
 	struct kb_pair *p = NULL;
+	struct change c;
 	unsigned char *present = NULL;
 	const char **vals = NULL, *name;
 	char *dn = NULL;
 	size_t n = 0;
-	int ch, r, all = 0, status = EXIT_FAIL;
+	int ch, r, blocked, all = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
 		if (ch != 'A')
@@ -536,7 +831,7 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	}
 	if (!all && (status = targets_parse(argc - optind - 1,
-	    argv + optind + 1, &ts)) != EXIT_OK)
+	    argv + optind + 1, &ts, 1)) != EXIT_OK)
 		goto out;
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
@@ -554,8 +849,10 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}
-	if (n > 0 && (r = change_values(a, name, dn, KB_MOD_DELETE, vals, n,
-	    present)) != 0) {
+	memset(&c, 0, sizeof(c));
+	c.op = KB_MOD_DELETE;
+	if (n > 0 && (r = change_values(a, name, dn, &c, vals, n, present,
+	    &blocked)) != 0) {
 		report_write_error(a, "cannot detach", name, r);
 		admin_audit(a, "detach", name, ts.t, ts.n, kb_strerror(r));
 		goto out;

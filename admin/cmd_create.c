@@ -224,6 +224,69 @@ name_free(struct kb_admin *a, const char *name)
 	return EXIT_FAIL;
 }
 
+/*
+ * Before storing: the name is not a host group's and the key is not on
+ * the blocklist.  An exit status (EXIT_CONFLICT reported).
+ */
+static int
+fleet_precheck(struct kb_admin *a, const struct newpair *np)
+{
+	int r;
+
+	if ((r = group_name_taken(a, np->name)) != 0) {
+		if (r == 1) {
+			admin_err("a host group %s exists: key pairs and groups "
+			    "share one name space", np->name);
+			return EXIT_CONFLICT;
+		}
+		admin_err("cannot read host group %s: %s", np->name,
+		    kb_strerror(r));
+		return EXIT_FAIL;
+	}
+	if ((r = blocklist_has(a, np->fp)) != 0) {
+		if (r == 1) {
+			admin_err("key %s is blocked (on the blocklist): not "
+			    "stored", np->fp);
+			return EXIT_CONFLICT;
+		}
+		admin_err("cannot read the blocklist: %s", kb_strerror(r));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * After storing: a block or a host group of the same name that raced us
+ * wins; take the pair back.  An exit status (EXIT_CONFLICT reported).
+ */
+static int
+fleet_postcheck(struct kb_admin *a, const struct newpair *np)
+{
+	char *dn = NULL;
+	int blocked, group, r;
+
+	blocked = blocklist_has(a, np->fp);
+	group = group_name_taken(a, np->name);
+	if (blocked == 0 && group == 0)
+		return EXIT_OK;
+	if ((r = admin_pair_dn(a, np->name, &dn)) == 0)
+		r = dir_delete(a->dir, dn, NULL);
+	free(dn);
+	if (blocked == 1)
+		admin_err("key %s was blocked meanwhile: key pair %s taken "
+		    "back", np->fp, np->name);
+	else if (group == 1)
+		admin_err("a host group %s was created meanwhile: key pair "
+		    "taken back", np->name);
+	else
+		admin_err("cannot check the blocklist after storing: key pair "
+		    "%s taken back", np->name);
+	if (r != 0 && r != KB_ERR_DIR_NO_SUCH_OBJECT)
+		admin_err("could not take key pair %s back: %s; delete it",
+		    np->name, kb_strerror(r));
+	return blocked == 1 || group == 1 ? EXIT_CONFLICT : EXIT_FAIL;
+}
+
 /* Add the entry cn=NAME,base; a KB_ERR_* code. */
 static int
 store_pair(struct kb_admin *a, const struct newpair *np)
@@ -329,6 +392,9 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 	}
 	keygen_free(k);
 	k = NULL;
+	if ((status = fleet_precheck(a, &np)) != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
 	if (keyfile_commit(kf, pem, pemlen) != EXIT_OK) {
 		if (keyfile_discard(kf) != 0)
 			admin_err("%s: could not remove it: %s", kf->path,
@@ -345,6 +411,13 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 		admin_audit(a, "create", name, NULL, 0, kb_strerror(r));
 		goto out;
 	}
+	if ((status = fleet_postcheck(a, &np)) != EXIT_OK) {
+		if (keyfile_discard(kf) == 0)
+			admin_err("%s removed: nothing was stored", kf->path);
+		admin_audit(a, "create", name, NULL, 0, "taken back");
+		goto out;
+	}
+	status = EXIT_FAIL;
 	admin_audit(a, "create", name, NULL, 0, "ok");
 	print_new(a, "created", &np, kf->path);
 	status = EXIT_OK;
@@ -590,6 +663,7 @@ cmd_import(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	}
 	if ((status = name_free(a, np.name)) != EXIT_OK ||
+	    (status = fleet_precheck(a, &np)) != EXIT_OK ||
 	    (!dup_ok && (status = refuse_duplicate(a, &np)) != EXIT_OK))
 		goto out;
 	status = EXIT_FAIL;
@@ -598,6 +672,11 @@ cmd_import(struct kb_admin *a, int argc, char **argv)
 		admin_audit(a, "import", np.name, NULL, 0, kb_strerror(r));
 		goto out;
 	}
+	if ((status = fleet_postcheck(a, &np)) != EXIT_OK) {
+		admin_audit(a, "import", np.name, NULL, 0, "taken back");
+		goto out;
+	}
+	status = EXIT_FAIL;
 	admin_audit(a, "import", np.name, NULL, 0, "ok");
 	print_new(a, "imported", &np, NULL);
 	status = EXIT_OK;

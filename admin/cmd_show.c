@@ -101,6 +101,33 @@ json_text_or_null(const struct kb_text *t)
 		json_string(stdout, t->s, t->len);
 }
 
+/*
+ * Each attachment with its end: [{"target","until","expired"}], until
+ * null when permanent (the earliest End value counts, as on the hosts).
+ */
+static void
+json_attachment_details(const struct kb_pair *p)
+{
+	char when[TIME_RFC3339_LEN];
+	time_t end, now = time(NULL);
+	size_t i;
+	int timed;
+
+	putchar('[');
+	for (i = 0; i < p->nattach; i++) {
+		timed = pair_attachment_end(p, p->attach[i].s,
+		    p->attach[i].len, &end, NULL);
+		printf("%s{\"target\":", i > 0 ? "," : "");
+		json_string(stdout, p->attach[i].s, p->attach[i].len);
+		printf(",\"until\":");
+		json_string_or_null(stdout, timed && time_format_rfc3339(end,
+		    when, sizeof(when)) == 0 ? when : NULL);
+		printf(",\"expired\":%s}", timed && end <= now ? "true" :
+		    "false");
+	}
+	putchar(']');
+}
+
 static void
 json_pair(const struct kb_pair *p, const struct view *v)
 {
@@ -124,7 +151,10 @@ json_pair(const struct kb_pair *p, const struct view *v)
 			putchar(',');
 		json_string(stdout, p->attach[i].s, p->attach[i].len);
 	}
-	printf("],\"not_after\":");
+	printf("],\"attachment_details\":");
+	json_attachment_details(p);
+	printf(",\"blocked\":%s", p->blocked ? "true" : "false");
+	printf(",\"not_after\":");
 	json_string_or_null(stdout, v->has_not_after ? v->not_after : NULL);
 	printf(",\"options\":");
 	json_text_or_null(&p->options);
@@ -137,10 +167,36 @@ json_pair(const struct kb_pair *p, const struct view *v)
 	putchar('}');
 }
 
-/* The attachments joined with ", " for the table. */
+/*
+ * " (ends T, 3h59m left)" or " (ended T)" after a time-boxed attachment
+ * into buf (empty when permanent).
+ */
+static void
+attachment_end_text(const struct kb_pair *p, size_t i, time_t now,
+    char *buf, size_t len)
+{
+	char when[TIME_RFC3339_LEN], left[32];
+	time_t end;
+
+	buf[0] = '\0';
+	if (!pair_attachment_end(p, p->attach[i].s, p->attach[i].len, &end,
+	    NULL))
+		return;
+	if (time_format_rfc3339(end, when, sizeof(when)) != 0)
+		snprintf(when, sizeof(when), "?");
+	if (end > now) {
+		time_format_left(end - now, left, sizeof(left));
+		snprintf(buf, len, " (ends %s, %s left)", when, left);
+	} else
+		snprintf(buf, len, " (ended %s)", when);
+}
+
+/* The attachments joined with ", " for the table, with their ends. */
 static void
 text_attachments(FILE *f, const struct kb_pair *p, size_t *widthp)
 {
+	char endtext[96];
+	time_t now = time(NULL);
 	size_t i, w = 0;
 
 	for (i = 0; i < p->nattach; i++) {
@@ -152,6 +208,10 @@ text_attachments(FILE *f, const struct kb_pair *p, size_t *widthp)
 		if (f != NULL)
 			text_safe(f, p->attach[i].s, p->attach[i].len);
 		w += text_safe_width(p->attach[i].s, p->attach[i].len);
+		attachment_end_text(p, i, now, endtext, sizeof(endtext));
+		if (f != NULL)
+			fputs(endtext, f);
+		w += strlen(endtext);
 	}
 	if (p->nattach == 0) {
 		if (f != NULL)
@@ -273,8 +333,8 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	}
 	if (argc != optind)
 		return admin_usage(argv[0], "unexpected argument");
-	if (target != NULL && (r = target_parse(target, &t)) != 0) {
-		admin_err("--attached-to: not USER@INSTANCE: %s",
+	if (target != NULL && (r = target_parse_attach(target, &t)) != 0) {
+		admin_err("--attached-to: not USER@INSTANCE or USER@+GROUP: %s",
 		    kb_strerror(r));
 		goto out;
 	}
@@ -335,6 +395,8 @@ table_show(const struct kb_pair *p, const struct view *v)
 	printf("%-13s ", "attachments:");
 	text_attachments(stdout, p, NULL);
 	putchar('\n');
+	if (p->blocked)
+		show_field("blocked:", "yes (its key is on the blocklist)", 33);
 	show_field("not after:", v->has_not_after ? v->not_after : "never",
 	    v->has_not_after ? strlen(v->not_after) : 5);
 	show_field("options:", p->options.s, p->options.len);
@@ -589,8 +651,8 @@ check_print(const struct kb_admin *a, const struct kb_target *t,
 			    lookup_parse_gentime(ans->keys[i].until,
 			    strlen(ans->keys[i].until), &end) == 0 &&
 			    time_format_rfc3339(end, when, sizeof(when)) == 0) {
-				time_format_left(end, now, left, sizeof(left));
-				printf(", until %s (%s)", when, left);
+				time_format_left(end - now, left, sizeof(left));
+				printf(", until %s (%s left)", when, left);
 			} else
 				printf(", permanent");
 			if (ans->keys[i].options != NULL)

@@ -39,12 +39,21 @@ static const struct command commands[] = {
 	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]" },
 	{ "set", cmd_set, "set NAME [--expires TIME|never] "
 	    "[--options OPTS|none] [--description TEXT]" },
-	{ "list", cmd_list, "list [--attached-to USER@INSTANCE]" },
+	{ "list", cmd_list, "list [--attached-to USER@INSTANCE|USER@+GROUP]" },
 	{ "show", cmd_show, "show NAME" },
-	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace]" },
+	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace]\n"
+	    "    attach NAME USER@TARGET... [--for DURATION | --until TIME] "
+	    "(TARGET: INSTANCE or +GROUP)" },
 	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all]" },
 	{ "delete", cmd_delete, "delete NAME" },
 	{ "check", cmd_check, "check USER@INSTANCE" },
+	{ "group", cmd_group, "group create NAME [-d TEXT] | "
+	    "group add|remove NAME INSTANCE... |\n"
+	    "    group delete NAME | group list | group show NAME" },
+	{ "block", cmd_block, "block FINGERPRINT|NAME [--reason TEXT]" },
+	{ "unblock", cmd_unblock, "unblock FINGERPRINT" },
+	{ "blocked", cmd_blocked, "blocked [--revoked-keys [-o FILE]]" },
+	{ "prune", cmd_prune, "prune [--dry-run]" },
 	{ NULL, NULL, NULL }
 };
 
@@ -64,9 +73,11 @@ static const char usage_tail[] =
     "  -W           prompt for the bind password on the terminal\n"
     "  --json       machine-readable output\n"
     "\n"
-    "TIME is YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC).  USER@INSTANCE\n"
-    "is split at its last '@'.  Exit status: 0 success, 1 failure,\n"
-    "2 usage or configuration error.\n";
+    "TIME is YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC); DURATION is\n"
+    "a positive integer and s, m, h or d.  USER@INSTANCE is split at its\n"
+    "last '@'; USER@+GROUP names every member of host group GROUP.\n"
+    "Exit status: 0 success, 1 failure, 2 usage or configuration error,\n"
+    "3 not found (a host group), 4 conflict (exists, attached, blocked).\n";
 
 static volatile sig_atomic_t prompt_signal;
 

@@ -14,7 +14,9 @@
 #include "kb.h"
 #include "config.h"
 #include "directory.h"
+#include "b64.h"
 #include "filter.h"
+#include "lookup.h"
 #include "names.h"
 #include "sshkey.h"
 #include "admin.h"
@@ -23,7 +25,7 @@
 
 static const char *const pair_attrs[] = {
 	AT_CN, AT_PUBKEY, AT_FP, AT_ATTACH, AT_NOTAFTER, AT_OPTIONS, AT_DESC,
-	AT_CREATED, NULL
+	AT_CREATED, AT_END, AT_BLOCKED, NULL
 };
 
 struct pair_list {
@@ -69,6 +71,9 @@ pair_free(struct kb_pair *p)
 	for (i = 0; i < p->nattach; i++)
 		text_free(&p->attach[i]);
 	free(p->attach);
+	for (i = 0; i < p->nends; i++)
+		text_free(&p->ends[i]);
+	free(p->ends);
 	text_free(&p->not_after);
 	text_free(&p->options);
 	text_free(&p->description);
@@ -127,20 +132,22 @@ pair_set_name(struct kb_pair *p, const struct kb_attr *cn)
 	return text_set(&p->name, cn->vals[0].bytes, cn->vals[0].len);
 }
 
+/* All values of a multi-valued attribute into *vp (*np counted). */
 static int
-pair_set_attachments(struct kb_pair *p, const struct kb_attr *at)
+pair_set_multi(struct kb_text **vp, size_t *np, const struct kb_attr *at)
 {
 	size_t i;
 	int r;
 
-	if ((p->attach = calloc(at->nvals ? at->nvals : 1,
-	    sizeof(*p->attach))) == NULL)
+	if (*vp != NULL)
+		return 0;	/* the first of a repeated attribute */
+	if ((*vp = calloc(at->nvals ? at->nvals : 1, sizeof(**vp))) == NULL)
 		return KB_ERR_NOMEM;
 	for (i = 0; i < at->nvals; i++) {
-		if ((r = text_set(&p->attach[i], at->vals[i].bytes,
+		if ((r = text_set(&(*vp)[i], at->vals[i].bytes,
 		    at->vals[i].len)) != 0)
 			return r;
-		p->nattach++;
+		(*np)++;
 	}
 	return 0;
 }
@@ -178,8 +185,17 @@ pair_from_entry(const char *dn, const struct kb_attr *attrs, size_t nattrs,
 		if (strcasecmp(at->name, AT_CN) == 0)
 			cn = at;
 		else if (strcasecmp(at->name, AT_ATTACH) == 0) {
-			if ((r = pair_set_attachments(p, at)) != 0)
+			if ((r = pair_set_multi(&p->attach, &p->nattach,
+			    at)) != 0)
 				goto out;
+		} else if (strcasecmp(at->name, AT_END) == 0) {
+			if ((r = pair_set_multi(&p->ends, &p->nends, at)) != 0)
+				goto out;
+		} else if (strcasecmp(at->name, AT_BLOCKED) == 0) {
+			/* any value but exactly FALSE counts: fail closed */
+			p->blocked = at->nvals > 0 && !(at->nvals == 1 &&
+			    at->vals[0].len == 5 &&
+			    memcmp(at->vals[0].bytes, "FALSE", 5) == 0);
 		} else if (strcasecmp(at->name, AT_PUBKEY) == 0)
 			single = &p->pubkey;
 		else if (strcasecmp(at->name, AT_FP) == 0)
@@ -298,6 +314,28 @@ pair_read(struct kb_admin *a, const char *name, struct kb_pair **pp)
 }
 
 int
+pair_read_dn(struct kb_admin *a, const char *dn, struct kb_pair **pp)
+{
+	struct pair_list l = { NULL, 0, 0 };
+	int r;
+
+	*pp = NULL;
+	if ((r = dir_search(a->dir, dn, KB_SCOPE_BASE, PAIR_FILTER,
+	    pair_attrs, 2, pair_collect, &l, NULL)) != 0)
+		goto out;
+	if (l.n != 1) {
+		r = l.n == 0 ? KB_ERR_DIR_NO_SUCH_OBJECT : KB_ERR_DIR_AMBIGUOUS;
+		goto out;
+	}
+	*pp = l.pairs[0];
+	l.pairs[0] = NULL;
+	r = 0;
+ out:
+	pair_free_all(l.pairs, l.n);
+	return r;
+}
+
+int
 target_parse(const char *text, struct kb_target *t)
 {
 	const char *at;
@@ -318,6 +356,44 @@ target_parse(const char *text, struct kb_target *t)
 	    (r = name_instance_valid(t->instance)) != 0)
 		goto out;
 	/* keyboundAttachment is an IA5String keybound-keys reads as ASCII */
+	for (at = text; *at != '\0'; at++) {
+		if ((unsigned char)*at < 0x20 || (unsigned char)*at > 0x7e) {
+			r = KB_ERR_USER_NAME;
+			goto out;
+		}
+	}
+	r = 0;
+ out:
+	if (r != 0)
+		target_clear(t);
+	return r;
+}
+
+int
+target_parse_attach(const char *text, struct kb_target *t)
+{
+	const char *at;
+	int r = KB_ERR_INTERNAL;
+
+	if ((at = strrchr(text, '@')) == NULL || at[1] != '+')
+		return target_parse(text, t);
+	memset(t, 0, sizeof(*t));
+	t->text = text;
+	if (at == text) {
+		r = KB_ERR_USER_NAME;
+		goto out;
+	}
+	if ((t->user = strndup(text, (size_t)(at - text))) == NULL ||
+	    (t->instance = strdup(at + 1)) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = name_user_valid(t->user, strlen(t->user))) != 0)
+		goto out;
+	if (name_keypair_valid(t->instance + 1) != 0) {
+		r = KB_ERR_KEYPAIR_NAME;
+		goto out;
+	}
 	for (at = text; *at != '\0'; at++) {
 		if ((unsigned char)*at < 0x20 || (unsigned char)*at > 0x7e) {
 			r = KB_ERR_USER_NAME;
@@ -362,5 +438,80 @@ target_filter(const char *text, char **filterp)
  out:
 	free(esc);
 	free(f);
+	return r;
+}
+
+int
+end_value_of(const char *e, size_t len, const char *value, size_t vlen)
+{
+	const char *sp;
+
+	/* split at the last space: user names may hold spaces */
+	if ((sp = memrchr(e, ' ', len)) == NULL)
+		return 0;
+	return (size_t)(sp - e) == vlen && memcmp(e, value, vlen) == 0;
+}
+
+int
+pair_attachment_end(const struct kb_pair *p, const char *value, size_t len,
+    time_t *endp, size_t *badp)
+{
+	const struct kb_text *e;
+	size_t i;
+	time_t t;
+	int found = 0;
+
+	*endp = 0;
+	if (badp != NULL)
+		*badp = 0;
+	for (i = 0; i < p->nends; i++) {
+		e = &p->ends[i];
+		/* the attachment text, one space, then the time */
+		if (e->len <= len || e->s[len] != ' ' ||
+		    memcmp(e->s, value, len) != 0 ||
+		    strchr(e->s + len + 1, ' ') != NULL)
+			continue;
+		if (e->len != len + TIME_GTIME_LEN ||
+		    lookup_parse_gentime(e->s + len + 1, e->len - len - 1,
+		    &t) != 0) {
+			if (badp != NULL)
+				(*badp)++;
+			continue;
+		}
+		if (!found || t < *endp)
+			*endp = t;
+		found = 1;
+	}
+	return found;
+}
+
+int
+fingerprint_decode(const char *fp, unsigned char *hash)
+{
+	char padded[7 + 44 + 1];
+	unsigned char *raw = NULL;
+	size_t i, rawlen = 0;
+	int r = KB_ERR_INVALID_ARG;
+
+	if (strncmp(fp, "SHA256:", 7) != 0 || strlen(fp) != 7 + 43)
+		return KB_ERR_INVALID_ARG;
+	for (i = 7; fp[i] != '\0'; i++)
+		if (!((fp[i] >= 'A' && fp[i] <= 'Z') ||
+		    (fp[i] >= 'a' && fp[i] <= 'z') ||
+		    (fp[i] >= '0' && fp[i] <= '9') || fp[i] == '+' ||
+		    fp[i] == '/'))
+			return KB_ERR_INVALID_ARG;
+	memcpy(padded, fp + 7, 43);
+	padded[43] = '=';
+	padded[44] = '\0';
+	if (b64_decode_strict(padded, 44, &raw, &rawlen) != 0)
+		goto out;
+	if (rawlen == 32) {
+		if (hash != NULL)
+			memcpy(hash, raw, 32);
+		r = 0;
+	}
+ out:
+	free(raw);
 	return r;
 }

@@ -119,21 +119,62 @@ time_format_rfc3339(time_t t, char *buf, size_t len)
 	return n == TIME_RFC3339_LEN - 1 ? 0 : KB_ERR_TIME;
 }
 
-void
-time_format_left(time_t end, time_t now, char *buf, size_t len)
-{
-	long long left = (long long)end - (long long)now;
+#define DURATION_MAX	(3650L * 86400L)	/* ten years */
 
-	if (left <= 0)
-		snprintf(buf, len, "ended");
-	else if (left < 60)
-		snprintf(buf, len, "%llds left", left);
-	else if (left < 3600)
-		snprintf(buf, len, "%lldm%llds left", left / 60, left % 60);
-	else if (left < 86400)
-		snprintf(buf, len, "%lldh%lldm left", left / 3600,
-		    left % 3600 / 60);
+int
+time_parse_duration(const char *s, time_t *secsp)
+{
+	long long v = 0;
+	long mult;
+	size_t i, len = strlen(s);
+
+	*secsp = 0;
+	if (len < 2 || len > 12)
+		return KB_ERR_TIME;
+	for (i = 0; i + 1 < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return KB_ERR_TIME;
+		v = v * 10 + (s[i] - '0');
+	}
+	switch (s[len - 1]) {
+	case 's':
+		mult = 1;
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		return KB_ERR_TIME;
+	}
+	if (v <= 0 || v > DURATION_MAX / mult)
+		return KB_ERR_TIME;
+	*secsp = (time_t)(v * mult);
+	return 0;
+}
+
+void
+time_format_left(time_t secs, char *buf, size_t len)
+{
+	long long d, h, m, s;
+
+	if (secs < 0)
+		secs = 0;
+	d = (long long)secs / 86400;
+	h = ((long long)secs % 86400) / 3600;
+	m = ((long long)secs % 3600) / 60;
+	s = (long long)secs % 60;
+	if (d > 0)
+		snprintf(buf, len, "%lldd%lldh", d, h);
+	else if (h > 0)
+		snprintf(buf, len, "%lldh%lldm", h, m);
+	else if (m > 0)
+		snprintf(buf, len, "%lldm%llds", m, s);
 	else
-		snprintf(buf, len, "%lldd%lldh left", left / 86400,
-		    left % 86400 / 3600);
+		snprintf(buf, len, "%llds", s);
 }

@@ -288,7 +288,7 @@ for t in 'alice' '@host' 'alice@' 'alice@-host' 'alice@.host' 'alice@ho st' \
     'alice@host*' 'alice@host)' "$(printf 'j\303\266rg@host')"; do
 	kb attach -- ked "$t" >/dev/null 2>&1
 	rc=$?
-	[ "$rc" = 1 ] || not_ok "attach to invalid target [$t]: rc=$rc"
+	[ "$rc" = 2 ] || not_ok "attach to invalid target [$t]: rc=$rc"
 done
 ok "invalid targets refused"
 check_eq "$(attr ked keyboundAttachment | wc -l)" 3 "invalid targets stored nothing"
@@ -301,7 +301,7 @@ check_eq "$?" 0 "list --json"
 check_eq "$(echo "$json" | js '[p["name"] for p in d] == sorted(p["name"] for p in d)')" \
     true "list sorted by name"
 check_eq "$(echo "$json" | js 'sorted(d[0].keys())')" \
-    '["attachments", "bits", "created_at", "description", "fingerprint_md5", "fingerprint_sha256", "key_type", "name", "not_after", "options", "public_key"]' \
+    '["attachment_details", "attachments", "bits", "blocked", "created_at", "description", "fingerprint_md5", "fingerprint_sha256", "key_type", "name", "not_after", "options", "public_key"]' \
     "list --json keys"
 check_eq "$(echo "$json" | js '[p for p in d if p["name"] == "ked"][0]["attachments"]')" \
     '["alice@test-host", "bob@web-1.example", "carol@x@test-host"]' "list --json attachments"
