@@ -32,6 +32,7 @@
 #include "directory.h"
 #include "fdio.h"
 #include "lookup.h"
+#include "filter.h"
 #include "names.h"
 #include "sshkey.h"
 #include "admin.h"
