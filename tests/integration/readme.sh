@@ -84,6 +84,29 @@ keybound show web-admins >/dev/null 2>&1
 [ $? -ne 0 ] && ok "web-admins is gone at the end" ||
     not_ok "web-admins still exists after the walk-through"
 
+# --- the fleet access examples, run in order ------------------------------------
+fleet=$(sed -n '/^## Fleet access/,/^## [A-Z]/p' "$README" |
+    sed -n 's/^    \$ \(keybound .*\)/\1/p' | sed 's/ *#.*$//')
+[ "$(printf '%s\n' "$fleet" | grep -c .)" -ge 6 ] &&
+    ok "the fleet access section shows its commands" ||
+    not_ok "fleet access commands missing from the README"
+for p in deploy-key oncall; do
+	ssh-keygen -q -t ed25519 -N '' -C '' -f "$KB_T/$p" &&
+	    keybound $A import "$p" "$KB_T/$p.pub" >/dev/null 2>&1 ||
+	    not_ok "cannot import $p"
+done
+while IFS= read -r c; do
+	[ -n "$c" ] || continue
+	c=${c//\/etc\/ssh/$KB_T}
+	eval "$c" >"$KB_T/out" 2>&1
+	rc=$?
+	check_eq "$rc" 0 "README: $c"
+	[ $rc -eq 0 ] || sed 's/^/    /' "$KB_T/out" >&2
+done <<<"$fleet"
+ssh-keygen -Q -f "$KB_T/keybound.krl" "$KB_T/oncall.pub" 2>/dev/null |
+    grep -q REVOKED && ok "the README's KRL revokes the blocked key" ||
+    not_ok "the README's KRL does not revoke the blocked key"
+
 # --- the PAM line command of the deployment section ---------------------------
 sedcmd=$(sed -n "s/^\(sed -i '0,.*pam_keybound.so.*\) \/etc\/pam.d\/sshd$/\1/p" "$README")
 [ -n "$sedcmd" ] || fail "README's PAM line command not found"
