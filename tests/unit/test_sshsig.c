@@ -376,7 +376,7 @@ static pid_t
 fake_agent(const char *path, int mode)
 {
 	struct sockaddr_un sun;
-	unsigned char buf[8192], reply[512];
+	unsigned char buf[8192], reply[512], blobcopy[128];
 	struct kb_key *k;
 	const unsigned char *kb;
 	size_t kblen, n;
@@ -394,8 +394,11 @@ fake_agent(const char *path, int mode)
 		close(ls);
 		return pid;
 	}
-	k = pub_fixture("ed25519");
+	if ((k = pub_fixture("ed25519")) == NULL)
+		_exit(1);
 	kb = key_blob(k, &kblen);
+	memcpy(blobcopy, kb, kblen);
+	key_free(k);
 	if ((c = accept(ls, NULL, NULL)) == -1)
 		_exit(1);
 	if (mode == 0) {
@@ -416,7 +419,7 @@ fake_agent(const char *path, int mode)
 	memcpy(reply + n, "\0\0\0\1", 4); n += 4;
 	reply[n++] = 0; reply[n++] = 0; reply[n++] = 0;
 	reply[n++] = (unsigned char)kblen;
-	memcpy(reply + n, kb, kblen); n += kblen;
+	memcpy(reply + n, blobcopy, kblen); n += kblen;
 	memcpy(reply + n, "\0\0\0\1x", 5); n += 5;
 	xwrite(c, reply, n);
 	xread(c, buf, sizeof(buf));	/* sign request */
