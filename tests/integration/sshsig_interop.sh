@@ -77,6 +77,14 @@ for key in ed25519256 ecdsa256 ecdsa384 ecdsa521 rsa3072; do
 	done
 	ok "$key: ssh-keygen accepts ours, we accept ssh-keygen's"
 done
+# keybound(1)'s recipe: the stored one-line form, re-armored by hand
+( echo '-----BEGIN SSH SIGNATURE-----'
+  fold -w 70 rsa3072.rec.pair.b64
+  echo '-----END SSH SIGNATURE-----' ) >byhand.sig
+sshkeygen_verify rsa3072 byhand.sig rec.pair ||
+	fail "the stored form re-armored as keybound(1) says is refused"
+cmp -s byhand.sig rsa3072.rec.pair.sig || fail "re-armored form differs"
+ok "keybound(1)'s by-hand check of the stored form works"
 cmp -s ed25519256.rec.pair.sig ed25519256.rec.pair.ssig ||
 	fail "Ed25519 signature differs from ssh-keygen's"
 ok "Ed25519 signature byte-identical to ssh-keygen -Y sign"
