@@ -169,7 +169,7 @@ agent_connect(const char *sock, const struct timespec *deadline, int *fdp)
 	    0)) == -1)
 		goto out;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+		if (errno != EINPROGRESS)
 			goto out;
 		if ((r = agent_wait(fd, POLLOUT, deadline)) != 0)
 			goto out;

@@ -488,16 +488,18 @@ sshsig_sign_agent(const char *sock, const char *fp, long timeout_ms,
 
 /*
  * Split an SSHSIG blob; *rawp and *rawlenp view the inner signature.
- * The caller frees *signerp.
+ * With expect, the embedded key must be that (already validated) key,
+ * byte for byte, and *signerp stays NULL; without, *signerp gets the
+ * embedded key, validated, the caller's.
  */
 static int
-sig_split(const unsigned char *sig, size_t siglen, struct kb_key **signerp,
-    const unsigned char **rawp, size_t *rawlenp)
+sig_split(const unsigned char *sig, size_t siglen, const struct kb_key *expect,
+    struct kb_key **signerp, const unsigned char **rawp, size_t *rawlenp)
 {
 	struct kb_blob b;
 	struct sig_alg a;
-	const unsigned char *magic, *kb, *ns, *res, *hash;
-	size_t kblen, nslen, reslen, hashlen;
+	const unsigned char *magic, *kb, *ns, *res, *hash, *ekb;
+	size_t kblen, nslen, reslen, hashlen, ekblen;
 	uint32_t version;
 	struct kb_key *k = NULL;
 	int r = KB_ERR_INTERNAL;
@@ -530,6 +532,15 @@ sig_split(const unsigned char *sig, size_t siglen, struct kb_key **signerp,
 	if (hashlen != strlen(SSHSIG_HASH) ||
 	    memcmp(hash, SSHSIG_HASH, hashlen) != 0) {
 		r = KB_ERR_SIG_HASH;
+		goto out;
+	}
+	if (expect != NULL) {
+		ekb = key_blob(expect, &ekblen);
+		if (ekblen != kblen || memcmp(ekb, kb, kblen) != 0) {
+			r = KB_ERR_SIG_KEY;
+			goto out;
+		}
+		r = sig_alg_for(expect, &a);
 		goto out;
 	}
 	if ((r = key_from_blob(kb, kblen, &k)) != 0) {
@@ -566,7 +577,7 @@ sshsig_parse(const unsigned char *sig, size_t siglen, struct kb_key **signerp)
 		r = KB_ERR_INVALID_ARG;
 		goto out;
 	}
-	if ((r = sig_split(sig, siglen, &k, &raw, &rawlen)) != 0 ||
+	if ((r = sig_split(sig, siglen, NULL, &k, &raw, &rawlen)) != 0 ||
 	    (r = sig_alg_for(k, &a)) != 0)
 		goto out;
 	blob_init(&b, raw, rawlen);
@@ -601,12 +612,8 @@ sshsig_verify(const struct kb_key *signer, const unsigned char *msg,
 		r = KB_ERR_INVALID_ARG;
 		goto out;
 	}
-	if ((r = sig_split(sig, siglen, &k, &raw, &rawlen)) != 0)
+	if ((r = sig_split(sig, siglen, signer, &k, &raw, &rawlen)) != 0)
 		goto out;
-	if (!key_equal(k, signer)) {
-		r = KB_ERR_SIG_KEY;
-		goto out;
-	}
 	if ((r = sig_signed_data(msg, len, &data, &datalen)) != 0)
 		goto out;
 	r = sig_verify_raw(signer, data, datalen, raw, rawlen);
