@@ -183,6 +183,17 @@ test_type(const char *name)
 	    KB_ERR_SIG_BAD);
 	bad[minelen - 2] ^= 0x40;
 	CHECK_EQ_INT(sshsig_verify(pub, msg, msglen, bad, minelen), 0);
+
+	/* RSA: only rsa-sha2-512 is accepted, not -256 or SHA-1 */
+	if (key_type(pub) == KB_KT_RSA) {
+		at = find(mine, minelen, "rsa-sha2-512");
+		CHECK(at > 0);
+		memcpy(bad + at, "rsa-sha2-256", 12);
+		CHECK_EQ_INT(sshsig_verify(pub, msg, msglen, bad, minelen),
+		    KB_ERR_SIG_FORMAT);
+		CHECK_EQ_INT(sshsig_parse(bad, minelen, NULL),
+		    KB_ERR_SIG_FORMAT);
+	}
  out:
 	key_free(pub);
 	key_free(signer);
@@ -514,6 +525,71 @@ test_agent(void)
 	key_free(k);
 }
 
+/* key_from_blob() agrees with key_parse_line() and is as strict. */
+static void
+test_key_from_blob(void)
+{
+	struct kb_key *line = pub_fixture("rsa"), *k = NULL;
+	const unsigned char *blob;
+	unsigned char buf[2048];
+	size_t len;
+	static const unsigned char dss[] = "\0\0\0\7ssh-dss";
+	static const unsigned char unknown[] = "\0\0\0\7ssh-foo";
+
+	CHECK(line != NULL);
+	if (line == NULL)
+		return;
+	blob = key_blob(line, &len);
+	CHECK(len + 1 <= sizeof(buf));
+	CHECK_EQ_INT(key_from_blob(blob, len, &k), 0);
+	CHECK(key_equal(k, line));
+	key_free(k);
+	memcpy(buf, blob, len);
+	buf[len] = 0;
+	CHECK_EQ_INT(key_from_blob(buf, len + 1, &k), KB_ERR_KEY_TRAILING);
+	CHECK(k == NULL);
+	CHECK_EQ_INT(key_from_blob(buf, len - 1, &k), KB_ERR_KEY_TRUNCATED);
+	CHECK_EQ_INT(key_from_blob(dss, sizeof(dss) - 1, &k), KB_ERR_KEY_DSA);
+	CHECK_EQ_INT(key_from_blob(unknown, sizeof(unknown) - 1, &k),
+	    KB_ERR_KEY_UNKNOWN_TYPE);
+	CHECK_EQ_INT(key_from_blob(buf, 0, &k), KB_ERR_KEY_TRUNCATED);
+	key_free(line);
+}
+
+/* The writer's mpints are RFC 4251's: minimal, sign byte when needed. */
+static void
+test_writer(void)
+{
+	static const unsigned char hi[] = { 0x00, 0x80, 0x01 };
+	static const unsigned char lo[] = { 0x00, 0x00, 0x7f };
+	static const unsigned char zero[] = { 0x00 };
+	static const unsigned char want[] = {
+		0, 0, 0, 3, 0x00, 0x80, 0x01,
+		0, 0, 0, 1, 0x7f,
+		0, 0, 0, 0,
+		0, 0, 0, 1, 0, 0, 0, 2,
+		0xff,
+	};
+	struct kb_wblob w;
+	unsigned char *out = NULL;
+	size_t len = 0;
+
+	memset(&w, 0, sizeof(w));
+	blob_put_mpint(&w, hi, sizeof(hi));
+	blob_put_mpint(&w, lo, sizeof(lo));
+	blob_put_mpint(&w, zero, sizeof(zero));
+	blob_put_u64(&w, 0x0000000100000002ull);
+	blob_put_u8(&w, 0xff);
+	CHECK_EQ_INT(blob_w_done(&w, &out, &len), 0);
+	CHECK(len == sizeof(want) && memcmp(out, want, len) == 0);
+	free(out);
+	memset(&w, 0, sizeof(w));
+	blob_put_raw(&w, hi, KB_WBLOB_MAX + 1);	/* refused before reading */
+	blob_put_u8(&w, 1);
+	CHECK_EQ_INT(blob_w_done(&w, &out, &len), KB_ERR_TOO_LONG);
+	CHECK(out == NULL);
+}
+
 int
 main(void)
 {
@@ -526,6 +602,8 @@ main(void)
 	test_type("ecdsa");
 	test_type("rsa");
 	test_wrong_key();
+	test_key_from_blob();
+	test_writer();
 	test_dearmor();
 	test_privkey();
 	test_agent();
