@@ -204,7 +204,7 @@ agent_pick(const unsigned char *reply, size_t len, const char *fp,
 	*keylenp = 0;
 	*rsap = 0;
 	blob_init(&b, reply, len);
-	b.p++;				/* the type byte, checked by caller */
+	b.p++;				/* the type byte, checked */
 	b.left--;
 	if (blob_get_u32(&b, &n) != 0 || n > AGENT_MAX_IDENTITIES)
 		goto out;

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#define AGENT_MSG_MAX		(256 * 1024)	/* as OpenSSH's agent */
+#define AGENT_MSG_MAX		(256 * 1024)	/* as ssh-agent's */
 #define AGENT_MAX_IDENTITIES	1024
 
 /*

@@ -60,7 +60,7 @@ struct kb_wblob {
 	int err;
 };
 
-#define KB_WBLOB_MAX	(16u * 1024 * 1024)	/* refuse anything larger */
+#define KB_WBLOB_MAX	(16u * 1024 * 1024)	/* largest buffer */
 
 void blob_put_raw(struct kb_wblob *w, const void *data, size_t len);
 void blob_put_u8(struct kb_wblob *w, unsigned char v);
@@ -69,7 +69,7 @@ void blob_put_u64(struct kb_wblob *w, uint64_t v);
 /* uint32 length + bytes; strings longer than UINT32_MAX set err. */
 void blob_put_string(struct kb_wblob *w, const void *data, size_t len);
 void blob_put_cstring(struct kb_wblob *w, const char *s);
-/* An mpint from a big-endian magnitude (leading zeros dropped, sign byte added). */
+/* An mpint from a big-endian magnitude: minimal, sign byte if needed. */
 void blob_put_mpint(struct kb_wblob *w, const unsigned char *mag, size_t len);
 
 /*

@@ -16,7 +16,8 @@
  *	uint64	signing time
  * group:
  *	string	name
- *	uint32	number of members, then each, sorted bytewise: string member
+ *	uint32	number of members, then each, sorted bytewise:
+ *		string	member
  *	uint64	serial
  *	uint64	signing time
  *
@@ -186,7 +187,8 @@ record_encode(const struct kb_record *rec, unsigned char **outp,
 		r = KB_ERR_INVALID_ARG;
 		goto out;
 	}
-	if (rec->name == NULL || !rec_text_ok(rec->name, strlen(rec->name), 0)) {
+	if (rec->name == NULL ||
+	    !rec_text_ok(rec->name, strlen(rec->name), 0)) {
 		r = KB_ERR_RECORD;
 		goto out;
 	}

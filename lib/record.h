@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 #define KB_RECORD_VERSION	1
-#define KB_RECORD_MAX		(256u * 1024)	/* bytes of one record */
+#define KB_RECORD_MAX		(256u * 1024)	/* bytes in a record */
 #define KB_RECORD_MAX_ITEMS	4096	/* attachments or members */
-#define KB_RECORD_MAX_STRING	4096	/* name, attachment, member, options */
+#define KB_RECORD_MAX_STRING	4096	/* any one text field */
 
 enum kb_record_kind {
 	KB_RECORD_PAIR = 1,		/* "pair" */
@@ -24,7 +24,7 @@ enum kb_record_kind {
 
 struct kb_record_att {
 	const char *value;		/* USER@INSTANCE or USER@+GROUP */
-	uint64_t end;			/* 0 permanent, else seconds since epoch */
+	uint64_t end;			/* 0 permanent, else epoch seconds */
 };
 
 struct kb_record {
@@ -39,7 +39,7 @@ struct kb_record {
 	const struct kb_record_att *atts;
 	size_t natts;
 	uint64_t not_after;		/* keyboundNotAfter; 0 none */
-	const char *options;		/* canonical options text; "" none */
+	const char *options;		/* canonical options; "" none */
 	int blocked;			/* keyboundBlocked */
 
 	/* KB_RECORD_GROUP */

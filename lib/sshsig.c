@@ -186,8 +186,10 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 		if ((e = BN_bin2bn(p1, (int)l1, NULL)) == NULL ||
 		    (n = BN_bin2bn(p2, (int)l2, NULL)) == NULL ||
 		    (bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
+		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N,
+		    n) != 1 ||
+		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E,
+		    e) != 1 ||
 		    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA",
 		    NULL)) == NULL ||
@@ -827,8 +829,8 @@ pk_private_pkey(const struct kb_key *pub, struct kb_blob *b, EVP_PKEY **pkeyp,
 		    bn[6]) != 1 ||
 		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2,
 		    bn[7]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
-		    bn[3]) != 1 ||
+		    OSSL_PARAM_BLD_push_BN(bld,
+		    OSSL_PKEY_PARAM_RSA_COEFFICIENT1, bn[3]) != 1 ||
 		    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA",
 		    NULL)) == NULL ||

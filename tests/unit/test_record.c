@@ -15,8 +15,8 @@
 #include "sshkey.h"
 #include "tap.h"
 
-#define ED_B64	"AAAAC3NzaC1lZDI1NTE5AAAAIIMEtz3HP3YeQCKXqWOXa9s4mYqoOerEf" \
-	"mkxrWTZvFgL"
+#define ED_B64	"AAAAC3NzaC1lZDI1NTE5AAAAIIMEtz3HP3YeQCKXqWOXa9s4mYqo" \
+	"OerEfmkxrWTZvFgL"
 
 /* A test-local writer, independent of lib/blob.c. */
 struct buf {

@@ -122,7 +122,7 @@ test_type(const char *name)
 	CHECK_EQ_INT(sshsig_parse(sig, siglen, &signer), 0);
 	CHECK(key_equal(signer, pub));
 	CHECK_EQ_INT(sshsig_armor(sig, siglen, &armored), 0);
-	CHECK_EQ_STR(armored, text);		/* same armor as ssh-keygen */
+	CHECK_EQ_STR(armored, text);	/* ssh-keygen's armor */
 
 	/* ours verifies; Ed25519 is deterministic: same bytes */
 	CHECK_EQ_INT(sshsig_sign(priv, msg, msglen, &mine, &minelen), 0);
@@ -584,7 +584,7 @@ test_writer(void)
 	CHECK(len == sizeof(want) && memcmp(out, want, len) == 0);
 	free(out);
 	memset(&w, 0, sizeof(w));
-	blob_put_raw(&w, hi, KB_WBLOB_MAX + 1);	/* refused before reading */
+	blob_put_raw(&w, hi, KB_WBLOB_MAX + 1);	/* refused unread */
 	blob_put_u8(&w, 1);
 	CHECK_EQ_INT(blob_w_done(&w, &out, &len), KB_ERR_TOO_LONG);
 	CHECK(out == NULL);
