@@ -16,6 +16,11 @@ KS=$KB_BUILD/tests/tools/kb-sign
 [ -x "$KS" ] || fail "missing $KS (run make)"
 command -v ssh-keygen >/dev/null || skip "ssh-keygen not installed"
 command -v ssh-agent >/dev/null || skip "ssh-agent not installed"
+# the design rule: records and the agent client never touch libcrypto
+grep -l '#[[:space:]]*include[[:space:]]*<openssl/' "$KB_SRC"/lib/record.[ch] \
+    "$KB_SRC"/lib/agent.[ch] "$KB_SRC"/lib/blob.[ch] &&
+	fail "libcrypto outside lib/sshkey.c and lib/sshsig.c"
+ok "record.c, agent.c and blob.c use no libcrypto"
 kb_tmpdir
 cd "$KB_T" || fail "cd"
 
