@@ -64,6 +64,20 @@ kb_strerror(int err)
 	case KB_ERR_CACHE_CORRUPT:	return "cached answer unreadable";
 	case KB_ERR_CACHE_FULL:		return "cache full";
 	case KB_ERR_CACHE_BUSY:		return "cache busy";
+	case KB_ERR_RECORD:		return "signed record not canonical";
+	case KB_ERR_RECORD_VERSION:	return "unknown signed record version";
+	case KB_ERR_SIG_FORMAT:		return "malformed signature";
+	case KB_ERR_SIG_NAMESPACE:	return "signature namespace is not keybound";
+	case KB_ERR_SIG_HASH:		return "signature hash is not sha512";
+	case KB_ERR_SIG_KEY:		return "signed by another key";
+	case KB_ERR_SIG_BAD:		return "signature does not verify";
+	case KB_ERR_SIG_KEYTYPE:	return "signing key type not supported";
+	case KB_ERR_PRIVKEY:		return "private key not usable";
+	case KB_ERR_PRIVKEY_ENCRYPTED:	return "private key is passphrase-protected";
+	case KB_ERR_AGENT:		return "ssh-agent unreachable or misbehaving";
+	case KB_ERR_AGENT_NO_KEY:	return "ssh-agent does not hold the key";
+	case KB_ERR_AGENT_REFUSED:	return "ssh-agent refused to sign";
+	case KB_ERR_AGENT_TIMEOUT:	return "ssh-agent did not answer in time";
 	default:			return "unknown error";
 	}
 }

@@ -80,6 +80,22 @@ enum kb_err {
 	KB_ERR_CACHE_CORRUPT = -93,
 	KB_ERR_CACHE_FULL = -94,	/* too many files to add an empty answer */
 	KB_ERR_CACHE_BUSY = -95,	/* another writer held the lock too long */
+
+	/* signed records, SSHSIG, ssh-agent */
+	KB_ERR_RECORD = -100,		/* record not in canonical form */
+	KB_ERR_RECORD_VERSION = -101,	/* record version not understood */
+	KB_ERR_SIG_FORMAT = -102,	/* not a well-formed SSHSIG */
+	KB_ERR_SIG_NAMESPACE = -103,	/* SSHSIG namespace is not "keybound" */
+	KB_ERR_SIG_HASH = -104,		/* SSHSIG hash is not sha512 */
+	KB_ERR_SIG_KEY = -105,		/* signed by another key */
+	KB_ERR_SIG_BAD = -106,		/* signature does not verify */
+	KB_ERR_SIG_KEYTYPE = -107,	/* signer key type not supported */
+	KB_ERR_PRIVKEY = -108,		/* private key file not usable */
+	KB_ERR_PRIVKEY_ENCRYPTED = -109,/* passphrase-protected private key */
+	KB_ERR_AGENT = -110,		/* ssh-agent unreachable or misbehaving */
+	KB_ERR_AGENT_NO_KEY = -111,	/* agent does not hold that key */
+	KB_ERR_AGENT_REFUSED = -112,	/* agent refused to sign */
+	KB_ERR_AGENT_TIMEOUT = -113,	/* agent did not answer in time */
 };
 
 /* Human-readable text for a KB_ERR_* code; never NULL. */

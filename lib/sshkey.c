@@ -511,6 +511,55 @@ key_parse_line(const char *line, size_t len, unsigned flags,
 	return r;
 }
 
+int
+key_from_blob(const unsigned char *blob, size_t len, struct kb_key **keyp)
+{
+	struct kb_key *k = NULL;
+	const struct key_type_info *ti;
+	struct kb_blob b;
+	const unsigned char *type;
+	size_t typelen;
+	int r = KB_ERR_INTERNAL;
+
+	if (keyp != NULL)
+		*keyp = NULL;
+	if (blob == NULL || keyp == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	if (len > KB_KEY_LINE_MAX) {
+		r = KB_ERR_TOO_LONG;
+		goto out;
+	}
+	blob_init(&b, blob, len);
+	if ((r = blob_get_string(&b, &type, &typelen)) != 0)
+		goto out;
+	if (key_is_dsa_name((const char *)type, typelen)) {
+		r = KB_ERR_KEY_DSA;
+		goto out;
+	}
+	if ((ti = key_type_lookup((const char *)type, typelen)) == NULL) {
+		r = KB_ERR_KEY_UNKNOWN_TYPE;
+		goto out;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->blob = malloc(len)) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	k->ti = ti;
+	if ((r = key_parse_blob(ti, blob, len, k)) != 0)
+		goto out;
+	memcpy(k->blob, blob, len);
+	k->bloblen = len;
+	*keyp = k;
+	k = NULL;
+	r = 0;
+ out:
+	key_free(k);
+	return r;
+}
+
 void
 key_free(struct kb_key *k)
 {

@@ -43,6 +43,14 @@ struct kb_key;
 int key_parse_line(const char *line, size_t len, unsigned flags,
     struct kb_key **keyp);
 
+/*
+ * Parse and validate a wire-format public key blob (as in SSHSIG, ssh-agent
+ * answers and signed records) exactly as key_parse_line() does the blob of
+ * a line.  On success *keyp owns a copy.
+ */
+int key_from_blob(const unsigned char *blob, size_t len,
+    struct kb_key **keyp);
+
 /* Free a key (NULL is fine). */
 void key_free(struct kb_key *k);
 
