@@ -53,8 +53,8 @@ ds389_dsconf schema reload --wait >"$KB_T/dsconf.log" 2>&1 ||
     { cat "$KB_T/dsconf.log"; fail "dsconf schema reload"; }
 out=$(ldapsearch -LLL -o ldif-wrap=no -x -H "$SLAPD_URI" -b cn=schema \
     -s base attributeTypes objectClasses 2>/dev/null | grep -ci "keybound'")
-check_eq "$out" 6 "the five attributes and the class are in 389-ds's schema"
-for a in keyboundAttachment keyboundFingerprint; do
+check_eq "$out" 11 "the eight attributes and three classes are in 389-ds's schema"
+for a in keyboundAttachment keyboundFingerprint keyboundMember; do
 	ds389_dsconf backend index add --attr "$a" --index-type eq --reindex \
 	    userRoot >>"$KB_T/dsconf.log" 2>&1 && ok "equality index on $a" ||
 	    { cat "$KB_T/dsconf.log"; not_ok "dsconf index add $a"; }
