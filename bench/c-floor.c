@@ -5,9 +5,11 @@
  *   c-floor load                  link libldap, call nothing that
  *                                 initialises it, exit
  *   c-floor init URI              ldap_initialize only
- *   c-floor search [-Z] [-C CA] URI BASE FILTER ATTR
+ *   c-floor search [-Z] [-C CA] [-G GROUPFILTER] URI BASE FILTER ATTR
  *                                 initialise, (StartTLS,) anonymous bind,
- *                                 one search, print the values of ATTR
+ *                                 (with -G first a search for the host
+ *                                 groups, as keybound-keys makes,) one
+ *                                 search, print the values of ATTR
  *
  * It does only what such a command must do: no config file, no cache, no
  * key parsing.  keybound-keys does all of those, so c-floor's start-up and
@@ -23,7 +25,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: c-floor load | init URI | "
-	    "search [-Z] [-C CAFILE] URI BASE FILTER ATTR\n");
+	    "search [-Z] [-C CAFILE] [-G GROUPFILTER] URI BASE FILTER ATTR\n");
 	return 2;
 }
 
@@ -72,8 +74,8 @@ search(int argc, char **argv)
 	LDAPMessage *res = NULL;
 	struct berval cred = { 0, NULL };
 	struct timeval tv = { 3, 0 };
-	const char *cafile = NULL;
-	char *attrs[2];
+	const char *cafile = NULL, *gfilter = NULL;
+	char *attrs[2], *gattrs[] = { "cn", NULL };
 	int starttls = 0, i = 1, r = 1;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -81,6 +83,8 @@ search(int argc, char **argv)
 			starttls = 1;
 		else if (strcmp(argv[i], "-C") == 0 && i + 1 < argc)
 			cafile = argv[++i];
+		else if (strcmp(argv[i], "-G") == 0 && i + 1 < argc)
+			gfilter = argv[++i];
 		else
 			return usage();
 	}
@@ -97,6 +101,14 @@ search(int argc, char **argv)
 	if (ldap_sasl_bind_s(ld, NULL, LDAP_SASL_SIMPLE, &cred, NULL, NULL,
 	    NULL) != LDAP_SUCCESS)
 		goto out;
+	if (gfilter != NULL) {
+		if (ldap_search_ext_s(ld, argv[i + 1], LDAP_SCOPE_SUBTREE,
+		    gfilter, gattrs, 0, NULL, NULL, &tv, 100, &res) !=
+		    LDAP_SUCCESS)
+			goto out;
+		ldap_msgfree(res);
+		res = NULL;
+	}
 	if (ldap_search_ext_s(ld, argv[i + 1], LDAP_SCOPE_SUBTREE, argv[i + 2],
 	    attrs, 0, NULL, NULL, &tv, 100, &res) != LDAP_SUCCESS)
 		goto out;

@@ -29,6 +29,7 @@ RATIOS = [
      "c-floor-starttls", 0.8),
     ("keybound / ldapsearch-script", "keybound", "ldapsearch-script", 0.6),
     ("keybound-1m / keybound", "keybound-1m", "keybound", 1.1),
+    ("keybound-group / keybound", "keybound-group", "keybound", 1.15),
 ]
 
 # Not targets: context for the ones above.

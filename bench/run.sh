@@ -233,6 +233,33 @@ homeDirectory: /
 sshPublicKey: ssh-ed25519 $login_b64
 EOF
 
+# Host groups: this instance is in three of them, and GROUP_USERS users
+# have their two key pairs attached only through one ("gN@+bench-web"),
+# for the keybound-group row (a login granted through a group).
+GROUP_USERS=200
+{
+	for g in bench-web bench-all bench-eu; do
+		echo "dn: cn=$g,$SLAPD_BASE"
+		echo "objectClass: keyboundHostGroup"
+		echo "cn: $g"
+		echo "keyboundMember: $INSTANCE"
+		for ((i = 0; i < 50; i++)); do echo "keyboundMember: other-$i"; done
+		echo
+	done
+	for ((i = 0; i < GROUP_USERS; i++)); do
+		for k in 0 1; do
+			echo "dn: cn=g$i-k$k,$SLAPD_BASE"
+			echo "objectClass: keyboundKeyPair"
+			echo "cn: g$i-k$k"
+			echo "keyboundPublicKey: ssh-ed25519 $login_b64"
+			echo "keyboundFingerprint: $login_fp"
+			echo "keyboundAttachment: g$i@+bench-web"
+			echo
+		done
+	done
+} | LDAPNOINIT=1 ldapadd -x -H "$MAIN_LDAPI" -D "$SLAPD_ROOTDN" \
+    -y "$MAIN_ROOTPW" >/dev/null || die "adding the host groups failed"
+
 # --- sssd, in this namespace only -----------------------------------------
 
 SSSD_PID=
@@ -329,6 +356,7 @@ U=$BENCH_USERS
 # Users the rotating rows walk through; the first few are kept for the
 # fixed-user rows.
 ROT="rot=$((U - 20)),off=21"
+GROUPF="(&(objectClass=keyboundHostGroup)(keyboundMember=$INSTANCE))"
 FP3=$(fingerprint_of u3)
 [ -n "$FP3" ] || die "no fingerprint for u3"
 install -m 0755 "$KB_SRC/bench/ldapsearch-keys.sh" "$KB_T/ldapsearch-keys.sh"
@@ -338,13 +366,17 @@ row() { local IFS=$'\t'; echo "$*"; }
 
 {
 	row true - /bin/true
-	row c-floor "lines=2,$ROT" "$BB/c-floor" search "$MAIN_URI" \
-	    "$SLAPD_BASE" "(keyboundAttachment=u%R@$INSTANCE)" keyboundPublicKey
+	# c-floor asks what keybound-keys asks: the host groups, then keys
+	row c-floor "lines=2,$ROT" "$BB/c-floor" search -G "$GROUPF" \
+	    "$MAIN_URI" "$SLAPD_BASE" "(keyboundAttachment=u%R@$INSTANCE)" \
+	    keyboundPublicKey
 	row c-floor-starttls "lines=2,$ROT" "$BB/c-floor" search -Z \
-	    -C "$KB_CA_CERT" "$MAIN_URI" "$SLAPD_BASE" \
+	    -C "$KB_CA_CERT" -G "$GROUPF" "$MAIN_URI" "$SLAPD_BASE" \
 	    "(keyboundAttachment=u%R@$INSTANCE)" keyboundPublicKey
 	if [ $have_kb = 1 ]; then
 		row keybound "lines=2,$ROT" "$KB_KEYS_CMD" -c "$KB_T/direct.conf" u%R
+		row keybound-group "lines=2,rot=$GROUP_USERS,off=0" \
+		    "$KB_KEYS_CMD" -c "$KB_T/direct.conf" g%R
 		row keybound-starttls "lines=2,$ROT" "$KB_KEYS_CMD" \
 		    -c "$KB_T/starttls.conf" u%R
 		row keybound-cached "lines=2" "$KB_KEYS_CMD" -c "$KB_T/cached.conf" u2
