@@ -233,7 +233,7 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
 	const char **todo = NULL, **enddel = NULL, **endadd = NULL;
 	char **ends = NULL;
 	size_t i, k, nd, na, nmods;
-	int round, r = KB_ERR_INTERNAL;
+	int round, guard = 1, r = KB_ERR_INTERNAL;
 
 	*blockedp = 0;
 	if ((todo = calloc(n + 1, sizeof(*todo))) == NULL ||
@@ -289,8 +289,19 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
 			mods[nmods].attr = AT_END;
 			mods[nmods++].vals = endadd;
 		}
-		r = dir_modify(a->dir, dn, mods, nmods, c->op == KB_MOD_ADD ?
-		    ATTACH_ASSERTION : NULL, 0);
+		r = dir_modify(a->dir, dn, mods, nmods, c->op == KB_MOD_ADD &&
+		    guard ? ATTACH_ASSERTION : NULL, 0);
+		if (r == KB_ERR_DIR_NO_CONTROL && guard) {
+			/*
+			 * 389-ds and AD have no assertion control: the
+			 * blocked check above, just read, has to do (a block
+			 * landing between the read and this write is not
+			 * seen; hosts refuse the flagged pair anyway).
+			 */
+			guard = 0;
+			round--;
+			continue;
+		}
 		if (r != KB_ERR_DIR_VALUE_EXISTS &&
 		    r != KB_ERR_DIR_NO_SUCH_VALUE &&
 		    r != KB_ERR_DIR_ASSERTION)

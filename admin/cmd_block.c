@@ -389,6 +389,9 @@ cmd_unblock(struct kb_admin *a, int argc, char **argv)
 	if ((r = blocklist_dn(a, fp, &dn)) != 0)
 		goto out;
 	rdel = dir_delete(a->dir, dn, BLOCKED_FILTER);
+	/* no assertion control (389-ds, AD): the DN names blocklist entries */
+	if (rdel == KB_ERR_DIR_NO_CONTROL)
+		rdel = dir_delete(a->dir, dn, NULL);
 	if (rdel == KB_ERR_DIR_ASSERTION)
 		rdel = KB_ERR_DIR_NO_SUCH_OBJECT;
 	if (rdel != 0 && rdel != KB_ERR_DIR_NO_SUCH_OBJECT) {

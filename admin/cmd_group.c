@@ -580,6 +580,9 @@ members_change(struct kb_admin *a, const char *name, enum kb_mod_op op,
 		mod.vals = todo;
 		r = dir_modify(a->dir, g->dn.s, &mod, 1, "(objectClass="
 		    OC_GROUP ")", 0);
+		/* no assertion control (389-ds, AD): the group was just read */
+		if (r == KB_ERR_DIR_NO_CONTROL)
+			r = dir_modify(a->dir, g->dn.s, &mod, 1, NULL, 0);
 		if (r == KB_ERR_DIR_ASSERTION)
 			r = KB_ERR_DIR_NO_SUCH_OBJECT;
 		if (r != KB_ERR_DIR_VALUE_EXISTS &&
@@ -751,7 +754,10 @@ group_delete(struct kb_admin *a, int argc, char **argv)
 		status = EXIT_CONFLICT;
 		goto out;
 	}
-	if ((r = dir_delete(a->dir, g->dn.s, GROUP_FILTER)) != 0) {
+	r = dir_delete(a->dir, g->dn.s, GROUP_FILTER);
+	if (r == KB_ERR_DIR_NO_CONTROL)	/* 389-ds, AD: just read as a group */
+		r = dir_delete(a->dir, g->dn.s, NULL);
+	if (r != 0) {
 		status = group_error(a, "cannot delete host group", name,
 		    r == KB_ERR_DIR_ASSERTION ? KB_ERR_DIR_NO_SUCH_OBJECT : r);
 		admin_audit(a, "group delete", name, NULL, 0, kb_strerror(r));
