@@ -55,10 +55,9 @@ targets_parse(int argc, char **argv, struct targets *ts)
 	int k, r;
 
 	memset(ts, 0, sizeof(*ts));
-	if (argc > ADMIN_MAX_TARGETS) {
-		admin_err("too many targets (at most %d)", ADMIN_MAX_TARGETS);
-		return EXIT_USAGE;
-	}
+	if (argc > ADMIN_MAX_TARGETS)
+		return admin_fail(EXIT_USAGE, "too many targets (at most %d)",
+		    ADMIN_MAX_TARGETS);
 	if ((ts->t = calloc((size_t)argc + 1, sizeof(*ts->t))) == NULL) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		return EXIT_FAIL;
@@ -69,14 +68,9 @@ targets_parse(int argc, char **argv, struct targets *ts)
 				break;
 		if (i < ts->n)
 			continue;
-		if ((r = target_parse(argv[k], &ts->t[ts->n])) != 0) {
-			fflush(stdout);
-			fputs("keybound: ", stderr);
-			text_safe(stderr, argv[k], strlen(argv[k]));
-			fprintf(stderr, ": not USER@INSTANCE: %s\n",
-			    kb_strerror(r));
-			return EXIT_FAIL;
-		}
+		if ((r = target_parse(argv[k], &ts->t[ts->n])) != 0)
+			return admin_fail(EXIT_USAGE, "%s: not USER@INSTANCE: "
+			    "%s", argv[k], kb_strerror(r));
 		ts->n++;
 	}
 	return EXIT_OK;
@@ -85,10 +79,7 @@ targets_parse(int argc, char **argv, struct targets *ts)
 static void
 report_missing(const char *name, int r)
 {
-	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-		admin_err("no key pair %s", name);
-	else
-		admin_err("cannot read key pair %s: %s", name, kb_strerror(r));
+	(void)pair_read_failed(name, r);
 }
 
 static void
@@ -98,11 +89,11 @@ report_write_error(struct kb_admin *a, const char *what, const char *name,
 	const char *detail = dir_last_error(a->dir);
 
 	if (r == KB_ERR_DIR_NO_SUCH_OBJECT || r == KB_ERR_DIR_ASSERTION)
-		admin_err("%s %s: no such key pair (deleted meanwhile?)", what,
-		    name);
+		admin_fail(EXIT_NOTFOUND, "%s %s: no such key pair (deleted "
+		    "meanwhile?)", what, name);
 	else
-		admin_err("%s %s: %s%s%s", what, name, kb_strerror(r),
-		    detail[0] != '\0' ? ": " : "", detail);
+		admin_fail(admin_status(r), "%s %s: %s%s%s", what, name,
+		    kb_strerror(r), detail[0] != '\0' ? ": " : "", detail);
 }
 
 /* One modify adding or deleting the values vals of keyboundAttachment. */
@@ -241,8 +232,8 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 		    r == KB_ERR_DIR_NO_SUCH_VALUE)
 			continue;	/* gone meanwhile: as good */
 		if (r != 0) {
-			admin_err("cannot detach %s from another key pair: %s",
-			    target, kb_strerror(r));
+			admin_fail(admin_status(r), "cannot detach %s from "
+			    "another key pair: %s", target, kb_strerror(r));
 			goto out;
 		}
 		if (a->json) {
@@ -315,9 +306,11 @@ replace_target(struct kb_admin *a, const char *name, const char *dn,
 		    "settle; attach it again", target);
 		return KB_ERR_INTERNAL;
 	}
-	if (!self)
-		admin_err("note: %s was taken over by a concurrent "
-		    "attach --replace", target);
+	if (!self) {
+		fflush(stdout);
+		fprintf(stderr, "keybound: note: %s was taken over by a "
+		    "concurrent attach --replace\n", target);
+	}
 	return 0;
 }
 
@@ -350,6 +343,26 @@ attach_report(const struct kb_admin *a, const char *name,
 			json_array_str(&first, ts->t[i].text,
 			    strlen(ts->t[i].text));
 	printf("]");
+}
+
+/*
+ * Refuse to attach an expired key pair (keybound-keys would not serve it,
+ * yet the attachment would look like access); an exit status.
+ */
+static int
+refuse_expired(struct kb_admin *a, const char *name)
+{
+	struct kb_pair *p = NULL;
+	int r, status = EXIT_OK;
+
+	if ((r = pair_read(a, name, &p)) != 0)
+		return pair_read_failed(name, r);
+	if (strcmp(pair_status(p, time(NULL)), "expired") == 0)
+		status = admin_conflict("key pair %s has expired (not after "
+		    "%s); keybound-keys would not serve it (set --expires, "
+		    "or --force to attach it anyway)", name, p->not_after.s);
+	pair_free(p);
+	return status;
 }
 
 /* Attach, then with --replace take the targets from the others. */
@@ -402,34 +415,43 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
 		{ "replace", no_argument, NULL, 'R' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
 	const char *name;
-	int ch, r, replace = 0, status = EXIT_FAIL;
+	int ch, r, replace = 0, force = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
-		if (ch != 'R')
+		switch (ch) {
+		case 'R':
+			replace = 1;
+			break;
+		case 'f':
+			force = 1;
+			break;
+		default:
 			return EXIT_USAGE;
-		replace = 1;
+		}
 	}
 	if (argc - optind < 2)
 		return admin_usage(argv[0], "expected NAME and at least one "
 		    "USER@INSTANCE");
 	name = argv[optind];
 	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
+		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
 	if ((status = targets_parse(argc - optind - 1, argv + optind + 1,
 	    &ts)) != EXIT_OK)
 		goto out;
-	if ((status = admin_connect(a, 0)) != EXIT_OK)
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (!force && (status = refuse_expired(a, name)) != EXIT_OK))
 		goto out;
 	r = attach_run(a, name, &ts, replace);
 	admin_audit(a, replace ? "attach --replace" : "attach", name, ts.t,
 	    ts.n, r == 0 ? "ok" : kb_strerror(r));
-	status = r == 0 ? EXIT_OK : EXIT_FAIL;
+	status = admin_exit(r);
  out:
 	targets_clear(&ts);
 	return status;
@@ -525,7 +547,7 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 		return admin_usage(argv[0], "give USER@INSTANCE... or --all");
 	name = argv[optind];
 	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
+		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
 	if (!all && (status = targets_parse(argc - optind - 1,
@@ -535,7 +557,7 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = pair_read(a, name, &p)) != 0) {
-		report_missing(name, r);
+		status = pair_read_failed(name, r);
 		goto out;
 	}
 	vals = all ? all_values(p, &n) : target_values(&ts);
@@ -551,6 +573,7 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	    present)) != 0) {
 		report_write_error(a, "cannot detach", name, r);
 		admin_audit(a, "detach", name, ts.t, ts.n, kb_strerror(r));
+		status = admin_exit(r);
 		goto out;
 	}
 	detach_report(a, name, vals, n, present);
@@ -566,34 +589,97 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	return status;
 }
 
-/* Explain a refused delete: the attachments found now. */
-static void
-delete_refused(struct kb_admin *a, const char *name)
+/* The attachments of p joined with ", " (for messages); caller frees. */
+static char *
+attachments_text(const struct kb_pair *p)
+{
+	char *t = NULL, *n;
+	size_t i;
+
+	if ((t = strdup("")) == NULL)
+		return NULL;
+	for (i = 0; i < p->nattach; i++) {
+		if (asprintf(&n, "%s%s%.*s", t, i > 0 ? ", " : "",
+		    (int)p->attach[i].len, p->attach[i].s) < 0) {
+			free(t);
+			return NULL;
+		}
+		free(t);
+		t = n;
+	}
+	return t;
+}
+
+/* Explain a refused delete (the attachments found now); exit status. */
+static int
+delete_refused(struct kb_admin *a, const char *name,
+    const struct kb_pair *known)
 {
 	struct kb_pair *p = NULL;
-	size_t i;
-	int r;
+	char *list = NULL;
+	int r, status;
 
-	if ((r = pair_read(a, name, &p)) != 0) {
+	if (known == NULL && (r = pair_read(a, name, &p)) != 0) {
 		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-			admin_err("cn=%s is not a key pair", name);
-		else
-			admin_err("cannot delete key pair %s: it is attached",
-			    name);
-		return;
+			return admin_conflict("cn=%s is not a key pair", name);
+		return admin_conflict("cannot delete key pair %s: it is "
+		    "attached", name);
 	}
-	fflush(stdout);
-	fprintf(stderr, "keybound: cannot delete key pair %s: attached to ",
-	    name);
-	for (i = 0; i < p->nattach; i++) {
-		if (i > 0)
-			fputs(", ", stderr);
-		text_safe(stderr, p->attach[i].s, p->attach[i].len);
-	}
-	if (p->nattach == 0)
-		fputs("(attached meanwhile, then detached)", stderr);
-	fputs("; detach it first\n", stderr);
+	if (known == NULL)
+		known = p;
+	list = attachments_text(known);
+	status = admin_conflict("cannot delete key pair %s: attached to %s; "
+	    "detach it first", name, known->nattach == 0 ? "(attached "
+	    "meanwhile, then detached)" : list != NULL ? list : "?");
+	free(list);
 	pair_free(p);
+	return status;
+}
+
+/*
+ * Delete one key pair; *gone says whether it was (or, with dry_run,
+ * would be) deleted, *missing whether there was none.  An exit status.
+ */
+static int
+delete_one(struct kb_admin *a, const char *name, int dry_run, int if_exists,
+    int *gone, int *missing)
+{
+	struct kb_pair *p = NULL;
+	char *dn = NULL;
+	int r, status = EXIT_FAIL;
+
+	*gone = *missing = 0;
+	if (dry_run) {
+		if ((r = pair_read(a, name, &p)) == KB_ERR_DIR_NO_SUCH_OBJECT)
+			goto missing;
+		if (r != 0)
+			return pair_read_failed(name, r);
+		status = p->nattach > 0 ? delete_refused(a, name, p) : EXIT_OK;
+		*gone = status == EXIT_OK;
+		pair_free(p);
+		return status;
+	}
+	if ((r = admin_pair_dn(a, name, &dn)) != 0)
+		return admin_fail(EXIT_FAIL, "%s", kb_strerror(r));
+	r = dir_delete(a->dir, dn, DELETE_ASSERTION);
+	free(dn);
+	admin_audit(a, "delete", name, NULL, 0, r == 0 ? "ok" :
+	    kb_strerror(r));
+	if (r == KB_ERR_DIR_ASSERTION)
+		return delete_refused(a, name, NULL);
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		goto missing;
+	if (r != 0) {
+		report_write_error(a, "cannot delete", name, r);
+		return admin_exit(r);
+	}
+	*gone = 1;
+	return EXIT_OK;
+ missing:
+	*missing = 1;
+	if (if_exists)
+		return EXIT_OK;
+	return admin_fail(EXIT_NOTFOUND, "no key pair %s", name);
 }
 
 int
@@ -601,47 +687,75 @@ cmd_delete(struct kb_admin *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
+		{ "if-exists", no_argument, NULL, 'i' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
+	unsigned char *gone = NULL, *missing = NULL;
 	const char *name;
-	char *dn = NULL;
-	int ch, r, status = EXIT_FAIL;
+	int ch, i, g, m, k, n, first, if_exists = 0, dry_run = 0;
+	int st, status = EXIT_FAIL;
 
-	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1)
-		return EXIT_USAGE;
-	if (argc - optind != 1)
-		return admin_usage(argv[0], "expected one NAME");
-	name = argv[optind];
-	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
-		goto out;
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		switch (ch) {
+		case 'i':
+			if_exists = 1;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
 	}
+	if ((n = argc - optind) < 1)
+		return admin_usage(argv[0], "expected NAME...");
+	if (n > ADMIN_MAX_TARGETS)
+		return admin_fail(EXIT_USAGE, "too many names (at most %d)",
+		    ADMIN_MAX_TARGETS);
+	for (i = optind; i < argc; i++)
+		if (name_keypair_valid(argv[i]) != 0)
+			return admin_fail(EXIT_USAGE, "%s: %s", argv[i],
+			    NAME_RULE_TEXT);
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
-		goto out;
-	status = EXIT_FAIL;
-	if ((r = admin_pair_dn(a, name, &dn)) != 0) {
-		admin_err("%s", kb_strerror(r));
+		return status;
+	if ((gone = calloc((size_t)n, 1)) == NULL ||
+	    (missing = calloc((size_t)n, 1)) == NULL) {
+		status = admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}
-	r = dir_delete(a->dir, dn, DELETE_ASSERTION);
-	if (r == KB_ERR_DIR_ASSERTION)
-		delete_refused(a, name);
-	else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-		admin_err("no key pair %s", name);
-	else if (r != 0)
-		report_write_error(a, "cannot delete", name, r);
-	admin_audit(a, "delete", name, NULL, 0, r == 0 ? "ok" :
-	    kb_strerror(r));
-	if (r != 0)
-		goto out;
-	if (a->json) {
-		printf("{\"name\":");
-		json_string(stdout, name, strlen(name));
-		printf(",\"deleted\":true}\n");
-	} else
-		printf("deleted key pair %s\n", name);
-	status = EXIT_OK;
+	for (k = 0; k < n; k++) {
+		name = argv[optind + k];
+		st = delete_one(a, name, dry_run, if_exists, &g, &m);
+		gone[k] = (unsigned char)g;
+		missing[k] = (unsigned char)m;
+		if (st != EXIT_OK && status == EXIT_OK)
+			status = st;
+		if (a->json || st != EXIT_OK)
+			continue;
+		if (g)
+			printf("%s key pair %s\n", dry_run ? "would delete" :
+			    "deleted", name);
+		else if (m)
+			printf("no key pair %s (nothing to delete)\n", name);
+	}
+	if (a->json && status == EXIT_OK) {
+		printf("{\"deleted\":");
+		json_array_begin(&first);
+		for (k = 0; k < n; k++)
+			if (gone[k])
+				json_array_str(&first, argv[optind + k],
+				    strlen(argv[optind + k]));
+		printf("],\"not_found\":");
+		json_array_begin(&first);
+		for (k = 0; k < n; k++)
+			if (missing[k])
+				json_array_str(&first, argv[optind + k],
+				    strlen(argv[optind + k]));
+		printf("],\"dry_run\":%s}\n", dry_run ? "true" : "false");
+	}
  out:
-	free(dn);
+	free(gone);
+	free(missing);
 	return status;
 }

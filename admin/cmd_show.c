@@ -100,14 +100,18 @@ json_text_or_null(const struct kb_text *t)
 		json_string(stdout, t->s, t->len);
 }
 
+/*
+ * The one key pair object of every command's JSON output (keybound(1)
+ * lists its fields); keyfile adds "private_key_file" (create).
+ */
 static void
-json_pair(const struct kb_pair *p, const struct view *v)
+json_pair(const struct kb_pair *p, const struct view *v, const char *keyfile)
 {
 	size_t i;
 
 	printf("{\"name\":");
 	json_string(stdout, p->name.s, p->name.len);
-	printf(",\"key_type\":");
+	printf(",\"type\":");
 	json_string_or_null(stdout, p->key ? key_type_name(p->key) : NULL);
 	if (p->key != NULL)
 		printf(",\"bits\":%u", key_bits(p->key));
@@ -131,9 +135,29 @@ json_pair(const struct kb_pair *p, const struct view *v)
 	json_text_or_null(&p->description);
 	printf(",\"created_at\":");
 	json_string_or_null(stdout, v->has_created ? v->created : NULL);
+	printf(",\"status\":");
+	json_string_or_null(stdout, pair_status(p, time(NULL)));
 	printf(",\"public_key\":");
 	json_string_or_null(stdout, v->pubtext);
+	if (keyfile != NULL) {
+		printf(",\"private_key_file\":");
+		json_string_or_null(stdout, keyfile);
+	}
 	putchar('}');
+}
+
+int
+pair_print_json(const struct kb_pair *p, const char *keyfile)
+{
+	struct view v;
+	int r;
+
+	if ((r = view_make(p, &v)) != 0)
+		return r;
+	json_pair(p, &v, keyfile);
+	putchar('\n');
+	view_clear(&v);
+	return 0;
 }
 
 /* The attachments joined with ", " for the table. */
@@ -245,7 +269,7 @@ list_print(const struct kb_admin *a, struct kb_pair **pairs,
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			putchar(',');
-		json_pair(pairs[i], &views[i]);
+		json_pair(pairs[i], &views[i], NULL);
 	}
 	printf("]\n");
 }
@@ -273,15 +297,16 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	if (argc != optind)
 		return admin_usage(argv[0], "unexpected argument");
 	if (target != NULL && (r = target_parse(target, &t)) != 0) {
-		admin_err("--attached-to: not USER@INSTANCE: %s",
-		    kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "--attached-to: not "
+		    "USER@INSTANCE: %s", kb_strerror(r));
 		goto out;
 	}
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = list_fetch(a, target, &pairs, &n)) != 0) {
-		admin_err("cannot list key pairs: %s", kb_strerror(r));
+		status = admin_fail(admin_status(r), "cannot list key pairs: "
+		    "%s", kb_strerror(r));
 		goto out;
 	}
 	if ((views = calloc(n + 1, sizeof(*views))) == NULL) {
@@ -363,18 +388,14 @@ cmd_show(struct kb_admin *a, int argc, char **argv)
 		return admin_usage(argv[0], "expected one NAME");
 	name = argv[optind];
 	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
+		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = pair_read(a, name, &p)) != 0) {
-		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-			admin_err("no key pair %s", name);
-		else
-			admin_err("cannot read key pair %s: %s", name,
-			    kb_strerror(r));
+		status = pair_read_failed(name, r);
 		goto out;
 	}
 	if ((r = view_make(p, &v)) != 0) {
@@ -382,7 +403,7 @@ cmd_show(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	}
 	if (a->json) {
-		json_pair(p, &v);
+		json_pair(p, &v, NULL);
 		putchar('\n');
 	} else
 		table_show(p, &v);
@@ -458,7 +479,7 @@ check_print(const struct kb_admin *a, const struct kb_target *t,
 	for (i = 0; i < ans->nkeys; i++) {
 		printf("%s{\"name\":", i > 0 ? "," : "");
 		json_string_or_null(stdout, ans->keys[i].name);
-		printf(",\"fingerprint\":");
+		printf(",\"fingerprint_sha256\":");
 		json_string_or_null(stdout, ans->keys[i].fingerprint);
 		printf(",\"line\":");
 		json_string_or_null(stdout, ans->keys[i].line);
@@ -490,7 +511,8 @@ cmd_check(struct kb_admin *a, int argc, char **argv)
 		return admin_usage(argv[0], "-W is not supported: check binds "
 		    "like keybound-keys (the config's identity, or -D/-y)");
 	if ((r = target_parse(argv[optind], &t)) != 0) {
-		admin_err("not USER@INSTANCE: %s", kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "not USER@INSTANCE: %s",
+		    kb_strerror(r));
 		goto out;
 	}
 	if ((status = admin_load_config(a)) != EXIT_OK)
@@ -504,8 +526,10 @@ cmd_check(struct kb_admin *a, int argc, char **argv)
 	errbuf[0] = '\0';
 	if ((r = lookup_directory(a->cfg, &q, &deadline, check_note, NULL,
 	    &ans, errbuf, sizeof(errbuf))) != 0) {
-		admin_err("the directory did not answer: %s",
-		    errbuf[0] != '\0' ? errbuf : kb_strerror(r));
+		status = admin_fail(admin_bind_status(r), "the directory "
+		    "did not "
+		    "answer: %s", errbuf[0] != '\0' ? errbuf :
+		    kb_strerror(r));
 		goto out;
 	}
 	check_print(a, &t, ans);

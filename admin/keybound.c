@@ -38,12 +38,13 @@ static const struct command commands[] = {
 	    "-o FILE [--passphrase-file FILE]" },
 	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]" },
 	{ "set", cmd_set, "set NAME [--expires TIME|never] "
-	    "[--options OPTS|none] [--description TEXT]" },
+	    "[--options OPTS|none] [--description TEXT] [--force]" },
 	{ "list", cmd_list, "list [--attached-to USER@INSTANCE]" },
 	{ "show", cmd_show, "show NAME" },
-	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace]" },
+	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace] "
+	    "[--force]" },
 	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all]" },
-	{ "delete", cmd_delete, "delete NAME" },
+	{ "delete", cmd_delete, "delete NAME... [--if-exists] [--dry-run]" },
 	{ "check", cmd_check, "check USER@INSTANCE" },
 	{ NULL, NULL, NULL }
 };
@@ -66,21 +67,147 @@ static const char usage_tail[] =
     "\n"
     "TIME is YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC).  USER@INSTANCE\n"
     "is split at its last '@'.  Exit status: 0 success, 1 failure,\n"
-    "2 usage or configuration error.\n";
+    "2 usage, bad value or configuration error, 3 not found, 4 exists or\n"
+    "conflict, 5 bind refused, 6 directory unreachable.\n";
 
 static volatile sig_atomic_t prompt_signal;
+
+/* The first failure reported, for the --json error object. */
+static struct {
+	int status;		/* 0 = none given: derived from the exit */
+	int conflict;		/* EXIT_EXISTS reported as "conflict" */
+	int have_msg;
+	char msg[1024];
+} failure;
+
+/* Messages may quote directory data: made terminal-safe on stderr. */
+static void
+admin_vreport(const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (!failure.have_msg) {
+		(void)snprintf(failure.msg, sizeof(failure.msg), "%s", buf);
+		failure.have_msg = 1;
+	}
+	fflush(stdout);
+	fputs("keybound: ", stderr);
+	text_safe(stderr, buf, strlen(buf));
+	fputc('\n', stderr);
+}
 
 void
 admin_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("keybound: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	admin_vreport(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+int
+admin_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failure.status == 0)
+		failure.status = status;
+	va_start(ap, fmt);
+	admin_vreport(fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int
+admin_conflict(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failure.status == 0) {
+		failure.status = EXIT_EXISTS;
+		failure.conflict = 1;
+	}
+	va_start(ap, fmt);
+	admin_vreport(fmt, ap);
+	va_end(ap);
+	return EXIT_EXISTS;
+}
+
+int
+admin_status(int r)
+{
+	switch (r) {
+	case KB_ERR_DIR_NO_SUCH_OBJECT:
+		return EXIT_NOTFOUND;
+	case KB_ERR_DIR_ALREADY_EXISTS:
+		return EXIT_EXISTS;
+	case KB_ERR_DIR_UNAVAILABLE:
+	case KB_ERR_DIR_TIMEOUT:
+	case KB_ERR_DIR_TLS:
+		return EXIT_UNREACH;
+	case KB_ERR_USER_NAME:
+	case KB_ERR_KEYPAIR_NAME:
+	case KB_ERR_INSTANCE_NAME:
+	case KB_ERR_TIME:
+	case KB_ERR_CONFIG:
+	case KB_ERR_CONFIG_PERM:
+	case KB_ERR_CONFIG_OPEN:
+		return EXIT_USAGE;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+int
+admin_bind_status(int r)
+{
+	return r == KB_ERR_DIR_AUTH ? EXIT_BIND : admin_status(r);
+}
+
+int
+admin_exit(int r)
+{
+	if (r == 0)
+		return EXIT_OK;
+	if (failure.status != 0)
+		return failure.status;
+	return admin_status(r);
+}
+
+/* The --json error code for an exit status. */
+static const char *
+failure_code(int status)
+{
+	switch (status) {
+	case EXIT_USAGE:
+		return "usage";
+	case EXIT_NOTFOUND:
+		return "not_found";
+	case EXIT_EXISTS:
+		return failure.conflict ? "conflict" : "exists";
+	case EXIT_BIND:
+		return "bind_refused";
+	case EXIT_UNREACH:
+		return "unreachable";
+	default:
+		return "failure";
+	}
+}
+
+/* With --json, a failure also goes to stdout as one JSON object. */
+static void
+failure_json(int status)
+{
+	const char *msg = failure.have_msg ? failure.msg : "failed";
+
+	if (failure.status != status)
+		failure.conflict = 0;
+	printf("{\"error\":{\"code\":\"%s\",\"message\":",
+	    failure_code(status));
+	json_string(stdout, msg, strlen(msg));
+	printf("}}\n");
 }
 
 static const struct command *
@@ -113,6 +240,16 @@ admin_usage(const char *cmd, const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
+	va_start(ap, fmt);
+	if (!failure.have_msg) {
+		int n = snprintf(failure.msg, sizeof(failure.msg), "%s: ", cmd);
+
+		if (n > 0 && (size_t)n < sizeof(failure.msg))
+			(void)vsnprintf(failure.msg + n,
+			    sizeof(failure.msg) - (size_t)n, fmt, ap);
+		failure.have_msg = 1;
+	}
+	va_end(ap);
 	fprintf(stderr, "keybound: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -384,10 +521,9 @@ admin_connect(struct kb_admin *a, long extra_ms)
 		return status;
 	/* key pairs exist only in the keybound profile: refuse before a bind */
 	if (a->cfg->schema != KB_SCHEMA_KEYBOUND) {
-		admin_err("the config uses the %s schema profile; key pairs "
-		    "are managed only with the keybound profile",
-		    config_schema_name(a->cfg->schema));
-		return EXIT_FAIL;
+		return admin_fail(EXIT_USAGE, "the config uses the %s schema "
+		    "profile; key pairs are managed only with the keybound "
+		    "profile", config_schema_name(a->cfg->schema));
 	}
 	status = EXIT_FAIL;
 	memset(&auth, 0, sizeof(auth));
@@ -396,7 +532,8 @@ admin_connect(struct kb_admin *a, long extra_ms)
 			goto out;
 	} else if (a->passfile != NULL) {
 		if ((r = config_read_password(a->passfile, &pw, &pwlen)) != 0) {
-			admin_err("%s: %s", a->passfile, kb_strerror(r));
+			status = admin_fail(EXIT_USAGE, "%s: %s", a->passfile,
+			    kb_strerror(r));
 			goto out;
 		}
 	}
@@ -410,8 +547,9 @@ admin_connect(struct kb_admin *a, long extra_ms)
 	errbuf[0] = '\0';
 	if ((r = dir_open(a->cfg, &auth, &a->deadline, &a->dir, errbuf,
 	    sizeof(errbuf))) != 0) {
-		admin_err("cannot use the directory: %s",
-		    errbuf[0] != '\0' ? errbuf : kb_strerror(r));
+		status = admin_fail(admin_bind_status(r), "cannot use the "
+		    "directory: %s", errbuf[0] != '\0' ? errbuf :
+		    kb_strerror(r));
 		goto out;
 	}
 	status = EXIT_OK;
@@ -575,7 +713,7 @@ main(int argc, char **argv)
 {
 	struct kb_admin a;
 	const struct command *c;
-	int status;
+	int i, status;
 
 	/* A directory server that goes away is an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
@@ -608,9 +746,15 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	/* --json anywhere: an error in an earlier option is JSON too */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			a.json = 1;
 	optind = 0;
 	status = c->fn(&a, argc, argv);
  out:
+	if (status != EXIT_OK && a.json)
+		failure_json(status);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (status == EXIT_OK)
 			admin_err("cannot write output: %s", strerror(errno));

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "kb.h"
 #include "config.h"
 #include "directory.h"
+#include "lookup.h"
 #include "names.h"
 #include "sshkey.h"
 #include "admin.h"
@@ -74,6 +76,30 @@ pair_free(struct kb_pair *p)
 	text_free(&p->created);
 	key_free(p->key);
 	free(p);
+}
+
+const char *
+pair_status(const struct kb_pair *p, time_t now)
+{
+	time_t t;
+
+	if (p->not_after.s != NULL && (lookup_parse_gentime(p->not_after.s,
+	    p->not_after.len, &t) != 0 || t <= now))
+		return "expired";	/* an unreadable time fails closed */
+	if (p->nattach == 0)
+		return "unattached";
+	if (p->not_after.s != NULL && t - now <= PAIR_EXPIRING_SECS)
+		return "expiring";
+	return "active";
+}
+
+int
+pair_read_failed(const char *name, int r)
+{
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		return admin_fail(EXIT_NOTFOUND, "no key pair %s", name);
+	return admin_fail(admin_status(r), "cannot read key pair %s: %s",
+	    name, kb_strerror(r));
 }
 
 void
