@@ -39,6 +39,9 @@ struct kb_key;
 	"letter or a CJK ideograph, then ASCII letters, digits, CJK " \
 	"ideographs, ':', '_', '-')"
 
+/* The invoking user's own config, below $HOME. */
+#define ADMIN_USER_CONFIG	".config/keybound/keybound.conf"
+
 #define ADMIN_MAX_TARGETS	1024	/* USER@INSTANCE arguments per run */
 #define ADMIN_DESC_MAX		1024	/* bytes of a description */
 
@@ -46,6 +49,7 @@ struct kb_key;
 struct kb_admin {
 	const char *config_path;	/* -c */
 	const char *uri;		/* -H */
+	const char *base;		/* -b */
 	const char *binddn;		/* -D */
 	const char *passfile;		/* -y */
 	int prompt_password;		/* -W */

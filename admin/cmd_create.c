@@ -38,6 +38,7 @@ struct keyfile {
 	int fd;
 	int tmpfile;		/* fd is an unnamed O_TMPFILE */
 	int linked;		/* path now names our file */
+	int to_stdout;		/* -o -: stdout, once the key is stored */
 };
 
 /* What gets stored for a new key pair. */
@@ -85,6 +86,14 @@ keyfile_prepare(struct keyfile *kf)
 	int status = EXIT_FAIL;
 
 	kf->fd = -1;
+	if (strcmp(kf->path, "-") == 0) {
+		/* a private key is not for the screen or for a log */
+		if (isatty(STDOUT_FILENO))
+			return admin_fail(EXIT_USAGE, "-o -: stdout is a "
+			    "terminal; redirect it or name a FILE");
+		kf->to_stdout = 1;
+		return EXIT_OK;
+	}
 	if (lstat(kf->path, &st) == 0) {
 		status = admin_fail(EXIT_EXISTS, "%s: already exists; not "
 		    "overwriting it", kf->path);
@@ -247,6 +256,21 @@ store_pair(struct kb_admin *a, const struct newpair *np)
 	return r;
 }
 
+/* Delete the entry just stored again (nothing attached can be lost). */
+static int
+unstore_pair(struct kb_admin *a, const char *name)
+{
+	char *dn = NULL;
+	int r;
+
+	if ((r = admin_pair_dn(a, name, &dn)) != 0)
+		return r;
+	r = dir_delete(a->dir, dn, "(&(objectClass=" OC_KEYPAIR ")(!("
+	    AT_ATTACH "=*)))");
+	free(dn);
+	return r;
+}
+
 /* Report a failed store; returns the exit status. */
 static int
 store_error(struct kb_admin *a, const char *name, int r)
@@ -338,7 +362,8 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 	}
 	keygen_free(k);
 	k = NULL;
-	if ((status = keyfile_commit(kf, pem, pemlen)) != EXIT_OK) {
+	if (!kf->to_stdout &&
+	    (status = keyfile_commit(kf, pem, pemlen)) != EXIT_OK) {
 		if (keyfile_discard(kf) != 0)
 			admin_err("%s: could not remove it: %s", kf->path,
 			    strerror(errno));
@@ -346,12 +371,24 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 	}
 	if ((r = store_pair(a, &np)) != 0) {
 		status = store_error(a, name, r);
-		if (keyfile_discard(kf) == 0)
+		if (kf->to_stdout)
+			;	/* nothing was written */
+		else if (keyfile_discard(kf) == 0)
 			admin_err("%s removed: nothing was stored", kf->path);
 		else
 			admin_err("%s: could not remove it: %s", kf->path,
 			    strerror(errno));
 		admin_audit(a, "create", name, NULL, 0, kb_strerror(r));
+		goto out;
+	}
+	if (kf->to_stdout && fd_write_all(STDOUT_FILENO, pem, pemlen) != 0) {
+		status = admin_fail(EXIT_FAIL, "cannot write the private key "
+		    "to stdout: %s", strerror(errno));
+		r = unstore_pair(a, name);
+		admin_err("%s", r == 0 ? "the key pair was deleted again" :
+		    "the key pair stays stored without its private key; "
+		    "delete it");
+		admin_audit(a, "create", name, NULL, 0, "stdout failed");
 		goto out;
 	}
 	admin_audit(a, "create", name, NULL, 0, "ok");
@@ -413,6 +450,8 @@ create_parse(struct kb_admin *a, int argc, char **argv,
 	ca->name = argv[optind];
 	if (kf->path == NULL || kf->path[0] == '\0')
 		return admin_usage(argv[0], "-o FILE is required");
+	if (strcmp(kf->path, "-") == 0 && a->json)
+		return admin_usage(argv[0], "-o - and --json both want stdout");
 	if (keygen_check_bits(ca->type, &ca->bits) != 0)
 		return admin_usage(argv[0], "-b: %u bits not possible for this "
 		    "type (RSA 2048-16384, ECDSA 256/384/521, Ed25519 256)",
@@ -423,7 +462,7 @@ create_parse(struct kb_admin *a, int argc, char **argv,
 int
 cmd_create(struct kb_admin *a, int argc, char **argv)
 {
-	struct keyfile kf = { NULL, -1, 0, 0 };
+	struct keyfile kf = { NULL, -1, 0, 0, 0 };
 	struct create_args ca = { NULL, NULL, KEYGEN_ED25519, 0 };
 	char *pass = NULL;
 	size_t passlen = 0;

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,35 +32,74 @@ struct command {
 	const char *name;
 	int (*fn)(struct kb_admin *, int, char **);
 	const char *synopsis;
+	const char *help;	/* what it does and every option */
 };
 
 static const struct command commands[] = {
 	{ "create", cmd_create, "create NAME [-t ed25519|rsa|ecdsa] [-b BITS] "
-	    "-o FILE [--passphrase-file FILE]" },
-	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]" },
+	    "-o FILE|- [--passphrase-file FILE]",
+	    "Generate a key pair, write the private key to FILE and store the\n"
+	    "public key as NAME.\n"
+	    "  -t TYPE      ed25519 (default), rsa or ecdsa\n"
+	    "  -b BITS      RSA 2048-16384 (default 3072); ECDSA 256, 384, 521\n"
+	    "  -o FILE      new file for the private key (mode 0600, never\n"
+	    "               overwritten); - writes it to stdout and nothing "
+	    "else\n"
+	    "  --passphrase-file FILE\n"
+	    "               encrypt the private key with the passphrase in "
+	    "FILE\n" },
+	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]",
+	    "Store an existing OpenSSH public key (FILE, or - for stdin).\n"
+	    "  --allow-duplicate  store it even if the same key is stored "
+	    "already\n" },
 	{ "set", cmd_set, "set NAME [--expires TIME|never] "
-	    "[--options OPTS|none] [--description TEXT] [--force]" },
-	{ "list", cmd_list, "list [--attached-to USER@INSTANCE]" },
-	{ "show", cmd_show, "show NAME" },
+	    "[--options OPTS|none] [--description TEXT] [--force]",
+	    "Change a key pair's settings, in one atomic modify.\n"
+	    "  --expires TIME|never   stop working after TIME (UTC); never "
+	    "removes it\n"
+	    "  --options OPTS|none    authorized_keys options from the "
+	    "allow-list\n"
+	    "  --description TEXT     free text; empty removes it\n"
+	    "  --force                accept an --expires time in the past\n" },
+	{ "list", cmd_list, "list [--attached-to USER@INSTANCE]",
+	    "List key pairs.\n"
+	    "  --attached-to USER@INSTANCE  only those attached there\n" },
+	{ "show", cmd_show, "show NAME",
+	    "Everything about one key pair.\n" },
 	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace] "
-	    "[--force]" },
-	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all]" },
-	{ "delete", cmd_delete, "delete NAME... [--if-exists] [--dry-run]" },
-	{ "check", cmd_check, "check USER@INSTANCE" },
-	{ NULL, NULL, NULL }
+	    "[--force]",
+	    "Let key pair NAME log in as USER on INSTANCE.\n"
+	    "  --replace    remove other key pairs' attachments to the same\n"
+	    "               targets\n"
+	    "  --force      attach even an expired key pair\n" },
+	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all]",
+	    "Remove attachments of key pair NAME.\n"
+	    "  --all        remove all of them\n" },
+	{ "delete", cmd_delete, "delete NAME... [--if-exists] [--dry-run]",
+	    "Delete key pairs; each is refused while attached.\n"
+	    "  --if-exists  a missing key pair is not an error\n"
+	    "  --dry-run    say what would be deleted, change nothing\n" },
+	{ "check", cmd_check, "check USER@INSTANCE",
+	    "What keybound-keys would print for USER on INSTANCE, and whether\n"
+	    "password login is refused there.\n" },
+	{ NULL, NULL, NULL, NULL }
 };
 
 static const char usage_head[] =
-    "usage: keybound [-c FILE] [-H URI] [-D BINDDN] [-y PASSFILE | -W] "
-    "[--json] COMMAND ...\n";
+    "usage: keybound [-c FILE] [-H URI] [-b BASE] [-D BINDDN] "
+    "[-y PASSFILE | -W] [--json] COMMAND ...\n";
 
 static const char usage_tail[] =
     "  help [COMMAND]\n"
     "  --version\n"
     "\n"
     "options (before COMMAND; --json may also follow it):\n"
-    "  -c FILE      config file (default " KB_CONFIG_PATH ")\n"
+    "  -c FILE      config file; else $KEYBOUND_CONF, else\n"
+    "               ~/" ADMIN_USER_CONFIG ", else\n"
+    "               " KB_CONFIG_PATH "\n"
     "  -H URI       directory URI, replacing the config's uri lines\n"
+    "  -b BASE      search base, replacing the config's base; with -H\n"
+    "               no config file is needed\n"
     "  -D BINDDN    bind DN for simple bind (with -y or -W)\n"
     "  -y PASSFILE  read the bind password from PASSFILE\n"
     "  -W           prompt for the bind password on the terminal\n"
@@ -482,30 +522,142 @@ admin_apply_auth(struct kb_admin *a)
 	return 0;
 }
 
+/* -b replaces the config's base, checked by the parser's own rules. */
+static int
+admin_apply_base(struct kb_admin *a)
+{
+	struct kb_config *probe = NULL;
+	char *text = NULL, *base = NULL;
+	int n, r = KB_ERR_CONFIG;
+
+	if (strpbrk(a->base, "\r\n") != NULL) {
+		admin_err("-b: invalid base");
+		goto out;
+	}
+	n = asprintf(&text, "uri ldapi:///\nbase %s\n", a->base);
+	if (n < 0) {
+		text = NULL;
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	if (config_parse_buffer("-b", text, (size_t)n, config_report_stderr,
+	    NULL, &probe) != 0)
+		goto out;
+	if ((base = strdup(probe->base)) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	free(a->cfg->base);
+	a->cfg->base = base;
+	r = 0;
+ out:
+	config_free(probe);
+	free(text);
+	return r;
+}
+
+/*
+ * No file at all: -H URI and -b BASE make the whole configuration (the
+ * parser's defaults for everything else, so its rules apply: StartTLS on
+ * ldap:// URIs, plain text only to loopback or ldapi://).
+ */
+static int
+admin_config_from_args(struct kb_admin *a)
+{
+	char *text = NULL;
+	int n, r;
+
+	if (strpbrk(a->uri, " \t\r\n#") != NULL ||
+	    strpbrk(a->base, "\r\n") != NULL) {
+		admin_err("-H/-b: invalid value");
+		return KB_ERR_CONFIG;
+	}
+	if ((n = asprintf(&text, "uri %s\nbase %s\n", a->uri, a->base)) < 0)
+		return KB_ERR_NOMEM;
+	r = config_parse_buffer("-H/-b", text, (size_t)n,
+	    config_report_stderr, NULL, &a->cfg);
+	free(text);
+	return r;
+}
+
+/*
+ * Which file to read: -c, else $KEYBOUND_CONF, else the user's own
+ * ~/.config/keybound/keybound.conf if it exists, else the system's.
+ * *explicit says the user named it (so a missing one is an error even
+ * with -H and -b).  Returns NULL only for lack of memory.
+ */
+static char *
+admin_config_path(const struct kb_admin *a, int *explicit)
+{
+	struct stat st;
+	const char *env, *home;
+	char *user = NULL;
+
+	*explicit = 1;
+	if (a->config_path != NULL)
+		return strdup(a->config_path);
+	if ((env = getenv("KEYBOUND_CONF")) != NULL && env[0] != '\0')
+		return strdup(env);
+	*explicit = 0;
+	if ((home = getenv("HOME")) != NULL && home[0] == '/' &&
+	    asprintf(&user, "%s/%s", home, ADMIN_USER_CONFIG) >= 0) {
+		if (lstat(user, &st) == 0)
+			return user;
+		free(user);
+	}
+	return strdup(KB_CONFIG_PATH);
+}
+
 int
 admin_load_config(struct kb_admin *a)
 {
-	const char *path;
-	int r, reported = 0;
+	struct stat st;
+	char *path = NULL;
+	int r, explicit, reported = 0, status = EXIT_USAGE;
 
 	if (a->cfg != NULL)
 		return EXIT_OK;
-	path = a->config_path != NULL ? a->config_path : KB_CONFIG_PATH;
+	if ((path = admin_config_path(a, &explicit)) == NULL)
+		return admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+	if (!explicit && lstat(path, &st) != 0) {
+		if (a->uri != NULL && a->base != NULL) {
+			if ((r = admin_config_from_args(a)) != 0) {
+				status = r == KB_ERR_NOMEM ? EXIT_FAIL :
+				    EXIT_USAGE;
+				goto out;
+			}
+			goto overrides;
+		}
+		status = admin_fail(EXIT_USAGE, "no configuration file: "
+		    "tried -c FILE, $KEYBOUND_CONF, ~/" ADMIN_USER_CONFIG
+		    " and " KB_CONFIG_PATH "; write one (see "
+		    "keybound.conf(5)) or give -H URI -b BASE");
+		goto out;
+	}
 	/* like keybound-keys, but the invoking user's own file is fine */
 	if ((r = config_load(path, KB_CONFIG_CHECK_OWNER |
 	    KB_CONFIG_OWNER_SELF, config_report_stderr, &reported,
 	    &a->cfg)) != 0) {
 		if (reported == 0)
-			admin_err("%s: %s", path, kb_strerror(r));
-		return EXIT_USAGE;
+			admin_fail(EXIT_USAGE, "%s: %s", path, kb_strerror(r));
+		goto out;
 	}
 	if (a->uri != NULL && admin_apply_uri(a) != 0)
-		return EXIT_USAGE;
+		goto out;
+	if (a->base != NULL && admin_apply_base(a) != 0)
+		goto out;
+ overrides:
 	if (admin_apply_auth(a) != 0) {
-		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
-		return EXIT_FAIL;
+		status = admin_fail(EXIT_FAIL, "%s",
+		    kb_strerror(KB_ERR_NOMEM));
+		goto out;
 	}
-	return EXIT_OK;
+	status = EXIT_OK;
+ out:
+	if (status == EXIT_USAGE && !failure.status)
+		failure.status = EXIT_USAGE;
+	free(path);
+	return status;
 }
 
 int
@@ -625,7 +777,10 @@ cmd_help(const char *topic)
 		admin_err("help: unknown command %s", topic);
 		return EXIT_USAGE;
 	}
-	printf("usage: keybound [global options] %s\n", c->synopsis);
+	printf("usage: keybound [global options] %s\n\n%s", c->synopsis,
+	    c->help);
+	printf("  --json       machine-readable output\n"
+	    "  --help       this text\n");
 	return EXIT_OK;
 }
 
@@ -641,7 +796,7 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+c:H:D:y:Wwh", longopts,
+	while ((ch = getopt_long(argc, argv, "+c:H:b:D:y:Wwh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -649,6 +804,9 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 			break;
 		case 'H':
 			a->uri = optarg;
+			break;
+		case 'b':
+			a->base = optarg;
 			break;
 		case 'D':
 			a->binddn = optarg;
@@ -673,7 +831,7 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 			usage_print(stdout);
 			return -1;
 		default:
-			if (optopt != 0 && strchr("cHDy", optopt) != NULL)
+			if (optopt != 0 && strchr("cHbDy", optopt) != NULL)
 				admin_err("option -%c needs a value", optopt);
 			else if (optopt != 0)
 				admin_err("unknown option -%c", optopt);
@@ -747,9 +905,15 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	/* --json anywhere: an error in an earlier option is JSON too */
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			a.json = 1;
+		if (strcmp(argv[i], "--help") == 0) {
+			a.json = 0;
+			status = cmd_help(c->name);
+			goto out;
+		}
+	}
 	optind = 0;
 	status = c->fn(&a, argc, argv);
  out:
