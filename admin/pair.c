@@ -274,13 +274,21 @@ pair_search(struct kb_admin *a, const char *filter, struct kb_pair ***pairsp,
     size_t *np)
 {
 	struct pair_list l = { NULL, 0, 0 };
-	int r;
+	int r, unpaged = 0;
 
 	*pairsp = NULL;
 	*np = 0;
-	if ((r = dir_search(a->dir, a->cfg->base, KB_SCOPE_ONE, filter,
-	    pair_attrs, 0, pair_collect, &l, NULL)) != 0)
+	/* paged (RFC 2696): no cap, whatever the server's size limit */
+	if ((r = dir_search_paged(a->dir, a->cfg->base, KB_SCOPE_ONE, filter,
+	    pair_attrs, pair_collect, &l, NULL, &unpaged)) != 0) {
+		if (r == KB_ERR_DIR_SIZELIMIT && unpaged)
+			admin_err("the directory stopped at its size limit "
+			    "after %zu key pairs and did not page the answer "
+			    "(RFC 2696 paged results unsupported, or limited "
+			    "for this bind identity): raise its limits",
+			    l.n);
 		goto out;
+	}
 	if (l.n > 1)
 		qsort(l.pairs, l.n, sizeof(*l.pairs), pair_cmp);
 	*pairsp = l.pairs;
