@@ -185,10 +185,16 @@ text_attachments(FILE *f, const struct kb_pair *p, size_t *widthp)
 		*widthp = w;
 }
 
+/*
+ * The list table: NAME TYPE BITS FINGERPRINT STATUS ATTACHED (a count);
+ * wide adds TARGETS, the attachments themselves.
+ */
 static void
-table_list(struct kb_pair **pairs, const struct view *views, size_t n)
+table_list(struct kb_pair **pairs, const struct view *views, size_t n,
+    int wide)
 {
 	size_t i, w, wname = 4, wtype = 4, wfp = 11;
+	time_t now = time(NULL);
 	char bits[16];
 
 	for (i = 0; i < n; i++) {
@@ -200,8 +206,9 @@ table_list(struct kb_pair **pairs, const struct view *views, size_t n)
 		if (views[i].fp != NULL && strlen(views[i].fp) > wfp)
 			wfp = strlen(views[i].fp);
 	}
-	printf("%-*s  %-*s  %5s  %-*s  %s\n", (int)wname, "NAME", (int)wtype,
-	    "TYPE", "BITS", (int)wfp, "FINGERPRINT", "ATTACHMENTS");
+	printf("%-*s  %-*s  %5s  %-*s  %-10s  %8s%s\n", (int)wname, "NAME",
+	    (int)wtype, "TYPE", "BITS", (int)wfp, "FINGERPRINT", "STATUS",
+	    "ATTACHED", wide ? "  TARGETS" : "");
 	for (i = 0; i < n; i++) {
 		text_safe_pad(stdout, pairs[i]->name.s, pairs[i]->name.len,
 		    wname);
@@ -210,10 +217,14 @@ table_list(struct kb_pair **pairs, const struct view *views, size_t n)
 			    key_bits(pairs[i]->key));
 		else
 			snprintf(bits, sizeof(bits), "-");
-		printf("  %-*s  %5s  %-*s  ", (int)wtype, pairs[i]->key ?
-		    key_type_label(pairs[i]->key) : "?", bits, (int)wfp,
-		    views[i].fp ? views[i].fp : "-");
-		text_attachments(stdout, pairs[i], NULL);
+		printf("  %-*s  %5s  %-*s  %-10s  %8zu", (int)wtype,
+		    pairs[i]->key ? key_type_label(pairs[i]->key) : "?", bits,
+		    (int)wfp, views[i].fp ? views[i].fp : "-",
+		    pair_status(pairs[i], now), pairs[i]->nattach);
+		if (wide) {
+			fputs("  ", stdout);
+			text_attachments(stdout, pairs[i], NULL);
+		}
 		putchar('\n');
 	}
 }
@@ -257,12 +268,12 @@ list_fetch(struct kb_admin *a, const char *target, struct kb_pair ***pairsp,
 
 static void
 list_print(const struct kb_admin *a, struct kb_pair **pairs,
-    const struct view *views, size_t n)
+    const struct view *views, size_t n, int wide)
 {
 	size_t i;
 
 	if (!a->json) {
-		table_list(pairs, views, n);
+		table_list(pairs, views, n, wide);
 		return;
 	}
 	putchar('[');
@@ -280,6 +291,7 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
 		{ "attached-to", required_argument, NULL, 'a' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct kb_target t = { NULL, NULL, NULL };
@@ -287,12 +299,19 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	struct view *views = NULL;
 	const char *target = NULL;
 	size_t i, n = 0, made = 0;
-	int ch, r, status = EXIT_FAIL;
+	int ch, r, wide = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
-		if (ch != 'a')
+		switch (ch) {
+		case 'a':
+			target = optarg;
+			break;
+		case 'w':
+			wide = 1;
+			break;
+		default:
 			return EXIT_USAGE;
-		target = optarg;
+		}
 	}
 	if (argc != optind)
 		return admin_usage(argv[0], "unexpected argument");
@@ -319,7 +338,7 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 			goto out;
 		}
 	}
-	list_print(a, pairs, views, n);
+	list_print(a, pairs, views, n, wide);
 	status = EXIT_OK;
  out:
 	for (i = 0; views != NULL && i < n; i++)
@@ -361,6 +380,8 @@ table_show(const struct kb_pair *p, const struct view *v)
 	putchar('\n');
 	show_field("not after:", v->has_not_after ? v->not_after : "never",
 	    v->has_not_after ? strlen(v->not_after) : 5);
+	show_field("status:", pair_status(p, time(NULL)),
+	    strlen(pair_status(p, time(NULL))));
 	show_field("options:", p->options.s, p->options.len);
 	show_field("description:", p->description.s, p->description.len);
 	show_field("created:", v->has_created ? v->created : NULL,

@@ -61,9 +61,11 @@ static const struct command commands[] = {
 	    "allow-list\n"
 	    "  --description TEXT     free text; empty removes it\n"
 	    "  --force                accept an --expires time in the past\n" },
-	{ "list", cmd_list, "list [--attached-to USER@INSTANCE]",
-	    "List key pairs.\n"
-	    "  --attached-to USER@INSTANCE  only those attached there\n" },
+	{ "list", cmd_list, "list [--attached-to USER@INSTANCE] [--wide]",
+	    "List key pairs: name, type, bits, fingerprint, status (active,\n"
+	    "expired, expiring within 30 days, unattached), attachment count.\n"
+	    "  --attached-to USER@INSTANCE  only those attached there\n"
+	    "  --wide       also print the targets\n" },
 	{ "show", cmd_show, "show NAME",
 	    "Everything about one key pair.\n" },
 	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace] "

@@ -312,10 +312,15 @@ check_eq "$(echo "$json" | js '[p["name"] for p in d]')" '["ked"]' "list --attac
 json=$(kb --json list --attached-to nobody@test-host)
 check_eq "$json" "[]" "list --attached-to with no match"
 out=$(kb list)
-echo "$out" | head -n 1 | grep -q '^NAME  *TYPE  *BITS  *FINGERPRINT  *ATTACHMENTS$'
+echo "$out" | head -n 1 | grep -q '^NAME  *TYPE  *BITS  *FINGERPRINT  *STATUS  *ATTACHED$'
 check_eq "$?" 0 "list table header"
-echo "$out" | grep -q "^ked  *ED25519  *256  *$(attr ked keyboundFingerprint)  *alice@test-host, bob@web-1.example, carol@x@test-host$"
-check_eq "$?" 0 "list table row"
+echo "$out" | grep -q "^ked  *ED25519  *256  *$(attr ked keyboundFingerprint)  *active  *3$"
+check_eq "$?" 0 "list table row: status and attachment count"
+out=$(kb list --wide)
+echo "$out" | head -n 1 | grep -q '^NAME  *TYPE  *BITS  *FINGERPRINT  *STATUS  *ATTACHED  *TARGETS$'
+check_eq "$?" 0 "list --wide table header"
+echo "$out" | grep -q "^ked  *ED25519  *256  *$(attr ked keyboundFingerprint)  *active  *3  *alice@test-host, bob@web-1.example, carol@x@test-host$"
+check_eq "$?" 0 "list --wide prints the targets"
 out=$(kb show ked)
 echo "$out" | grep -q "^attachments:  alice@test-host, bob@web-1.example, carol@x@test-host$"
 check_eq "$?" 0 "show table attachments"

@@ -9,8 +9,9 @@
 . "$KB_SRC/tests/lib/common.sh"
 . "$KB_SRC/tests/lib/sshd.sh"
 . "$KB_SRC/tests/lib/slapd.sh"
-
 [ "$(id -u)" = 0 ] || skip "needs root (test users, sshd)"
+kb_private_syslog "$@"
+
 [ -x "$KB_BUILD/keybound" ] || fail "keybound not built"
 [ -x "$KB_BUILD/keybound-keys" ] || fail "keybound-keys not built"
 command -v python3 >/dev/null || skip "python3 missing (tests/deps.sh)"
@@ -45,12 +46,24 @@ check_eq "$?:$out" "0:$user" "ssh -i logs in with $name"
 line=$(kb check "$user@test-host" | head -n 1)
 case $line in *" keybound:$name") ok "served as keybound:$name" ;;
 *) not_ok "check line: $line" ;; esac
+# keybound-keys names each key it serves (the sink shows non-ASCII as \xHH)
+fp=$(ssh-keygen -l -f "$K/ops" | cut -d' ' -f2)
+kb_syslog_wait "keybound-keys\[[0-9]+\]: user=$user instance=test-host .*event=served keypair=\"[^\"]*:1\" fp=$fp " 5
+check_eq "$?" 0 "keybound-keys logs event=served keypair=NAME fp=SHA256:..."
 grep -rqF "$name" "$KB_CACHE_DIR"
 check_eq "$?" 0 "the cache keeps the name"
 n0=$(slapd_count_searches)
 out=$(kb_ssh_key_login "$user" "$K/ops" id -un)
 check_eq "$?:$out" "0:$user" "second login (from the cache)"
 check_eq "$(slapd_count_searches)" "$n0" "second login asked the directory nothing"
+
+# the usage report joins those lines with sshd's Accepted publickey line
+report=$({ python3 -c 'import sys
+sys.stdout.write(open(sys.argv[1], "rb").read().decode("unicode_escape").encode("latin-1").decode("utf-8"))' "$KB_SYSLOG"
+    sed -n 's/^.*\(Accepted publickey for \)/2026-12-02T06:00:00+0000 sshd[1]: \1/p' "$SSHD_LOG"
+    } | sh "$KB_SRC/config-examples/usage-report.sh")
+check_eq "$report" "$name 2026-12-02T06:00:00+0000 $user $fp" \
+    "config-examples/usage-report.sh: last use of $name"
 
 kb create ascii-k -o "$K/ascii" >/dev/null || fail "create ascii-k"
 out=$(kb list)

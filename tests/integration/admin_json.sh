@@ -166,4 +166,23 @@ check_eq "$?" 0 "expired attach: says why"
 kb attach kj1 bob@test-host --force >/dev/null
 check_eq "$?" 0 "attach of an expired pair with --force"
 
+# --- STATUS in the table -------------------------------------------------------
+kb create kj5 -o "$K/kj5" >/dev/null
+kb set kj5 --expires "$(date -u -d '+40 days' +%Y%m%d%H%M%SZ)" >/dev/null
+kb attach kj5 carol@test-host dave@test-host >/dev/null
+out=$(kb list)
+for want in "kj1 expired 2" "kj5 active 2"; do
+	set -- $want
+	echo "$out" | grep -Eq "^$1 .* $2 +$3\$"
+	check_eq "$?" 0 "list: $1 is $2 with $3 attachments"
+done
+kb set kj5 --expires "$(date -u -d '+29 days' +%Y%m%d%H%M%SZ)" >/dev/null
+kb list | grep -Eq '^kj5 .* expiring +2$'
+check_eq "$?" 0 "list: expiring within 30 days"
+kb detach kj5 --all >/dev/null
+kb list | grep -Eq '^kj5 .* unattached +0$'
+check_eq "$?" 0 "list: unattached"
+kb show kj5 | grep -q '^status: *unattached$'
+check_eq "$?" 0 "show: status line"
+
 kb_done
