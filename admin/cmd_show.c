@@ -6,6 +6,7 @@
  * JSON-escaped or made terminal-safe.  check asks the same lookup code
  * keybound-keys runs, so its answer is keybound-keys' answer.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,28 +230,128 @@ table_list(struct kb_pair **pairs, const struct view *views, size_t n,
 	}
 }
 
+/* What list keeps; NULL / 0 members do not filter. */
+struct list_filter {
+	const char *target;		/* --attached-to USER@INSTANCE */
+	const char *instance;		/* --instance */
+	const char *user;		/* --user */
+	const char *fingerprint;	/* --fingerprint */
+	const char *glob;		/* --name */
+	int expired;			/* --expired */
+	long long expiring;		/* --expiring: seconds, 0 = off */
+	int unattached;			/* --unattached */
+};
+
+/* 1 if p has an attachment USER@INSTANCE matching the given parts. */
+static int
+list_has_target(const struct kb_pair *p, const char *user,
+    const char *instance)
+{
+	const char *at;
+	size_t i, ulen;
+
+	for (i = 0; i < p->nattach; i++) {
+		if (strlen(p->attach[i].s) != p->attach[i].len ||
+		    (at = strrchr(p->attach[i].s, '@')) == NULL)
+			continue;
+		ulen = (size_t)(at - p->attach[i].s);
+		if (instance != NULL && strcmp(at + 1, instance) != 0)
+			continue;
+		if (user != NULL && (strlen(user) != ulen ||
+		    memcmp(p->attach[i].s, user, ulen) != 0))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
 /*
- * The key pairs to list: all, or those holding target byte for byte (the
- * directory's equality match may be looser than ours).
+ * Whether p passes every filter, checked here byte for byte whatever the
+ * directory already selected (its equality match may be looser).
  */
 static int
-list_fetch(struct kb_admin *a, const char *target, struct kb_pair ***pairsp,
-    size_t *np)
+list_keep(const struct kb_pair *p, const struct list_filter *lf, time_t now)
+{
+	const char *st = pair_status(p, now);
+	char *fp = NULL;
+	time_t t;
+	int keep;
+
+	if (lf->target != NULL && !pair_has_attachment(p, lf->target))
+		return 0;
+	if ((lf->user != NULL || lf->instance != NULL) &&
+	    !list_has_target(p, lf->user, lf->instance))
+		return 0;
+	if (lf->glob != NULL && fnmatch(lf->glob, p->name.s, 0) != 0)
+		return 0;
+	if (lf->expired && strcmp(st, "expired") != 0)
+		return 0;
+	if (lf->unattached && p->nattach != 0)
+		return 0;
+	if (lf->expiring > 0 && (strcmp(st, "expired") == 0 ||
+	    p->not_after.s == NULL || lookup_parse_gentime(p->not_after.s,
+	    p->not_after.len, &t) != 0 || (long long)(t - now) > lf->expiring))
+		return 0;
+	if (lf->fingerprint == NULL)
+		return 1;
+	keep = p->key != NULL && key_fingerprint_sha256(p->key, &fp) == 0 &&
+	    strcmp(fp, lf->fingerprint) == 0;
+	free(fp);
+	return keep;
+}
+
+/*
+ * The directory filter: the key pair class, and what an indexed equality
+ * match can select (keyboundAttachment, keyboundFingerprint); the rest
+ * is filtered here.
+ */
+static int
+list_filter_text(const struct list_filter *lf, char **filterp)
+{
+	char *att = NULL, *fp = NULL, *t = NULL;
+	int r = 0;
+
+	*filterp = NULL;
+	if (lf->target != NULL)
+		r = filter_escape(lf->target, strlen(lf->target), &att);
+	else if (lf->user != NULL && lf->instance != NULL) {
+		if (asprintf(&t, "%s@%s", lf->user, lf->instance) < 0) {
+			t = NULL;
+			r = KB_ERR_NOMEM;
+		} else
+			r = filter_escape(t, strlen(t), &att);
+	}
+	if (r == 0 && lf->fingerprint != NULL)
+		r = filter_escape(lf->fingerprint, strlen(lf->fingerprint), &fp);
+	if (r == 0 && asprintf(filterp, "(&(objectClass=" OC_KEYPAIR ")%s%s%s"
+	    "%s%s%s)", att ? "(" AT_ATTACH "=" : "", att ? att : "",
+	    att ? ")" : "", fp ? "(" AT_FP "=" : "", fp ? fp : "",
+	    fp ? ")" : "") < 0) {
+		*filterp = NULL;
+		r = KB_ERR_NOMEM;
+	}
+	free(att);
+	free(fp);
+	free(t);
+	return r;
+}
+
+/* The key pairs passing every filter, sorted by name. */
+static int
+list_fetch(struct kb_admin *a, const struct list_filter *lf,
+    struct kb_pair ***pairsp, size_t *np)
 {
 	struct kb_pair **pairs = NULL;
 	char *filter = NULL;
+	time_t now = time(NULL);
 	size_t i, k, n = 0;
 	int r;
 
-	if (target != NULL)
-		r = target_filter(target, &filter);
-	else
-		r = (filter = strdup("(objectClass=" OC_KEYPAIR ")")) ?
-		    0 : KB_ERR_NOMEM;
-	if (r != 0 || (r = pair_search(a, filter, &pairs, &n)) != 0)
+	if ((r = list_filter_text(lf, &filter)) != 0 ||
+	    (r = pair_search(a, filter, &pairs, &n)) != 0)
 		goto out;
 	for (i = 0, k = 0; i < n; i++) {
-		if (target != NULL && !pair_has_attachment(pairs[i], target)) {
+		if (!list_keep(pairs[i], lf, now)) {
 			pair_free(pairs[i]);
 			continue;
 		}
@@ -264,6 +365,32 @@ list_fetch(struct kb_admin *a, const char *target, struct kb_pair ***pairsp,
 	pair_free_all(pairs, n);
 	free(filter);
 	return r;
+}
+
+/* "30d", "12h", "90m", "3600s", "2w": seconds, or -1. */
+static long long
+parse_duration(const char *s)
+{
+	unsigned v;
+	char num[16];
+	size_t len = strlen(s);
+	long long mult;
+
+	if (len < 2 || len >= sizeof(num))
+		return -1;
+	switch (s[len - 1]) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: return -1;
+	}
+	memcpy(num, s, len - 1);
+	num[len - 1] = '\0';
+	if (config_parse_uint(num, 1, 100000000, &v) != 0)
+		return -1;
+	return (long long)v * mult;
 }
 
 static void
@@ -292,14 +419,24 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 		ADMIN_OPT_JSON,
 		{ "attached-to", required_argument, NULL, 'a' },
 		{ "wide", no_argument, NULL, 'w' },
+		{ "instance", required_argument, NULL, 'i' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "fingerprint", required_argument, NULL, 'f' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "expired", no_argument, NULL, 'x' },
+		{ "expiring", required_argument, NULL, 'e' },
+		{ "unattached", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct kb_target t = { NULL, NULL, NULL };
+	struct list_filter lf;
 	struct kb_pair **pairs = NULL;
 	struct view *views = NULL;
 	const char *target = NULL;
 	size_t i, n = 0, made = 0;
 	int ch, r, wide = 0, status = EXIT_FAIL;
+
+	memset(&lf, 0, sizeof(lf));
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
 		switch (ch) {
@@ -309,10 +446,46 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 		case 'w':
 			wide = 1;
 			break;
+		case 'i':
+			if (name_instance_valid(optarg) != 0)
+				return admin_fail(EXIT_USAGE, "--instance: "
+				    "invalid instance name");
+			lf.instance = optarg;
+			break;
+		case 'u':
+			if (name_user_valid(optarg, strlen(optarg)) != 0)
+				return admin_fail(EXIT_USAGE, "--user: invalid "
+				    "user name");
+			lf.user = optarg;
+			break;
+		case 'f':
+			if (strncmp(optarg, "SHA256:", 7) != 0 ||
+			    strlen(optarg) != 50)
+				return admin_fail(EXIT_USAGE, "--fingerprint: "
+				    "expected SHA256:... as ssh-keygen -l "
+				    "prints it");
+			lf.fingerprint = optarg;
+			break;
+		case 'n':
+			lf.glob = optarg;
+			break;
+		case 'x':
+			lf.expired = 1;
+			break;
+		case 'e':
+			if ((lf.expiring = parse_duration(optarg)) <= 0)
+				return admin_fail(EXIT_USAGE, "--expiring: "
+				    "DURATION is a number and s, m, h, d or w "
+				    "(30d)");
+			break;
+		case 'U':
+			lf.unattached = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
+	lf.target = target;
 	if (argc != optind)
 		return admin_usage(argv[0], "unexpected argument");
 	if (target != NULL && (r = target_parse(target, &t)) != 0) {
@@ -323,7 +496,7 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
-	if ((r = list_fetch(a, target, &pairs, &n)) != 0) {
+	if ((r = list_fetch(a, &lf, &pairs, &n)) != 0) {
 		status = admin_fail(admin_status(r), "cannot list key pairs: "
 		    "%s", kb_strerror(r));
 		goto out;
@@ -397,41 +570,59 @@ cmd_show(struct kb_admin *a, int argc, char **argv)
 		ADMIN_OPT_JSON,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct kb_pair *p = NULL;
+	struct kb_pair **pairs = NULL;
 	struct view v;
-	const char *name;
-	int ch, r, status = EXIT_FAIL;
+	size_t k, n, shown = 0;
+	int ch, i, r, st, status = EXIT_FAIL;
 
-	memset(&v, 0, sizeof(v));
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1)
 		return EXIT_USAGE;
-	if (argc - optind != 1)
-		return admin_usage(argv[0], "expected one NAME");
-	name = argv[optind];
-	if (name_keypair_valid(name) != 0) {
-		status = admin_fail(EXIT_USAGE, "invalid key pair name");
-		goto out;
-	}
+	if (argc - optind < 1)
+		return admin_usage(argv[0], "expected NAME...");
+	n = (size_t)(argc - optind);
+	if (n > ADMIN_MAX_TARGETS)
+		return admin_fail(EXIT_USAGE, "too many names (at most %d)",
+		    ADMIN_MAX_TARGETS);
+	for (i = optind; i < argc; i++)
+		if (name_keypair_valid(argv[i]) != 0)
+			return admin_fail(EXIT_USAGE, "%s: %s", argv[i],
+			    NAME_RULE_TEXT);
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
-		goto out;
-	status = EXIT_FAIL;
-	if ((r = pair_read(a, name, &p)) != 0) {
-		status = pair_read_failed(name, r);
-		goto out;
+		return status;
+	if ((pairs = calloc(n, sizeof(*pairs))) == NULL)
+		return admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+	/* read them all first: a missing one fails the whole command */
+	for (k = 0; k < n; k++) {
+		if ((r = pair_read(a, argv[optind + (int)k], &pairs[k])) != 0) {
+			st = pair_read_failed(argv[optind + (int)k], r);
+			status = status == EXIT_OK ? st : status;
+		}
 	}
-	if ((r = view_make(p, &v)) != 0) {
-		admin_err("%s", kb_strerror(r));
+	if (status != EXIT_OK)
 		goto out;
+	if (a->json && n > 1)
+		putchar('[');
+	for (k = 0; k < n; k++) {
+		if ((r = view_make(pairs[k], &v)) != 0) {
+			status = admin_fail(EXIT_FAIL, "%s", kb_strerror(r));
+			goto out;
+		}
+		if (a->json) {
+			if (shown > 0)
+				putchar(',');
+			json_pair(pairs[k], &v, NULL);
+		} else {
+			if (shown > 0)
+				putchar('\n');
+			table_show(pairs[k], &v);
+		}
+		shown++;
+		view_clear(&v);
 	}
-	if (a->json) {
-		json_pair(p, &v, NULL);
-		putchar('\n');
-	} else
-		table_show(p, &v);
-	status = EXIT_OK;
+	if (a->json)
+		printf(n > 1 ? "]\n" : "\n");
  out:
-	view_clear(&v);
-	pair_free(p);
+	pair_free_all(pairs, n);
 	return status;
 }
 

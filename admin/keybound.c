@@ -61,13 +61,23 @@ static const struct command commands[] = {
 	    "allow-list\n"
 	    "  --description TEXT     free text; empty removes it\n"
 	    "  --force                accept an --expires time in the past\n" },
-	{ "list", cmd_list, "list [--attached-to USER@INSTANCE] [--wide]",
+	{ "list", cmd_list, "list [--attached-to USER@INSTANCE] "
+	    "[--instance ID] [--user USER] [--fingerprint FP] [--name GLOB] "
+	    "[--expired] [--expiring DURATION] [--unattached] [--wide]",
 	    "List key pairs: name, type, bits, fingerprint, status (active,\n"
 	    "expired, expiring within 30 days, unattached), attachment count.\n"
+	    "Filters combine (all must hold).\n"
 	    "  --attached-to USER@INSTANCE  only those attached there\n"
+	    "  --instance ID        attached to some user on instance ID\n"
+	    "  --user USER          attached to USER on some instance\n"
+	    "  --fingerprint FP     with this SHA256: fingerprint\n"
+	    "  --name GLOB          name matching the shell pattern GLOB\n"
+	    "  --expired            past their expiry time\n"
+	    "  --expiring DURATION  expiring within DURATION (30d, 12h, 2w)\n"
+	    "  --unattached         attached nowhere\n"
 	    "  --wide       also print the targets\n" },
-	{ "show", cmd_show, "show NAME",
-	    "Everything about one key pair.\n" },
+	{ "show", cmd_show, "show NAME...",
+	    "Everything about key pairs (several: JSON array).\n" },
 	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace] "
 	    "[--force]",
 	    "Let key pair NAME log in as USER on INSTANCE.\n"
