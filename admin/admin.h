@@ -309,5 +309,6 @@ int cmd_attach(struct kb_admin *a, int argc, char **argv);
 int cmd_detach(struct kb_admin *a, int argc, char **argv);
 int cmd_delete(struct kb_admin *a, int argc, char **argv);
 int cmd_check(struct kb_admin *a, int argc, char **argv);
+int cmd_rotate(struct kb_admin *a, int argc, char **argv);
 
 #endif /* KB_ADMIN_H */

@@ -759,3 +759,138 @@ cmd_delete(struct kb_admin *a, int argc, char **argv)
 	free(missing);
 	return status;
 }
+
+static void
+rotate_report(const struct kb_admin *a, const char *oldname,
+    const char *newname, const char *const *vals, size_t n, int dry_run)
+{
+	size_t i;
+	int first;
+
+	if (!a->json) {
+		if (n == 0)
+			printf("%s has no attachments: nothing to rotate\n",
+			    oldname);
+		for (i = 0; i < n; i++) {
+			printf("%s%s -> %s on ", dry_run ? "would rotate " :
+			    "rotated ", oldname, newname);
+			text_safe(stdout, vals[i], strlen(vals[i]));
+			putchar('\n');
+		}
+		return;
+	}
+	printf("{\"old\":");
+	json_string(stdout, oldname, strlen(oldname));
+	printf(",\"new\":");
+	json_string(stdout, newname, strlen(newname));
+	printf(",\"targets\":");
+	json_array_begin(&first);
+	for (i = 0; i < n; i++)
+		json_array_str(&first, vals[i], strlen(vals[i]));
+	printf("],\"dry_run\":%s}\n", dry_run ? "true" : "false");
+}
+
+/*
+ * rotate OLD NEW: attach NEW to every target of OLD (one modify), then
+ * detach OLD from those targets (one modify): at every moment each
+ * target has at least one of the two.  An attachment added to OLD
+ * meanwhile is left to it (it was not rotated).
+ */
+int
+cmd_rotate(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct kb_pair *old = NULL, *new = NULL;
+	struct targets ts = { NULL, 0 };
+	unsigned char *flags = NULL;
+	const char **vals = NULL, *oldname, *newname;
+	char *olddn = NULL, *newdn = NULL;
+	size_t n = 0;
+	int ch, r, dry_run = 0, force = 0, status = EXIT_FAIL;
+
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		switch (ch) {
+		case 'n':
+			dry_run = 1;
+			break;
+		case 'f':
+			force = 1;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return admin_usage(argv[0], "expected OLD and NEW");
+	oldname = argv[optind];
+	newname = argv[optind + 1];
+	if (name_keypair_valid(oldname) != 0 ||
+	    name_keypair_valid(newname) != 0)
+		return admin_fail(EXIT_USAGE, "%s", NAME_RULE_TEXT);
+	if (strcmp(oldname, newname) == 0)
+		return admin_usage(argv[0], "OLD and NEW are the same");
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
+		return status;
+	if ((r = pair_read(a, oldname, &old)) != 0) {
+		status = pair_read_failed(oldname, r);
+		goto out;
+	}
+	if ((r = pair_read(a, newname, &new)) != 0) {
+		status = pair_read_failed(newname, r);
+		goto out;
+	}
+	if (!force && strcmp(pair_status(new, time(NULL)), "expired") == 0) {
+		status = admin_conflict("key pair %s has expired; rotating to "
+		    "it would lock every target out (--force to do it anyway)",
+		    newname);
+		goto out;
+	}
+	if ((vals = all_values(old, &n)) == NULL ||
+	    (flags = calloc(n + 1, 1)) == NULL ||
+	    targets_borrow(vals, n, &ts) != 0 ||
+	    admin_pair_dn(a, oldname, &olddn) != 0 ||
+	    admin_pair_dn(a, newname, &newdn) != 0) {
+		status = admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+		goto out;
+	}
+	if (dry_run || n == 0) {
+		rotate_report(a, oldname, newname, vals, n, dry_run);
+		status = EXIT_OK;
+		goto out;
+	}
+	/* first NEW everywhere: no target is ever left with neither */
+	if ((r = change_values(a, newname, newdn, KB_MOD_ADD, vals, n,
+	    flags)) != 0) {
+		report_write_error(a, "cannot attach", newname, r);
+		admin_audit(a, "rotate", newname, ts.t, ts.n, kb_strerror(r));
+		status = admin_exit(r);
+		goto out;
+	}
+	admin_audit(a, "rotate: attach", newname, ts.t, ts.n, "ok");
+	if ((r = change_values(a, oldname, olddn, KB_MOD_DELETE, vals, n,
+	    flags)) != 0) {
+		report_write_error(a, "attached the new key pair, but cannot "
+		    "detach", oldname, r);
+		admin_audit(a, "rotate: detach", oldname, ts.t, ts.n,
+		    kb_strerror(r));
+		status = admin_exit(r);
+		goto out;
+	}
+	admin_audit(a, "rotate: detach", oldname, ts.t, ts.n, "ok");
+	rotate_report(a, oldname, newname, vals, n, 0);
+	status = EXIT_OK;
+ out:
+	free(ts.t);
+	free(flags);
+	free(vals);
+	free(olddn);
+	free(newdn);
+	pair_free(old);
+	pair_free(new);
+	return status;
+}

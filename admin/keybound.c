@@ -91,6 +91,11 @@ static const struct command commands[] = {
 	    "Delete key pairs; each is refused while attached.\n"
 	    "  --if-exists  a missing key pair is not an error\n"
 	    "  --dry-run    say what would be deleted, change nothing\n" },
+	{ "rotate", cmd_rotate, "rotate OLD NEW [--dry-run] [--force]",
+	    "Attach key pair NEW to every target of OLD, then detach OLD\n"
+	    "from them: every target always has one of the two.\n"
+	    "  --dry-run    say what would change, change nothing\n"
+	    "  --force      rotate even to an expired NEW\n" },
 	{ "check", cmd_check, "check USER@INSTANCE",
 	    "What keybound-keys would print for USER on INSTANCE, and whether\n"
 	    "password login is refused there.\n" },

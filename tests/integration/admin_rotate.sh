@@ -1,0 +1,90 @@
+#!/bin/bash
+# admin_rotate: `keybound rotate OLD NEW` moves every target of OLD to NEW
+# with never a moment where a target has neither: keybound-keys is asked
+# for every target over and over while rotate runs, and each answer must
+# serve OLD or NEW.  --dry-run changes nothing; an expired NEW is refused.
+. "$KB_SRC/tests/lib/common.sh"
+. "$KB_SRC/tests/lib/slapd.sh"
+
+command -v python3 >/dev/null || skip "python3 missing (tests/deps.sh)"
+[ -x "$KB_BUILD/keybound" ] || fail "keybound not built"
+[ -x "$KB_BUILD/keybound-keys" ] || fail "keybound-keys not built"
+kb_tmpdir
+slapd_start || fail "slapd did not start"
+conf=$KB_T/kb.conf
+kb_write_config "$conf" "cache_ttl 0"
+K=$KB_T/keys
+mkdir -m 0700 "$K"
+kb() {
+	"$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" \
+	    -y "$SLAPD_ROOTPW_FILE" "$@"
+}
+N=20
+users=()
+for i in $(seq 1 $N); do users+=("u$i"); done
+for n in old-key new-key; do
+	ssh-keygen -q -t ed25519 -N '' -f "$K/$n" || fail "ssh-keygen"
+	kb import "$n" "$K/$n.pub" >/dev/null || fail "import $n"
+done
+targets=()
+for u in "${users[@]}"; do targets+=("$u@test-host"); done
+kb attach old-key "${targets[@]}" other@web-9 >/dev/null || fail "attach"
+
+# --dry-run: says what would change, changes nothing
+json=$(kb --json rotate old-key new-key --dry-run)
+check_eq "$?" 0 "rotate --dry-run"
+check_eq "$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["targets"]), d["dry_run"])')" \
+    "$((N + 1)) True" "--dry-run lists every target"
+check_eq "$(kb --json show new-key | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["attachments"]))')" \
+    0 "--dry-run attached nothing"
+
+# watch every target while rotate runs
+watch() {
+	local u out bad=0 rounds=0
+	while [ ! -e "$KB_T/done" ] || [ $rounds -lt 2 ]; do
+		[ -e "$KB_T/done" ] && rounds=$((rounds + 1))
+		for u in "${users[@]}"; do
+			out=$("$KB_BUILD/keybound-keys" -c "$conf" "$u" 2>/dev/null)
+			case $out in
+			*keybound:old-key*|*keybound:new-key*) ;;
+			*) echo "$u: neither key served: [$out]"; bad=1 ;;
+			esac
+			echo x >>"$KB_T/asked"
+		done
+	done
+	return $bad
+}
+watch >"$KB_T/watch" 2>&1 &
+wpid=$!
+# let the watcher see the state before rotate starts
+for _ in $(seq 1 200); do [ -s "$KB_T/asked" ] && break; sleep 0.05; done
+json=$(kb --json rotate old-key new-key)
+rc=$?
+touch "$KB_T/done"
+wait "$wpid"
+wrc=$?
+check_eq "$rc" 0 "rotate"
+check_eq "$wrc" 0 "every target served old-key or new-key at every moment ($(wc -l <"$KB_T/asked") answers)"
+[ "$wrc" = 0 ] || cat "$KB_T/watch" >&2
+# the order the directory saw: every target added to new-key in one
+# modify before old-key lost any (what makes the watch above hold)
+check_eq "$(grep -Eo 'MOD dn="cn=(old|new)-key,' "$SLAPD_LOG" | tail -n 2 | tr '\n' ' ')" \
+    'MOD dn="cn=new-key, MOD dn="cn=old-key, ' "the directory saw attach NEW, then detach OLD"
+check_eq "$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["old"], d["new"], len(d["targets"]), d["dry_run"])')" \
+    "old-key new-key $((N + 1)) False" "rotate --json reports each target"
+check_eq "$(kb --json show old-key new-key | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d[0]["attachments"]), len(d[1]["attachments"]))')" \
+    "0 $((N + 1))" "old-key detached everywhere, new-key attached everywhere"
+out=$("$KB_BUILD/keybound-keys" -c "$conf" u7)
+case $out in *keybound:new-key) ok "keybound-keys serves new-key after rotate" ;;
+*) not_ok "after rotate: [$out]" ;; esac
+
+# rotating to an expired pair would lock every target out
+kb set old-key --expires "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" --force >/dev/null
+kb rotate new-key old-key >/dev/null 2>&1
+check_eq "$?" 4 "rotate to an expired pair: exit 4"
+check_eq "$(kb --json show new-key | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["attachments"]))')" \
+    $((N + 1)) "refused rotate changed nothing"
+kb rotate nosuch new-key >/dev/null 2>&1
+check_eq "$?" 3 "rotate from a missing pair: exit 3"
+
+kb_done
