@@ -365,10 +365,126 @@ refuse_expired(struct kb_admin *a, const char *name)
 	return status;
 }
 
+/* One "replaced" item: other no longer holds target. */
+static void
+replaced_report(const struct kb_admin *a, int *jfirst, const char *other,
+    const char *target, int dry_run)
+{
+	if (a->json) {
+		if (!*jfirst)
+			putchar(',');
+		*jfirst = 0;
+		printf("{\"name\":");
+		json_string(stdout, other, strlen(other));
+		printf(",\"target\":");
+		json_string(stdout, target, strlen(target));
+		putchar('}');
+	} else {
+		printf("%s ", dry_run ? "would detach" : "detached");
+		text_safe(stdout, other, strlen(other));
+		printf(" from %s (replaced)\n", target);
+	}
+}
+
+/*
+ * attach --dry-run: what attach would change, read now, nothing written.
+ * With --replace, every other holder of each target; with --replace-only,
+ * that one key pair where it holds a target.
+ */
+static int
+attach_dry_run(struct kb_admin *a, const char *name, const struct targets *ts,
+    int replace, const char *only)
+{
+	struct kb_pair *p = NULL, *o = NULL, **pairs = NULL;
+	unsigned char *already = NULL;
+	char *filter = NULL;
+	size_t i, k, n = 0;
+	int r, jfirst = 1;
+
+	if ((r = pair_read(a, name, &p)) != 0) {
+		(void)pair_read_failed(name, r);
+		return r;
+	}
+	if (only != NULL && (r = pair_read(a, only, &o)) != 0) {
+		pair_read_failed(only, r);
+		goto out;
+	}
+	if ((already = calloc(ts->n + 1, 1)) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < ts->n; i++)
+		already[i] = (unsigned char)pair_has_attachment(p,
+		    ts->t[i].text);
+	if (!a->json)
+		fputs("dry run, nothing changed:\n", stdout);
+	attach_report(a, name, ts, already);
+	if (a->json)
+		printf(",\"replaced\":[");
+	for (i = 0; i < ts->n && (replace || o != NULL); i++) {
+		if (o != NULL) {
+			if (pair_has_attachment(o, ts->t[i].text))
+				replaced_report(a, &jfirst, only,
+				    ts->t[i].text, 1);
+			continue;
+		}
+		free(filter);
+		pair_free_all(pairs, n);
+		pairs = NULL;
+		n = 0;
+		if ((r = target_filter(ts->t[i].text, &filter)) != 0 ||
+		    (r = pair_search(a, filter, &pairs, &n)) != 0)
+			goto out;
+		for (k = 0; k < n; k++)
+			if (pair_has_attachment(pairs[k], ts->t[i].text) &&
+			    strcmp(pairs[k]->name.s, name) != 0)
+				replaced_report(a, &jfirst, pairs[k]->name.s,
+				    ts->t[i].text, 1);
+	}
+	if (a->json)
+		printf("],\"dry_run\":true}\n");
+	r = 0;
+ out:
+	pair_free_all(pairs, n);
+	free(filter);
+	free(already);
+	pair_free(o);
+	pair_free(p);
+	return r;
+}
+
+/* attach --replace-only OTHER: take the targets from OTHER alone. */
+static int
+replace_only(struct kb_admin *a, const char *other, const char *const *vals,
+    size_t n, int *jfirst)
+{
+	unsigned char *present = NULL;
+	char *dn = NULL;
+	size_t i;
+	int r;
+
+	if ((present = calloc(n + 1, 1)) == NULL ||
+	    (r = admin_pair_dn(a, other, &dn)) != 0) {
+		free(present);
+		return KB_ERR_NOMEM;
+	}
+	r = change_values(a, other, dn, KB_MOD_DELETE, vals, n, present);
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		pair_read_failed(other, r);
+	else if (r != 0)
+		report_write_error(a, "cannot detach", other, r);
+	for (i = 0; r == 0 && i < n; i++)
+		if (present[i])
+			replaced_report(a, jfirst, other, vals[i], 0);
+	free(present);
+	free(dn);
+	return r;
+}
+
 /* Attach, then with --replace take the targets from the others. */
 static int
 attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
-    int replace)
+    int replace, const char *only)
 {
 	unsigned char *already = NULL;
 	const char **vals = NULL;
@@ -392,16 +508,14 @@ attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
 		goto out;
 	}
 	attach_report(a, name, ts, already);
-	if (replace) {
-		if (a->json)
-			printf(",\"replaced\":[");
-		for (i = 0; i < ts->n && r == 0; i++)
-			r = replace_target(a, name, dn, ts->t[i].text, &jfirst);
-		if (a->json)
-			printf("]");
-	}
 	if (a->json)
-		printf("}\n");
+		printf(",\"replaced\":[");
+	for (i = 0; replace && i < ts->n && r == 0; i++)
+		r = replace_target(a, name, dn, ts->t[i].text, &jfirst);
+	if (only != NULL)
+		r = replace_only(a, only, vals, ts->n, &jfirst);
+	if (a->json)
+		printf("],\"dry_run\":false}\n");
  out:
 	free(already);
 	free(vals);
@@ -416,11 +530,13 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		ADMIN_OPT_JSON,
 		{ "replace", no_argument, NULL, 'R' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "replace-only", required_argument, NULL, 'O' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
-	const char *name;
-	int ch, r, replace = 0, force = 0, status = EXIT_FAIL;
+	const char *name, *only = NULL;
+	int ch, r, replace = 0, force = 0, dry_run = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
 		switch (ch) {
@@ -430,6 +546,12 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		case 'f':
 			force = 1;
 			break;
+		case 'O':
+			only = optarg;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -438,6 +560,13 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		return admin_usage(argv[0], "expected NAME and at least one "
 		    "USER@INSTANCE");
 	name = argv[optind];
+	if (replace && only != NULL)
+		return admin_usage(argv[0], "--replace and --replace-only "
+		    "exclude each other");
+	if (only != NULL && (name_keypair_valid(only) != 0 ||
+	    strcmp(only, name) == 0))
+		return admin_fail(EXIT_USAGE, "--replace-only: another key "
+		    "pair's name");
 	if (name_keypair_valid(name) != 0) {
 		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
@@ -448,9 +577,15 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	if ((status = admin_connect(a, 0)) != EXIT_OK ||
 	    (!force && (status = refuse_expired(a, name)) != EXIT_OK))
 		goto out;
-	r = attach_run(a, name, &ts, replace);
-	admin_audit(a, replace ? "attach --replace" : "attach", name, ts.t,
-	    ts.n, r == 0 ? "ok" : kb_strerror(r));
+	if (dry_run) {
+		status = admin_exit(attach_dry_run(a, name, &ts, replace,
+		    only));
+		goto out;
+	}
+	r = attach_run(a, name, &ts, replace, only);
+	admin_audit(a, replace ? "attach --replace" : only != NULL ?
+	    "attach --replace-only" : "attach", name, ts.t, ts.n, r == 0 ?
+	    "ok" : kb_strerror(r));
 	status = admin_exit(r);
  out:
 	targets_clear(&ts);
@@ -526,6 +661,7 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
 		{ "all", no_argument, NULL, 'A' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
@@ -533,13 +669,16 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	unsigned char *present = NULL;
 	const char **vals = NULL, *name;
 	char *dn = NULL;
-	size_t n = 0;
-	int ch, r, all = 0, status = EXIT_FAIL;
+	size_t i, n = 0;
+	int ch, r, all = 0, dry_run = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
-		if (ch != 'A')
+		if (ch == 'A')
+			all = 1;
+		else if (ch == 'n')
+			dry_run = 1;
+		else
 			return EXIT_USAGE;
-		all = 1;
 	}
 	if (argc - optind < 1)
 		return admin_usage(argv[0], "expected NAME");
@@ -567,6 +706,16 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	    (r = admin_pair_dn(a, name, &dn)) != 0 ||
 	    (all && targets_borrow(vals, n, &ts) != 0)) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
+		goto out;
+	}
+	if (dry_run) {
+		for (i = 0; i < n; i++)
+			present[i] = (unsigned char)pair_has_attachment(p,
+			    vals[i]);
+		if (!a->json)
+			fputs("dry run, nothing changed:\n", stdout);
+		detach_report(a, name, vals, n, present);
+		status = EXIT_OK;
 		goto out;
 	}
 	if (n > 0 && (r = change_values(a, name, dn, KB_MOD_DELETE, vals, n,

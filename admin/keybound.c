@@ -78,15 +78,21 @@ static const struct command commands[] = {
 	    "  --wide       also print the targets\n" },
 	{ "show", cmd_show, "show NAME...",
 	    "Everything about key pairs (several: JSON array).\n" },
-	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace] "
-	    "[--force]",
+	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace | "
+	    "--replace-only OTHER] [--force] [--dry-run]",
 	    "Let key pair NAME log in as USER on INSTANCE.\n"
 	    "  --replace    remove other key pairs' attachments to the same\n"
 	    "               targets\n"
-	    "  --force      attach even an expired key pair\n" },
-	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all]",
+	    "  --replace-only OTHER\n"
+	    "               remove key pair OTHER's attachments to them only\n"
+	    "               (a break-glass key elsewhere stays)\n"
+	    "  --force      attach even an expired key pair\n"
+	    "  --dry-run    say what would change, change nothing\n" },
+	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all] "
+	    "[--dry-run]",
 	    "Remove attachments of key pair NAME.\n"
-	    "  --all        remove all of them\n" },
+	    "  --all        remove all of them\n"
+	    "  --dry-run    say what would change, change nothing\n" },
 	{ "delete", cmd_delete, "delete NAME... [--if-exists] [--dry-run]",
 	    "Delete key pairs; each is refused while attached.\n"
 	    "  --if-exists  a missing key pair is not an error\n"

@@ -87,4 +87,35 @@ check_eq "$(kb --json show new-key | python3 -c 'import json,sys; print(len(json
 kb rotate nosuch new-key >/dev/null 2>&1
 check_eq "$?" 3 "rotate from a missing pair: exit 3"
 
+# --- attach --replace-only, --dry-run on attach and detach ----------------------
+attached() {
+	kb --json show "$1" | python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["attachments"])))'
+}
+ssh-keygen -q -t ed25519 -N '' -f "$K/glass" || fail "ssh-keygen"
+kb import glass "$K/glass.pub" >/dev/null || fail "import glass"
+kb attach glass u1@test-host u2@test-host >/dev/null
+kb set old-key --expires never >/dev/null
+before=$(attached new-key)
+json=$(kb --json attach old-key u1@test-host u2@test-host --replace --dry-run)
+check_eq "$?" 0 "attach --replace --dry-run"
+check_eq "$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(r["name"]+":"+r["target"] for r in d["replaced"]), d["dry_run"])')" \
+    "['glass:u1@test-host', 'glass:u2@test-host', 'new-key:u1@test-host', 'new-key:u2@test-host'] True" \
+    "--dry-run names every holder --replace would remove"
+check_eq "$(attached old-key)|$(attached new-key)|$(attached glass)" \
+    "|$before|u1@test-host u2@test-host" "attach --dry-run changed nothing"
+json=$(kb --json attach old-key u1@test-host --replace-only new-key)
+check_eq "$?" 0 "attach --replace-only"
+check_eq "$(echo "$json" | python3 -c 'import json,sys; print([r["name"]+":"+r["target"] for r in json.load(sys.stdin)["replaced"]])')" \
+    "['new-key:u1@test-host']" "--replace-only reports the one pair it replaced"
+check_eq "$(attached glass)" "u1@test-host u2@test-host" \
+    "--replace-only leaves the break-glass key"
+attached new-key | grep -qw 'u1@test-host'
+check_eq "$?" 1 "--replace-only took the target from new-key"
+kb attach old-key u3@test-host --replace-only nosuch >/dev/null 2>&1
+check_eq "$?" 3 "--replace-only of a missing pair: exit 3"
+json=$(kb --json detach glass u1@test-host u9@test-host --dry-run)
+check_eq "$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["detached"], d["not_attached"])')" \
+    "['u1@test-host'] ['u9@test-host']" "detach --dry-run says what it would do"
+check_eq "$(attached glass)" "u1@test-host u2@test-host" "detach --dry-run changed nothing"
+
 kb_done
