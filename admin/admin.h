@@ -42,7 +42,7 @@ struct kb_key;
 /* The invoking user's own config, below $HOME. */
 #define ADMIN_USER_CONFIG	".config/keybound/keybound.conf"
 
-#define ADMIN_MAX_TARGETS	1024	/* USER@INSTANCE arguments per run */
+#define ADMIN_MAX_TARGETS	10000	/* USER@INSTANCE targets per run */
 #define ADMIN_DESC_MAX		1024	/* bytes of a description */
 
 /* Global options and the open directory, shared by every command. */

@@ -9,6 +9,8 @@
  * attachment exists, so an attach racing it either lands first (and the
  * delete fails) or finds no entry (and the attach fails).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,95 @@ targets_parse(int argc, char **argv, struct targets *ts)
 		ts->n++;
 	}
 	return EXIT_OK;
+}
+
+/* bytes of a --targets-from file */
+#define TARGETS_FILE_MAX	(4 * 1024 * 1024)
+
+/*
+ * The targets of a command: its arguments, then with --targets-from the
+ * lines of path ("-": stdin; blank lines and "#" comments skipped).
+ * *listp and *bufp are the caller's to free; an exit status.
+ */
+static int
+targets_collect(const char *path, int argc, char **argv, char ***listp,
+    int *np, char **bufp)
+{
+	char **list = NULL, *buf = NULL, *line, *end, *nl;
+	size_t len = 0, cap = 0;
+	ssize_t got;
+	int fd = STDIN_FILENO, n = 0, status = EXIT_FAIL;
+
+	*listp = NULL;
+	*bufp = NULL;
+	if (path != NULL && strcmp(path, "-") != 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return admin_fail(EXIT_USAGE, "--targets-from %s: %s", path,
+		    strerror(errno));
+	while (path != NULL) {
+		if (len + 1 >= cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > TARGETS_FILE_MAX + 1) {
+				status = admin_fail(EXIT_USAGE,
+				    "--targets-from %s: larger than %d bytes",
+				    path, TARGETS_FILE_MAX);
+				goto out;
+			}
+			if ((end = realloc(buf, cap)) == NULL)
+				goto nomem;
+			buf = end;
+		}
+		got = read(fd, buf + len, cap - len - 1);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			status = admin_fail(EXIT_USAGE, "--targets-from %s: %s",
+			    path, strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	if ((list = calloc((size_t)argc + len / 2 + 2, sizeof(*list))) == NULL)
+		goto nomem;
+	for (n = 0; n < argc; n++)
+		list[n] = argv[n];
+	if (buf != NULL) {
+		buf[len] = '\0';
+		if (memchr(buf, '\0', len) != NULL) {
+			status = admin_fail(EXIT_USAGE, "--targets-from %s: "
+			    "not a text file", path);
+			goto out;
+		}
+		for (line = buf; *line != '\0'; line = nl) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl++ = '\0';
+			else
+				nl = line + strlen(line);
+			end = line + strlen(line);
+			while (end > line && (end[-1] == '\r' ||
+			    end[-1] == ' ' || end[-1] == '\t'))
+				*--end = '\0';
+			if (line[0] != '\0' && line[0] != '#')
+				list[n++] = line;
+		}
+	}
+	*listp = list;
+	*np = n;
+	*bufp = buf;
+	list = NULL;
+	buf = NULL;
+	status = EXIT_OK;
+	goto out;
+ nomem:
+	status = admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+ out:
+	if (fd != STDIN_FILENO && fd != -1)
+		close(fd);
+	free(list);
+	free(buf);
+	return status;
 }
 
 static void
@@ -532,11 +623,14 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "replace-only", required_argument, NULL, 'O' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "targets-from", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
-	const char *name, *only = NULL;
-	int ch, r, replace = 0, force = 0, dry_run = 0, status = EXIT_FAIL;
+	const char *name, *only = NULL, *from = NULL;
+	char **list = NULL, *buf = NULL;
+	int ch, r, nlist = 0, replace = 0, force = 0, dry_run = 0;
+	int status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
 		switch (ch) {
@@ -552,11 +646,14 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		case 'n':
 			dry_run = 1;
 			break;
+		case 'T':
+			from = optarg;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind < 2)
+	if (argc - optind < (from != NULL ? 1 : 2))
 		return admin_usage(argv[0], "expected NAME and at least one "
 		    "USER@INSTANCE");
 	name = argv[optind];
@@ -571,9 +668,15 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
-	if ((status = targets_parse(argc - optind - 1, argv + optind + 1,
-	    &ts)) != EXIT_OK)
+	if ((status = targets_collect(from, argc - optind - 1,
+	    argv + optind + 1, &list, &nlist, &buf)) != EXIT_OK ||
+	    (status = targets_parse(nlist, list, &ts)) != EXIT_OK)
 		goto out;
+	if (ts.n == 0) {
+		status = admin_fail(EXIT_USAGE, "--targets-from %s: no "
+		    "USER@INSTANCE in it", from);
+		goto out;
+	}
 	if ((status = admin_connect(a, 0)) != EXIT_OK ||
 	    (!force && (status = refuse_expired(a, name)) != EXIT_OK))
 		goto out;
@@ -589,6 +692,8 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 	status = admin_exit(r);
  out:
 	targets_clear(&ts);
+	free(list);
+	free(buf);
 	return status;
 }
 
@@ -662,9 +767,13 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 		ADMIN_OPT_JSON,
 		{ "all", no_argument, NULL, 'A' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "targets-from", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
+	const char *from = NULL;
+	char **list = NULL, *buf = NULL;
+	int nlist = 0;
 	struct kb_pair *p = NULL;
 	unsigned char *present = NULL;
 	const char **vals = NULL, *name;
@@ -677,20 +786,24 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 			all = 1;
 		else if (ch == 'n')
 			dry_run = 1;
+		else if (ch == 'T')
+			from = optarg;
 		else
 			return EXIT_USAGE;
 	}
 	if (argc - optind < 1)
 		return admin_usage(argv[0], "expected NAME");
-	if (all == (argc - optind > 1))
-		return admin_usage(argv[0], "give USER@INSTANCE... or --all");
+	if (all == (argc - optind > 1 || from != NULL))
+		return admin_usage(argv[0], "give USER@INSTANCE... "
+		    "(or --targets-from) or --all");
 	name = argv[optind];
 	if (name_keypair_valid(name) != 0) {
 		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
-	if (!all && (status = targets_parse(argc - optind - 1,
-	    argv + optind + 1, &ts)) != EXIT_OK)
+	if (!all && ((status = targets_collect(from, argc - optind - 1,
+	    argv + optind + 1, &list, &nlist, &buf)) != EXIT_OK ||
+	    (status = targets_parse(nlist, list, &ts)) != EXIT_OK))
 		goto out;
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
@@ -730,6 +843,8 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	    "ok");
 	status = EXIT_OK;
  out:
+	free(list);
+	free(buf);
 	targets_clear(&ts);
 	pair_free(p);
 	free(present);

@@ -322,7 +322,8 @@ list_filter_text(const struct list_filter *lf, char **filterp)
 			r = filter_escape(t, strlen(t), &att);
 	}
 	if (r == 0 && lf->fingerprint != NULL)
-		r = filter_escape(lf->fingerprint, strlen(lf->fingerprint), &fp);
+		r = filter_escape(lf->fingerprint, strlen(lf->fingerprint),
+		    &fp);
 	if (r == 0 && asprintf(filterp, "(&(objectClass=" OC_KEYPAIR ")%s%s%s"
 	    "%s%s%s)", att ? "(" AT_ATTACH "=" : "", att ? att : "",
 	    att ? ")" : "", fp ? "(" AT_FP "=" : "", fp ? fp : "",

@@ -41,7 +41,8 @@ static const struct command commands[] = {
 	    "Generate a key pair, write the private key to FILE and store the\n"
 	    "public key as NAME.\n"
 	    "  -t TYPE      ed25519 (default), rsa or ecdsa\n"
-	    "  -b BITS      RSA 2048-16384 (default 3072); ECDSA 256, 384, 521\n"
+	    "  -b BITS      RSA 2048-16384 (default 3072); ECDSA 256, 384,\n"
+	    "               521\n"
 	    "  -o FILE      new file for the private key (mode 0600, never\n"
 	    "               overwritten); - writes it to stdout and nothing "
 	    "else\n"
@@ -79,19 +80,26 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "show NAME...",
 	    "Everything about key pairs (several: JSON array).\n" },
 	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace | "
-	    "--replace-only OTHER] [--force] [--dry-run]",
+	    "--replace-only OTHER] [--targets-from FILE|-] [--force] "
+	    "[--dry-run]",
 	    "Let key pair NAME log in as USER on INSTANCE.\n"
 	    "  --replace    remove other key pairs' attachments to the same\n"
 	    "               targets\n"
 	    "  --replace-only OTHER\n"
 	    "               remove key pair OTHER's attachments to them only\n"
 	    "               (a break-glass key elsewhere stays)\n"
+	    "  --targets-from FILE|-\n"
+	    "               more targets, one per line (# comments), from\n"
+	    "               FILE\n"
+	    "               or stdin; still one modify for the key pair\n"
 	    "  --force      attach even an expired key pair\n"
 	    "  --dry-run    say what would change, change nothing\n" },
 	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all] "
-	    "[--dry-run]",
+	    "[--targets-from FILE|-] [--dry-run]",
 	    "Remove attachments of key pair NAME.\n"
 	    "  --all        remove all of them\n"
+	    "  --targets-from FILE|-\n"
+	    "               more targets, one per line, from FILE or stdin\n"
 	    "  --dry-run    say what would change, change nothing\n" },
 	{ "delete", cmd_delete, "delete NAME... [--if-exists] [--dry-run]",
 	    "Delete key pairs; each is refused while attached.\n"

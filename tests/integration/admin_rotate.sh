@@ -118,4 +118,23 @@ check_eq "$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); 
     "['u1@test-host'] ['u9@test-host']" "detach --dry-run says what it would do"
 check_eq "$(attached glass)" "u1@test-host u2@test-host" "detach --dry-run changed nothing"
 
+# --- --targets-from: more targets than a command line, one modify ------------
+for i in $(seq 1 1500); do echo "bulk$i@test-host"; done >"$KB_T/targets"
+printf '# a comment\n\nextra@web-9\r\n' >>"$KB_T/targets"
+count() { kb --json show "$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["attachments"]))'; }
+m0=$(grep -c 'MOD dn="cn=glass,' "$SLAPD_LOG")
+kb attach glass --targets-from "$KB_T/targets" >/dev/null
+check_eq "$?" 0 "attach --targets-from FILE"
+check_eq "$(count glass)" 1503 "1,501 targets from the file attached"
+check_eq "$(grep -c 'MOD dn="cn=glass,' "$SLAPD_LOG")" $((m0 + 1)) \
+    "written as one modify of the entry"
+kb detach glass --targets-from - <"$KB_T/targets" >/dev/null
+check_eq "$?:$(attached glass)" "0:u1@test-host u2@test-host" "detach --targets-from -"
+printf 'ok1@test-host\nnot a target\n' >"$KB_T/bad-targets"
+kb attach glass --targets-from "$KB_T/bad-targets" >/dev/null 2>&1
+check_eq "$?:$(attached glass)" "2:u1@test-host u2@test-host" \
+    "a bad line refuses the whole file, nothing written"
+kb attach glass --targets-from "$KB_T/no-such-file" >/dev/null 2>&1
+check_eq "$?" 2 "a missing --targets-from file: exit 2"
+
 kb_done
