@@ -260,7 +260,7 @@ log_decision(struct run *rn, const char *source, const struct kb_answer *a,
  * (a usage report: config-examples/usage-report.sh).
  */
 static void
-log_served(struct run *rn, const char *source, const struct kb_keyrec *k)
+log_served(struct run *rn, const struct kb_keyrec *k)
 {
 	struct kb_logline l;
 
@@ -268,8 +268,6 @@ log_served(struct run *rn, const char *source, const struct kb_keyrec *k)
 	logline_str(&l, "event", "served");
 	logline_str(&l, "keypair", k->name != NULL ? k->name : "-");
 	logline_str(&l, "fp", k->fingerprint != NULL ? k->fingerprint : "-");
-	if (source != NULL)
-		logline_str(&l, "source", source);
 	log_emit(LOG_INFO, &l);
 }
 
@@ -292,7 +290,7 @@ serve(struct run *rn, const struct kb_answer *a, const char *source,
 		}
 	}
 	for (i = 0; !rn->has_keys && i < a->nkeys; i++)
-		log_served(rn, source, &a->keys[i]);
+		log_served(rn, &a->keys[i]);
 	if (rn->has_keys && strcmp(result, "offline") == 0)
 		res = a->nkeys > 0 ? "attached-offline" : "none-offline";
 	log_decision(rn, source, a, res, err, why);

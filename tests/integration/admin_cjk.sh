@@ -48,7 +48,8 @@ case $line in *" keybound:$name") ok "served as keybound:$name" ;;
 *) not_ok "check line: $line" ;; esac
 # keybound-keys names each key it serves (the sink shows non-ASCII as \xHH)
 fp=$(ssh-keygen -l -f "$K/ops" | cut -d' ' -f2)
-kb_syslog_wait "keybound-keys\[[0-9]+\]: user=$user instance=test-host .*event=served keypair=\"[^\"]*:1\" fp=$fp " 5
+fpre=$(printf '%s' "$fp" | sed 's/[+.]/\\&/g')	# base64 may hold '+'
+kb_syslog_wait "keybound-keys\[[0-9]+\]: user=$user instance=test-host .*event=served keypair=\"[^\"]*:1\" fp=$fpre$" 5
 check_eq "$?" 0 "keybound-keys logs event=served keypair=NAME fp=SHA256:..."
 grep -rqF "$name" "$KB_CACHE_DIR"
 check_eq "$?" 0 "the cache keeps the name"
