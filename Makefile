@@ -91,6 +91,11 @@ $(B)/%.o: %.c $(wildcard lib/*.h admin/*.h) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(KB_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# every admin object depends on the CLI's shared header
+$(B)/admin/%.o: admin/%.c admin/admin.h $(wildcard lib/*.h) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(KB_CFLAGS) $(CFLAGS) -c -o $@ $<
+
 $(B)/lib/directory.o: KB_CFLAGS += -DKB_LDAP_SONAME='"$(LDAP_SONAME)"'
 
 $(LIBKB): $(LIB_OBJ)

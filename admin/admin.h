@@ -17,9 +17,12 @@ struct kb_key;
 /* Exit statuses of the CLI. */
 #define EXIT_OK		0
 #define EXIT_FAIL	1
-#define EXIT_USAGE	2
-#define EXIT_NOTFOUND	3	/* a named group (or entry) does not exist */
-#define EXIT_CONFLICT	4	/* exists already, attached, blocked */
+#define EXIT_USAGE	2	/* usage, bad argument value, configuration */
+#define EXIT_NOTFOUND	3	/* no such key pair, group or entry */
+#define EXIT_EXISTS	4	/* already exists, or a conflict (attached,
+				   blocked, expired) */
+#define EXIT_BIND	5	/* bind refused */
+#define EXIT_UNREACH	6	/* no directory server answered */
 
 /* The key pair attribute names of the keybound schema profile. */
 #define AT_CN		"cn"
@@ -37,13 +40,22 @@ struct kb_key;
 #define OC_GROUP	"keyboundHostGroup"
 #define OC_BLOCKED	"keyboundBlockedKey"
 
-#define ADMIN_MAX_TARGETS	1024	/* USER@INSTANCE arguments per run */
+/* What a refused key pair name is told (SPEC: the cloud naming rule). */
+#define NAME_RULE_TEXT	"invalid key pair name (2-64 characters: an ASCII " \
+	"letter or a CJK ideograph, then ASCII letters, digits, CJK " \
+	"ideographs, ':', '_', '-')"
+
+/* The invoking user's own config, below $HOME. */
+#define ADMIN_USER_CONFIG	".config/keybound/keybound.conf"
+
+#define ADMIN_MAX_TARGETS	10000	/* USER@INSTANCE targets per run */
 #define ADMIN_DESC_MAX		1024	/* bytes of a description */
 
 /* Global options and the open directory, shared by every command. */
 struct kb_admin {
 	const char *config_path;	/* -c */
 	const char *uri;		/* -H */
+	const char *base;		/* -b */
 	const char *binddn;		/* -D */
 	const char *passfile;		/* -y */
 	int prompt_password;		/* -W */
@@ -102,6 +114,31 @@ void admin_err(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
 /*
+ * Print "keybound: MESSAGE" on stderr and return status; the message and
+ * status also make the --json error object main() prints on failure.
+ */
+int admin_fail(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* admin_fail(EXIT_EXISTS, ...) whose --json code is "conflict". */
+int admin_conflict(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/*
+ * The exit status for a KB_ERR_* code (EXIT_FAIL when none fits).  A
+ * write refused with "strong auth required" (anonymous) is no refused
+ * bind: only admin_bind_status(), for connecting, gives EXIT_BIND.
+ */
+int admin_status(int r);
+int admin_bind_status(int r);
+
+/*
+ * The exit status of a command whose work ended with r (0 = success):
+ * the status of the first failure reported, else admin_status(r).
+ */
+int admin_exit(int r);
+
+/*
  * Report a usage error for command cmd ("keybound: cmd: MESSAGE" and the
  * command's synopsis on stderr); returns EXIT_USAGE.
  */
@@ -156,6 +193,17 @@ int pair_read_dn(struct kb_admin *a, const char *dn, struct kb_pair **pp);
  */
 int pair_search(struct kb_admin *a, const char *filter,
     struct kb_pair ***pairsp, size_t *np);
+
+/*
+ * The status of p at now: "expired", "unattached", "expiring" (within
+ * PAIR_EXPIRING_SECS) or "active".
+ */
+const char *pair_status(const struct kb_pair *p, time_t now);
+
+#define PAIR_EXPIRING_SECS	(30 * 86400)
+
+/* Report a failed pair_read() of name; returns the exit status. */
+int pair_read_failed(const char *name, int r);
 
 /* Free one key pair (NULL is fine). */
 void pair_free(struct kb_pair *p);
@@ -350,6 +398,14 @@ int keygen_private_pem(const struct keygen *k, const char *comment,
 int bcrypt_pbkdf(const char *pass, size_t passlen, const unsigned char *salt,
     size_t saltlen, unsigned char *key, size_t keylen, unsigned rounds);
 
+/* cmd_show.c */
+
+/*
+ * Print the key pair object every command's --json uses, one line;
+ * keyfile (may be NULL) adds "private_key_file".  0 or a KB_ERR_* code.
+ */
+int pair_print_json(const struct kb_pair *p, const char *keyfile);
+
 /* commands */
 int cmd_create(struct kb_admin *a, int argc, char **argv);
 int cmd_import(struct kb_admin *a, int argc, char **argv);
@@ -365,5 +421,6 @@ int cmd_block(struct kb_admin *a, int argc, char **argv);
 int cmd_unblock(struct kb_admin *a, int argc, char **argv);
 int cmd_blocked(struct kb_admin *a, int argc, char **argv);
 int cmd_prune(struct kb_admin *a, int argc, char **argv);
+int cmd_rotate(struct kb_admin *a, int argc, char **argv);
 
 #endif /* KB_ADMIN_H */

@@ -16,6 +16,8 @@
  * the delete had come after a detach (the key logs in nowhere and the
  * user's password is no longer refused there).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +68,9 @@ targets_parse(int argc, char **argv, struct targets *ts, int groups)
 	int k, r;
 
 	memset(ts, 0, sizeof(*ts));
-	if (argc > ADMIN_MAX_TARGETS) {
-		admin_err("too many targets (at most %d)", ADMIN_MAX_TARGETS);
-		return EXIT_USAGE;
-	}
+	if (argc > ADMIN_MAX_TARGETS)
+		return admin_fail(EXIT_USAGE, "too many targets (at most %d)",
+		    ADMIN_MAX_TARGETS);
 	if ((ts->t = calloc((size_t)argc + 1, sizeof(*ts->t))) == NULL) {
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		return EXIT_FAIL;
@@ -82,27 +83,109 @@ targets_parse(int argc, char **argv, struct targets *ts, int groups)
 			continue;
 		r = groups ? target_parse_attach(argv[k], &ts->t[ts->n]) :
 		    target_parse(argv[k], &ts->t[ts->n]);
-		if (r != 0) {
-			fflush(stdout);
-			fputs("keybound: ", stderr);
-			text_safe(stderr, argv[k], strlen(argv[k]));
-			fprintf(stderr, ": not USER@INSTANCE or USER@+GROUP: "
-			    "%s\n", r == KB_ERR_KEYPAIR_NAME ? "invalid group "
-			    "name" : kb_strerror(r));
-			return EXIT_USAGE;
-		}
+		if (r != 0)
+			return admin_fail(EXIT_USAGE, "%s: not USER@INSTANCE%s: "
+			    "%s", argv[k], groups ? " or USER@+GROUP" : "",
+			    r == KB_ERR_KEYPAIR_NAME ? "invalid group name" :
+			    kb_strerror(r));
 		ts->n++;
 	}
 	return EXIT_OK;
 }
 
+/* bytes of a --targets-from file */
+#define TARGETS_FILE_MAX	(4 * 1024 * 1024)
+
+/*
+ * The targets of a command: its arguments, then with --targets-from the
+ * lines of path ("-": stdin; blank lines and "#" comments skipped).
+ * *listp and *bufp are the caller's to free; an exit status.
+ */
+static int
+targets_collect(const char *path, int argc, char **argv, char ***listp,
+    int *np, char **bufp)
+{
+	char **list = NULL, *buf = NULL, *line, *end, *nl;
+	size_t len = 0, cap = 0;
+	ssize_t got;
+	int fd = STDIN_FILENO, n = 0, status = EXIT_FAIL;
+
+	*listp = NULL;
+	*bufp = NULL;
+	if (path != NULL && strcmp(path, "-") != 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return admin_fail(EXIT_USAGE, "--targets-from %s: %s", path,
+		    strerror(errno));
+	while (path != NULL) {
+		if (len + 1 >= cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > TARGETS_FILE_MAX + 1) {
+				status = admin_fail(EXIT_USAGE,
+				    "--targets-from %s: larger than %d bytes",
+				    path, TARGETS_FILE_MAX);
+				goto out;
+			}
+			if ((end = realloc(buf, cap)) == NULL)
+				goto nomem;
+			buf = end;
+		}
+		got = read(fd, buf + len, cap - len - 1);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			status = admin_fail(EXIT_USAGE, "--targets-from %s: %s",
+			    path, strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	if ((list = calloc((size_t)argc + len / 2 + 2, sizeof(*list))) == NULL)
+		goto nomem;
+	for (n = 0; n < argc; n++)
+		list[n] = argv[n];
+	if (buf != NULL) {
+		buf[len] = '\0';
+		if (memchr(buf, '\0', len) != NULL) {
+			status = admin_fail(EXIT_USAGE, "--targets-from %s: "
+			    "not a text file", path);
+			goto out;
+		}
+		for (line = buf; *line != '\0'; line = nl) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl++ = '\0';
+			else
+				nl = line + strlen(line);
+			end = line + strlen(line);
+			while (end > line && (end[-1] == '\r' ||
+			    end[-1] == ' ' || end[-1] == '\t'))
+				*--end = '\0';
+			if (line[0] != '\0' && line[0] != '#')
+				list[n++] = line;
+		}
+	}
+	*listp = list;
+	*np = n;
+	*bufp = buf;
+	list = NULL;
+	buf = NULL;
+	status = EXIT_OK;
+	goto out;
+ nomem:
+	status = admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+ out:
+	if (fd != STDIN_FILENO && fd != -1)
+		close(fd);
+	free(list);
+	free(buf);
+	return status;
+}
+
 static void
 report_missing(const char *name, int r)
 {
-	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-		admin_err("no key pair %s", name);
-	else
-		admin_err("cannot read key pair %s: %s", name, kb_strerror(r));
+	(void)pair_read_failed(name, r);
 }
 
 static void
@@ -112,11 +195,11 @@ report_write_error(struct kb_admin *a, const char *what, const char *name,
 	const char *detail = dir_last_error(a->dir);
 
 	if (r == KB_ERR_DIR_NO_SUCH_OBJECT || r == KB_ERR_DIR_ASSERTION)
-		admin_err("%s %s: no such key pair (deleted meanwhile?)", what,
-		    name);
+		admin_fail(EXIT_NOTFOUND, "%s %s: no such key pair (deleted "
+		    "meanwhile?)", what, name);
 	else
-		admin_err("%s %s: %s%s%s", what, name, kb_strerror(r),
-		    detail[0] != '\0' ? ": " : "", detail);
+		admin_fail(admin_status(r), "%s %s: %s%s%s", what, name,
+		    kb_strerror(r), detail[0] != '\0' ? ": " : "", detail);
 }
 
 /* One modify adding or deleting the values vals of keyboundAttachment. */
@@ -316,6 +399,20 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
 	return r;
 }
 
+/* change_values() of a permanent attach or a detach, for bulk callers. */
+static int
+change_op(struct kb_admin *a, const char *name, const char *dn,
+    enum kb_mod_op op, const char *const *vals, size_t n,
+    unsigned char *present)
+{
+	struct change c;
+	int blocked;
+
+	memset(&c, 0, sizeof(c));
+	c.op = op;
+	return change_values(a, name, dn, &c, vals, n, present, &blocked);
+}
+
 /* NULL-terminated array of the targets' texts. */
 static const char **
 target_values(const struct targets *ts)
@@ -412,8 +509,8 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 		    r == KB_ERR_DIR_NO_SUCH_VALUE)
 			continue;	/* gone meanwhile: as good */
 		if (r != 0) {
-			admin_err("cannot detach %s from another key pair: %s",
-			    target, kb_strerror(r));
+			admin_fail(admin_status(r), "cannot detach %s from "
+			    "another key pair: %s", target, kb_strerror(r));
 			goto out;
 		}
 		/* its ends, as read: stray ones grant nothing, prune drops them */
@@ -489,9 +586,11 @@ replace_target(struct kb_admin *a, const char *name, const char *dn,
 		    "settle; attach it again", target);
 		return KB_ERR_INTERNAL;
 	}
-	if (!self)
-		admin_err("note: %s was taken over by a concurrent "
-		    "attach --replace", target);
+	if (!self) {
+		fflush(stdout);
+		fprintf(stderr, "keybound: note: %s was taken over by a "
+		    "concurrent attach --replace\n", target);
+	}
 	return 0;
 }
 
@@ -595,10 +694,147 @@ groups_recheck(struct kb_admin *a, const char *name, const char *dn,
 	return status;
 }
 
+/*
+ * Refuse to attach an expired key pair (keybound-keys would not serve it,
+ * yet the attachment would look like access); an exit status.
+ */
+static int
+refuse_expired(struct kb_admin *a, const char *name)
+{
+	struct kb_pair *p = NULL;
+	int r, status = EXIT_OK;
+
+	if ((r = pair_read(a, name, &p)) != 0)
+		return pair_read_failed(name, r);
+	if (strcmp(pair_status(p, time(NULL)), "expired") == 0)
+		status = admin_conflict("key pair %s has expired (not after "
+		    "%s); keybound-keys would not serve it (set --expires, "
+		    "or --force to attach it anyway)", name, p->not_after.s);
+	pair_free(p);
+	return status;
+}
+
+/* One "replaced" item: other no longer holds target. */
+static void
+replaced_report(const struct kb_admin *a, int *jfirst, const char *other,
+    const char *target, int dry_run)
+{
+	if (a->json) {
+		if (!*jfirst)
+			putchar(',');
+		*jfirst = 0;
+		printf("{\"name\":");
+		json_string(stdout, other, strlen(other));
+		printf(",\"target\":");
+		json_string(stdout, target, strlen(target));
+		putchar('}');
+	} else {
+		printf("%s ", dry_run ? "would detach" : "detached");
+		text_safe(stdout, other, strlen(other));
+		printf(" from %s (replaced)\n", target);
+	}
+}
+
+/*
+ * attach --dry-run: what attach would change, read now, nothing written.
+ * With --replace, every other holder of each target; with --replace-only,
+ * that one key pair where it holds a target.
+ */
+static int
+attach_dry_run(struct kb_admin *a, const char *name, const struct targets *ts,
+    int replace, const char *only)
+{
+	struct kb_pair *p = NULL, *o = NULL, **pairs = NULL;
+	unsigned char *already = NULL;
+	char *filter = NULL;
+	size_t i, k, n = 0;
+	int r, jfirst = 1;
+
+	if ((r = pair_read(a, name, &p)) != 0) {
+		(void)pair_read_failed(name, r);
+		return r;
+	}
+	if (only != NULL && (r = pair_read(a, only, &o)) != 0) {
+		pair_read_failed(only, r);
+		goto out;
+	}
+	if ((already = calloc(ts->n + 1, 1)) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < ts->n; i++)
+		already[i] = (unsigned char)pair_has_attachment(p,
+		    ts->t[i].text);
+	if (!a->json)
+		fputs("dry run, nothing changed:\n", stdout);
+	attach_report(a, name, ts, already, NULL);
+	if (a->json)
+		printf(",\"replaced\":[");
+	for (i = 0; i < ts->n && (replace || o != NULL); i++) {
+		if (o != NULL) {
+			if (pair_has_attachment(o, ts->t[i].text))
+				replaced_report(a, &jfirst, only,
+				    ts->t[i].text, 1);
+			continue;
+		}
+		free(filter);
+		pair_free_all(pairs, n);
+		pairs = NULL;
+		n = 0;
+		if ((r = target_filter(ts->t[i].text, &filter)) != 0 ||
+		    (r = pair_search(a, filter, &pairs, &n)) != 0)
+			goto out;
+		for (k = 0; k < n; k++)
+			if (pair_has_attachment(pairs[k], ts->t[i].text) &&
+			    strcmp(pairs[k]->name.s, name) != 0)
+				replaced_report(a, &jfirst, pairs[k]->name.s,
+				    ts->t[i].text, 1);
+	}
+	if (a->json)
+		printf("],\"dry_run\":true}\n");
+	r = 0;
+ out:
+	pair_free_all(pairs, n);
+	free(filter);
+	free(already);
+	pair_free(o);
+	pair_free(p);
+	return r;
+}
+
+/* attach --replace-only OTHER: take the targets from OTHER alone. */
+static int
+replace_only(struct kb_admin *a, const char *other, const char *const *vals,
+    size_t n, int *jfirst)
+{
+	unsigned char *present = NULL;
+	char *dn = NULL;
+	size_t i;
+	int r;
+
+	if ((present = calloc(n + 1, 1)) == NULL ||
+	    (r = admin_pair_dn(a, other, &dn)) != 0) {
+		free(present);
+		return KB_ERR_NOMEM;
+	}
+	r = change_op(a, other, dn, KB_MOD_DELETE, vals, n, present);
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		pair_read_failed(other, r);
+	else if (r != 0)
+		report_write_error(a, "cannot detach", other, r);
+	for (i = 0; r == 0 && i < n; i++)
+		if (present[i])
+			replaced_report(a, jfirst, other, vals[i], 0);
+	free(present);
+	free(dn);
+	return r;
+}
+
 /* Attach, then with --replace take the targets from the others. */
 static int
 attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
-    int replace, const struct change *c, const char *until, int *statusp)
+    int replace, const char *only, const struct change *c, const char *until,
+    int *statusp)
 {
 	unsigned char *already = NULL;
 	const char **vals = NULL;
@@ -624,7 +860,7 @@ attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
 		if (blocked) {
 			admin_err("key pair %s is blocked (its key is on the "
 			    "blocklist): not attached", name);
-			*statusp = EXIT_CONFLICT;
+			*statusp = EXIT_EXISTS;
 		} else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
 			report_missing(name, r);
 		else
@@ -636,18 +872,15 @@ attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
 		goto out;
 	}
 	attach_report(a, name, ts, already, until);
-	if (replace) {
-		if (a->json)
-			printf(",\"replaced\":[");
-		for (i = 0; i < ts->n && r == 0; i++)
-			r = replace_target(a, name, dn, c, ts->t[i].text,
-			    &jfirst);
-		if (a->json)
-			printf("]");
-	}
 	if (a->json)
-		printf("}\n");
-	*statusp = r == 0 ? EXIT_OK : EXIT_FAIL;
+		printf(",\"replaced\":[");
+	for (i = 0; replace && i < ts->n && r == 0; i++)
+		r = replace_target(a, name, dn, c, ts->t[i].text, &jfirst);
+	if (only != NULL && r == 0)
+		r = replace_only(a, only, vals, ts->n, &jfirst);
+	if (a->json)
+		printf("],\"dry_run\":false}\n");
+	*statusp = r == 0 ? EXIT_OK : admin_exit(r);
  out:
 	free(already);
 	free(vals);
@@ -694,13 +927,19 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		{ "replace", no_argument, NULL, 'R' },
 		{ "for", required_argument, NULL, 'F' },
 		{ "until", required_argument, NULL, 'U' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "replace-only", required_argument, NULL, 'O' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "targets-from", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
 	struct change c;
 	char until[TIME_RFC3339_LEN];
-	const char *name, *dur = NULL, *when = NULL;
-	int ch, r, replace = 0, status = EXIT_FAIL;
+	const char *name, *dur = NULL, *when = NULL, *only = NULL, *from = NULL;
+	char **list = NULL, *buf = NULL;
+	int ch, r, nlist = 0, replace = 0, force = 0, dry_run = 0;
+	int status = EXIT_FAIL;
 
 	memset(&c, 0, sizeof(c));
 	c.op = KB_MOD_ADD;
@@ -716,11 +955,23 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		case 'U':
 			when = optarg;
 			break;
+		case 'f':
+			force = 1;
+			break;
+		case 'O':
+			only = optarg;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
+		case 'T':
+			from = optarg;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind < 2)
+	if (argc - optind < (from != NULL ? 1 : 2))
 		return admin_usage(argv[0], "expected NAME and at least one "
 		    "USER@INSTANCE or USER@+GROUP");
 	if ((status = attach_end(argv[0], dur, when, &c, until,
@@ -728,22 +979,43 @@ cmd_attach(struct kb_admin *a, int argc, char **argv)
 		return status;
 	status = EXIT_FAIL;
 	name = argv[optind];
+	if (replace && only != NULL)
+		return admin_usage(argv[0], "--replace and --replace-only "
+		    "exclude each other");
+	if (only != NULL && (name_keypair_valid(only) != 0 ||
+	    strcmp(only, name) == 0))
+		return admin_fail(EXIT_USAGE, "--replace-only: another key "
+		    "pair's name");
 	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
+		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
-	if ((status = targets_parse(argc - optind - 1, argv + optind + 1,
-	    &ts, 1)) != EXIT_OK)
+	if ((status = targets_collect(from, argc - optind - 1,
+	    argv + optind + 1, &list, &nlist, &buf)) != EXIT_OK ||
+	    (status = targets_parse(nlist, list, &ts, 1)) != EXIT_OK)
 		goto out;
-	if ((status = admin_connect(a, 0)) != EXIT_OK)
+	if (ts.n == 0) {
+		status = admin_fail(EXIT_USAGE, "--targets-from %s: no "
+		    "USER@INSTANCE in it", from);
 		goto out;
-	r = attach_run(a, name, &ts, replace, &c, c.timed ? until : NULL,
+	}
+	if ((status = admin_connect(a, 0)) != EXIT_OK ||
+	    (!force && (status = refuse_expired(a, name)) != EXIT_OK))
+		goto out;
+	if (dry_run) {
+		status = admin_exit(attach_dry_run(a, name, &ts, replace,
+		    only));
+		goto out;
+	}
+	r = attach_run(a, name, &ts, replace, only, &c, c.timed ? until : NULL,
 	    &status);
-	admin_audit(a, replace ? "attach --replace" : c.timed ?
-	    "attach --until" : "attach", name, ts.t, ts.n, r == 0 ? "ok" :
-	    kb_strerror(r));
+	admin_audit(a, replace ? "attach --replace" : only != NULL ?
+	    "attach --replace-only" : c.timed ? "attach --until" : "attach",
+	    name, ts.t, ts.n, r == 0 ? "ok" : kb_strerror(r));
  out:
 	targets_clear(&ts);
+	free(list);
+	free(buf);
 	return status;
 }
 
@@ -816,39 +1088,51 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
 		{ "all", no_argument, NULL, 'A' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "targets-from", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct targets ts = { NULL, 0 };
+	const char *from = NULL;
+	char **list = NULL, *buf = NULL;
+	int nlist = 0;
 	struct kb_pair *p = NULL;
 	struct change c;
 	unsigned char *present = NULL;
 	const char **vals = NULL, *name;
 	char *dn = NULL;
-	size_t n = 0;
-	int ch, r, blocked, all = 0, status = EXIT_FAIL;
+	size_t i, n = 0;
+	int ch, r, blocked, all = 0, dry_run = 0, status = EXIT_FAIL;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
-		if (ch != 'A')
+		if (ch == 'A')
+			all = 1;
+		else if (ch == 'n')
+			dry_run = 1;
+		else if (ch == 'T')
+			from = optarg;
+		else
 			return EXIT_USAGE;
-		all = 1;
 	}
 	if (argc - optind < 1)
 		return admin_usage(argv[0], "expected NAME");
-	if (all == (argc - optind > 1))
-		return admin_usage(argv[0], "give USER@INSTANCE... or --all");
+	if (all == (argc - optind > 1 || from != NULL))
+		return admin_usage(argv[0], "give USER@INSTANCE... "
+		    "(or --targets-from) or --all");
 	name = argv[optind];
 	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
+		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
-	if (!all && (status = targets_parse(argc - optind - 1,
-	    argv + optind + 1, &ts, 1)) != EXIT_OK)
+	if (!all && ((status = targets_collect(from, argc - optind - 1,
+	    argv + optind + 1, &list, &nlist, &buf)) != EXIT_OK ||
+	    (status = targets_parse(nlist, list, &ts, 1)) != EXIT_OK))
 		goto out;
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = pair_read(a, name, &p)) != 0) {
-		report_missing(name, r);
+		status = pair_read_failed(name, r);
 		goto out;
 	}
 	vals = all ? all_values(p, &n) : target_values(&ts);
@@ -860,12 +1144,23 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}
+	if (dry_run) {
+		for (i = 0; i < n; i++)
+			present[i] = (unsigned char)pair_has_attachment(p,
+			    vals[i]);
+		if (!a->json)
+			fputs("dry run, nothing changed:\n", stdout);
+		detach_report(a, name, vals, n, present);
+		status = EXIT_OK;
+		goto out;
+	}
 	memset(&c, 0, sizeof(c));
 	c.op = KB_MOD_DELETE;
 	if (n > 0 && (r = change_values(a, name, dn, &c, vals, n, present,
 	    &blocked)) != 0) {
 		report_write_error(a, "cannot detach", name, r);
 		admin_audit(a, "detach", name, ts.t, ts.n, kb_strerror(r));
+		status = admin_exit(r);
 		goto out;
 	}
 	detach_report(a, name, vals, n, present);
@@ -873,6 +1168,8 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	    "ok");
 	status = EXIT_OK;
  out:
+	free(list);
+	free(buf);
 	targets_clear(&ts);
 	pair_free(p);
 	free(present);
@@ -881,34 +1178,51 @@ cmd_detach(struct kb_admin *a, int argc, char **argv)
 	return status;
 }
 
-/* Explain a refused delete: the attachments found now. */
-static void
-delete_refused(struct kb_admin *a, const char *name)
+/* The attachments of p joined with ", " (for messages); caller frees. */
+static char *
+attachments_text(const struct kb_pair *p)
+{
+	char *t = NULL, *n;
+	size_t i;
+
+	if ((t = strdup("")) == NULL)
+		return NULL;
+	for (i = 0; i < p->nattach; i++) {
+		if (asprintf(&n, "%s%s%.*s", t, i > 0 ? ", " : "",
+		    (int)p->attach[i].len, p->attach[i].s) < 0) {
+			free(t);
+			return NULL;
+		}
+		free(t);
+		t = n;
+	}
+	return t;
+}
+
+/* Explain a refused delete (the attachments found now); exit status. */
+static int
+delete_refused(struct kb_admin *a, const char *name,
+    const struct kb_pair *known)
 {
 	struct kb_pair *p = NULL;
-	size_t i;
-	int r;
+	char *list = NULL;
+	int r, status;
 
-	if ((r = pair_read(a, name, &p)) != 0) {
+	if (known == NULL && (r = pair_read(a, name, &p)) != 0) {
 		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-			admin_err("cn=%s is not a key pair", name);
-		else
-			admin_err("cannot delete key pair %s: it is attached",
-			    name);
-		return;
+			return admin_conflict("cn=%s is not a key pair", name);
+		return admin_conflict("cannot delete key pair %s: it is "
+		    "attached", name);
 	}
-	fflush(stdout);
-	fprintf(stderr, "keybound: cannot delete key pair %s: attached to ",
-	    name);
-	for (i = 0; i < p->nattach; i++) {
-		if (i > 0)
-			fputs(", ", stderr);
-		text_safe(stderr, p->attach[i].s, p->attach[i].len);
-	}
-	if (p->nattach == 0)
-		fputs("(attached meanwhile, then detached)", stderr);
-	fputs("; detach it first\n", stderr);
+	if (known == NULL)
+		known = p;
+	list = attachments_text(known);
+	status = admin_conflict("cannot delete key pair %s: attached to %s; "
+	    "detach it first", name, known->nattach == 0 ? "(attached "
+	    "meanwhile, then detached)" : list != NULL ? list : "?");
+	free(list);
 	pair_free(p);
+	return status;
 }
 
 /*
@@ -932,54 +1246,263 @@ delete_unguarded(struct kb_admin *a, const char *name, const char *dn)
 	return r;
 }
 
+/*
+ * Delete one key pair; *gone says whether it was (or, with dry_run,
+ * would be) deleted, *missing whether there was none.  An exit status.
+ */
+static int
+delete_one(struct kb_admin *a, const char *name, int dry_run, int if_exists,
+    int *gone, int *missing)
+{
+	struct kb_pair *p = NULL;
+	char *dn = NULL;
+	int r, status = EXIT_FAIL;
+
+	*gone = *missing = 0;
+	if (dry_run) {
+		if ((r = pair_read(a, name, &p)) == KB_ERR_DIR_NO_SUCH_OBJECT)
+			goto missing;
+		if (r != 0)
+			return pair_read_failed(name, r);
+		status = p->nattach > 0 ? delete_refused(a, name, p) : EXIT_OK;
+		*gone = status == EXIT_OK;
+		pair_free(p);
+		return status;
+	}
+	if ((r = admin_pair_dn(a, name, &dn)) != 0)
+		return admin_fail(EXIT_FAIL, "%s", kb_strerror(r));
+	r = dir_delete(a->dir, dn, DELETE_ASSERTION);
+	if (r == KB_ERR_DIR_NO_CONTROL)
+		r = delete_unguarded(a, name, dn);
+	free(dn);
+	admin_audit(a, "delete", name, NULL, 0, r == 0 ? "ok" :
+	    kb_strerror(r));
+	if (r == KB_ERR_DIR_ASSERTION)
+		return delete_refused(a, name, NULL);
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		goto missing;
+	if (r != 0) {
+		report_write_error(a, "cannot delete", name, r);
+		return admin_exit(r);
+	}
+	*gone = 1;
+	return EXIT_OK;
+ missing:
+	*missing = 1;
+	if (if_exists)
+		return EXIT_OK;
+	return admin_fail(EXIT_NOTFOUND, "no key pair %s", name);
+}
+
 int
 cmd_delete(struct kb_admin *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
+		{ "if-exists", no_argument, NULL, 'i' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
+	unsigned char *gone = NULL, *missing = NULL;
 	const char *name;
-	char *dn = NULL;
-	int ch, r, status = EXIT_FAIL;
+	int ch, i, g, m, k, n, first, if_exists = 0, dry_run = 0;
+	int st, status = EXIT_FAIL;
 
-	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1)
-		return EXIT_USAGE;
-	if (argc - optind != 1)
-		return admin_usage(argv[0], "expected one NAME");
-	name = argv[optind];
-	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
-		goto out;
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		switch (ch) {
+		case 'i':
+			if_exists = 1;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
 	}
+	if ((n = argc - optind) < 1)
+		return admin_usage(argv[0], "expected NAME...");
+	if (n > ADMIN_MAX_TARGETS)
+		return admin_fail(EXIT_USAGE, "too many names (at most %d)",
+		    ADMIN_MAX_TARGETS);
+	for (i = optind; i < argc; i++)
+		if (name_keypair_valid(argv[i]) != 0)
+			return admin_fail(EXIT_USAGE, "%s: %s", argv[i],
+			    NAME_RULE_TEXT);
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
-		goto out;
-	status = EXIT_FAIL;
-	if ((r = admin_pair_dn(a, name, &dn)) != 0) {
-		admin_err("%s", kb_strerror(r));
+		return status;
+	if ((gone = calloc((size_t)n, 1)) == NULL ||
+	    (missing = calloc((size_t)n, 1)) == NULL) {
+		status = admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
 		goto out;
 	}
-	r = dir_delete(a->dir, dn, DELETE_ASSERTION);
-	if (r == KB_ERR_DIR_NO_CONTROL)
-		r = delete_unguarded(a, name, dn);
-	if (r == KB_ERR_DIR_ASSERTION)
-		delete_refused(a, name);
-	else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-		admin_err("no key pair %s", name);
-	else if (r != 0)
-		report_write_error(a, "cannot delete", name, r);
-	admin_audit(a, "delete", name, NULL, 0, r == 0 ? "ok" :
-	    kb_strerror(r));
-	if (r != 0)
+	for (k = 0; k < n; k++) {
+		name = argv[optind + k];
+		st = delete_one(a, name, dry_run, if_exists, &g, &m);
+		gone[k] = (unsigned char)g;
+		missing[k] = (unsigned char)m;
+		if (st != EXIT_OK && status == EXIT_OK)
+			status = st;
+		if (a->json || st != EXIT_OK)
+			continue;
+		if (g)
+			printf("%s key pair %s\n", dry_run ? "would delete" :
+			    "deleted", name);
+		else if (m)
+			printf("no key pair %s (nothing to delete)\n", name);
+	}
+	if (a->json && status == EXIT_OK) {
+		printf("{\"deleted\":");
+		json_array_begin(&first);
+		for (k = 0; k < n; k++)
+			if (gone[k])
+				json_array_str(&first, argv[optind + k],
+				    strlen(argv[optind + k]));
+		printf("],\"not_found\":");
+		json_array_begin(&first);
+		for (k = 0; k < n; k++)
+			if (missing[k])
+				json_array_str(&first, argv[optind + k],
+				    strlen(argv[optind + k]));
+		printf("],\"dry_run\":%s}\n", dry_run ? "true" : "false");
+	}
+ out:
+	free(gone);
+	free(missing);
+	return status;
+}
+
+static void
+rotate_report(const struct kb_admin *a, const char *oldname,
+    const char *newname, const char *const *vals, size_t n, int dry_run)
+{
+	size_t i;
+	int first;
+
+	if (!a->json) {
+		if (n == 0)
+			printf("%s has no attachments: nothing to rotate\n",
+			    oldname);
+		for (i = 0; i < n; i++) {
+			printf("%s%s -> %s on ", dry_run ? "would rotate " :
+			    "rotated ", oldname, newname);
+			text_safe(stdout, vals[i], strlen(vals[i]));
+			putchar('\n');
+		}
+		return;
+	}
+	printf("{\"old\":");
+	json_string(stdout, oldname, strlen(oldname));
+	printf(",\"new\":");
+	json_string(stdout, newname, strlen(newname));
+	printf(",\"targets\":");
+	json_array_begin(&first);
+	for (i = 0; i < n; i++)
+		json_array_str(&first, vals[i], strlen(vals[i]));
+	printf("],\"dry_run\":%s}\n", dry_run ? "true" : "false");
+}
+
+/*
+ * rotate OLD NEW: attach NEW to every target of OLD (one modify), then
+ * detach OLD from those targets (one modify): at every moment each
+ * target has at least one of the two.  An attachment added to OLD
+ * meanwhile is left to it (it was not rotated).
+ */
+int
+cmd_rotate(struct kb_admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ADMIN_OPT_JSON,
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct kb_pair *old = NULL, *new = NULL;
+	struct targets ts = { NULL, 0 };
+	unsigned char *flags = NULL;
+	const char **vals = NULL, *oldname, *newname;
+	char *olddn = NULL, *newdn = NULL;
+	size_t n = 0;
+	int ch, r, dry_run = 0, force = 0, status = EXIT_FAIL;
+
+	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		switch (ch) {
+		case 'n':
+			dry_run = 1;
+			break;
+		case 'f':
+			force = 1;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return admin_usage(argv[0], "expected OLD and NEW");
+	oldname = argv[optind];
+	newname = argv[optind + 1];
+	if (name_keypair_valid(oldname) != 0 ||
+	    name_keypair_valid(newname) != 0)
+		return admin_fail(EXIT_USAGE, "%s", NAME_RULE_TEXT);
+	if (strcmp(oldname, newname) == 0)
+		return admin_usage(argv[0], "OLD and NEW are the same");
+	if ((status = admin_connect(a, 0)) != EXIT_OK)
+		return status;
+	if ((r = pair_read(a, oldname, &old)) != 0) {
+		status = pair_read_failed(oldname, r);
 		goto out;
-	if (a->json) {
-		printf("{\"name\":");
-		json_string(stdout, name, strlen(name));
-		printf(",\"deleted\":true}\n");
-	} else
-		printf("deleted key pair %s\n", name);
+	}
+	if ((r = pair_read(a, newname, &new)) != 0) {
+		status = pair_read_failed(newname, r);
+		goto out;
+	}
+	if (!force && strcmp(pair_status(new, time(NULL)), "expired") == 0) {
+		status = admin_conflict("key pair %s has expired; rotating to "
+		    "it would lock every target out (--force to do it anyway)",
+		    newname);
+		goto out;
+	}
+	if ((vals = all_values(old, &n)) == NULL ||
+	    (flags = calloc(n + 1, 1)) == NULL ||
+	    targets_borrow(vals, n, &ts) != 0 ||
+	    admin_pair_dn(a, oldname, &olddn) != 0 ||
+	    admin_pair_dn(a, newname, &newdn) != 0) {
+		status = admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+		goto out;
+	}
+	if (dry_run || n == 0) {
+		rotate_report(a, oldname, newname, vals, n, dry_run);
+		status = EXIT_OK;
+		goto out;
+	}
+	/* first NEW everywhere: no target is ever left with neither */
+	if ((r = change_op(a, newname, newdn, KB_MOD_ADD, vals, n,
+	    flags)) != 0) {
+		report_write_error(a, "cannot attach", newname, r);
+		admin_audit(a, "rotate", newname, ts.t, ts.n, kb_strerror(r));
+		status = admin_exit(r);
+		goto out;
+	}
+	admin_audit(a, "rotate: attach", newname, ts.t, ts.n, "ok");
+	if ((r = change_op(a, oldname, olddn, KB_MOD_DELETE, vals, n,
+	    flags)) != 0) {
+		report_write_error(a, "attached the new key pair, but cannot "
+		    "detach", oldname, r);
+		admin_audit(a, "rotate: detach", oldname, ts.t, ts.n,
+		    kb_strerror(r));
+		status = admin_exit(r);
+		goto out;
+	}
+	admin_audit(a, "rotate: detach", oldname, ts.t, ts.n, "ok");
+	rotate_report(a, oldname, newname, vals, n, 0);
 	status = EXIT_OK;
  out:
-	free(dn);
+	free(ts.t);
+	free(flags);
+	free(vals);
+	free(olddn);
+	free(newdn);
+	pair_free(old);
+	pair_free(new);
 	return status;
 }

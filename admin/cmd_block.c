@@ -412,7 +412,7 @@ cmd_unblock(struct kb_admin *a, int argc, char **argv)
 		admin_err("%s was blocked again meanwhile%s", fp, r == 0 ?
 		    "; it stays blocked" : ": run block again");
 		admin_audit(a, "unblock", fp, NULL, 0, "blocked meanwhile");
-		status = EXIT_CONFLICT;
+		status = EXIT_EXISTS;
 		goto out;
 	}
 	admin_audit(a, "unblock", fp, NULL, 0, rdel == 0 ? "ok" :

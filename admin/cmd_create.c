@@ -39,6 +39,7 @@ struct keyfile {
 	int fd;
 	int tmpfile;		/* fd is an unnamed O_TMPFILE */
 	int linked;		/* path now names our file */
+	int to_stdout;		/* -o -: stdout, once the key is stored */
 };
 
 /* What gets stored for a new key pair. */
@@ -86,8 +87,17 @@ keyfile_prepare(struct keyfile *kf)
 	int status = EXIT_FAIL;
 
 	kf->fd = -1;
+	if (strcmp(kf->path, "-") == 0) {
+		/* a private key is not for the screen or for a log */
+		if (isatty(STDOUT_FILENO))
+			return admin_fail(EXIT_USAGE, "-o -: stdout is a "
+			    "terminal; redirect it or name a FILE");
+		kf->to_stdout = 1;
+		return EXIT_OK;
+	}
 	if (lstat(kf->path, &st) == 0) {
-		admin_err("%s: already exists; not overwriting it", kf->path);
+		status = admin_fail(EXIT_EXISTS, "%s: already exists; not "
+		    "overwriting it", kf->path);
 		goto out;
 	}
 	if (errno != ENOENT) {
@@ -136,10 +146,10 @@ keyfile_commit(struct keyfile *kf, const unsigned char *data, size_t len)
 		kf->fd = open(kf->path, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (kf->fd == -1) {
-			admin_err("%s: %s", kf->path, errno == EEXIST ?
+			return admin_fail(errno == EEXIST ? EXIT_EXISTS :
+			    EXIT_FAIL, "%s: %s", kf->path, errno == EEXIST ?
 			    "already exists; not overwriting it" :
 			    strerror(errno));
-			return EXIT_FAIL;
 		}
 		kf->linked = 1;
 	}
@@ -156,10 +166,10 @@ keyfile_commit(struct keyfile *kf, const unsigned char *data, size_t len)
 		/* link(2) never replaces or follows an existing name */
 		if (linkat(AT_FDCWD, procpath, AT_FDCWD, kf->path,
 		    AT_SYMLINK_FOLLOW) != 0) {
-			admin_err("%s: %s", kf->path, errno == EEXIST ?
+			return admin_fail(errno == EEXIST ? EXIT_EXISTS :
+			    EXIT_FAIL, "%s: %s", kf->path, errno == EEXIST ?
 			    "already exists; not overwriting it" :
 			    strerror(errno));
-			return EXIT_FAIL;
 		}
 		kf->linked = 1;
 	}
@@ -217,16 +227,15 @@ name_free(struct kb_admin *a, const char *name)
 	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
 		return EXIT_OK;
 	if (r == 0)
-		admin_err("key pair %s already exists", name);
-	else
-		admin_err("cannot read key pair %s: %s", name,
-		    kb_strerror(r));
-	return EXIT_FAIL;
+		return admin_fail(EXIT_EXISTS, "key pair %s already exists",
+		    name);
+	return admin_fail(admin_status(r), "cannot read key pair %s: %s",
+	    name, kb_strerror(r));
 }
 
 /*
  * Before storing: the name is not a host group's and the key is not on
- * the blocklist.  An exit status (EXIT_CONFLICT reported).
+ * the blocklist.  An exit status (EXIT_EXISTS reported).
  */
 static int
 fleet_precheck(struct kb_admin *a, const struct newpair *np)
@@ -237,7 +246,7 @@ fleet_precheck(struct kb_admin *a, const struct newpair *np)
 		if (r == 1) {
 			admin_err("a host group %s exists: key pairs and groups "
 			    "share one name space", np->name);
-			return EXIT_CONFLICT;
+			return EXIT_EXISTS;
 		}
 		admin_err("cannot read host group %s: %s", np->name,
 		    kb_strerror(r));
@@ -247,7 +256,7 @@ fleet_precheck(struct kb_admin *a, const struct newpair *np)
 		if (r == 1) {
 			admin_err("key %s is blocked (on the blocklist): not "
 			    "stored", np->fp);
-			return EXIT_CONFLICT;
+			return EXIT_EXISTS;
 		}
 		admin_err("cannot read the blocklist: %s", kb_strerror(r));
 		return EXIT_FAIL;
@@ -257,7 +266,7 @@ fleet_precheck(struct kb_admin *a, const struct newpair *np)
 
 /*
  * After storing: a block or a host group of the same name that raced us
- * wins; take the pair back.  An exit status (EXIT_CONFLICT reported).
+ * wins; take the pair back.  An exit status (EXIT_EXISTS reported).
  */
 static int
 fleet_postcheck(struct kb_admin *a, const struct newpair *np)
@@ -284,7 +293,7 @@ fleet_postcheck(struct kb_admin *a, const struct newpair *np)
 	if (r != 0 && r != KB_ERR_DIR_NO_SUCH_OBJECT)
 		admin_err("could not take key pair %s back: %s; delete it",
 		    np->name, kb_strerror(r));
-	return blocked == 1 || group == 1 ? EXIT_CONFLICT : EXIT_FAIL;
+	return blocked == 1 || group == 1 ? EXIT_EXISTS : EXIT_FAIL;
 }
 
 /* Add the entry cn=NAME,base; a KB_ERR_* code. */
@@ -311,41 +320,65 @@ store_pair(struct kb_admin *a, const struct newpair *np)
 	return r;
 }
 
-static void
+/* Delete the entry just stored again (nothing attached can be lost). */
+static int
+unstore_pair(struct kb_admin *a, const char *name)
+{
+	char *dn = NULL;
+	int r;
+
+	if ((r = admin_pair_dn(a, name, &dn)) != 0)
+		return r;
+	r = dir_delete(a->dir, dn, "(&(objectClass=" OC_KEYPAIR ")(!("
+	    AT_ATTACH "=*)))");
+	free(dn);
+	return r;
+}
+
+/* Report a failed store; returns the exit status. */
+static int
 store_error(struct kb_admin *a, const char *name, int r)
 {
 	const char *detail = dir_last_error(a->dir);
 
 	if (r == KB_ERR_DIR_ALREADY_EXISTS)
-		admin_err("key pair %s already exists", name);
-	else
-		admin_err("cannot store key pair %s: %s%s%s", name,
-		    kb_strerror(r), detail[0] != '\0' ? ": " : "", detail);
+		return admin_fail(EXIT_EXISTS, "key pair %s already exists",
+		    name);
+	return admin_fail(admin_status(r), "cannot store key pair %s: "
+	    "%s%s%s", name, kb_strerror(r), detail[0] != '\0' ? ": " : "",
+	    detail);
 }
 
-static void
-print_new(const struct kb_admin *a, const char *verb,
-    const struct newpair *np, const char *file)
+/*
+ * Report the stored key pair: one line, or (--json) the key pair object
+ * read back from the directory, as show prints it.  With the private key
+ * on stdout (-o -) the line goes to stderr.  An exit status.
+ */
+static int
+print_new(struct kb_admin *a, const char *verb, const struct newpair *np,
+    const char *file)
 {
+	struct kb_pair *p = NULL;
+	FILE *f = file != NULL && strcmp(file, "-") == 0 ? stderr : stdout;
+	int r;
+
 	if (!a->json) {
-		printf("%s key pair %s: %s %u %s", verb, np->name,
-		    key_type_label(np->key), key_bits(np->key), np->fp);
-		if (file != NULL)
-			printf(", private key in %s", file);
-		printf("\n");
-		return;
+		fprintf(f, "%s key pair ", verb);
+		text_safe(f, np->name, strlen(np->name));
+		fprintf(f, ": %s %u %s", key_type_label(np->key),
+		    key_bits(np->key), np->fp);
+		if (file != NULL && f == stdout)
+			fprintf(f, ", private key in %s", file);
+		fprintf(f, "\n");
+		return EXIT_OK;
 	}
-	printf("{\"name\":");
-	json_string_or_null(stdout, np->name);
-	printf(",\"key_type\":");
-	json_string_or_null(stdout, key_type_name(np->key));
-	printf(",\"bits\":%u,\"fingerprint_sha256\":", key_bits(np->key));
-	json_string_or_null(stdout, np->fp);
-	printf(",\"fingerprint_md5\":");
-	json_string_or_null(stdout, np->fp_md5);
-	printf(",\"private_key_file\":");
-	json_string_or_null(stdout, file);
-	printf("}\n");
+	if ((r = pair_read(a, np->name, &p)) != 0)
+		return admin_fail(admin_status(r), "stored key pair %s, but "
+		    "cannot read it back: %s", np->name, kb_strerror(r));
+	r = pair_print_json(p, file);
+	pair_free(p);
+	return r == 0 ? EXIT_OK : admin_fail(EXIT_FAIL, "%s",
+	    kb_strerror(r));
 }
 
 static int
@@ -387,7 +420,8 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 	}
 	if ((r = key_policy_check(np.key, a->cfg->allowed_key_types,
 	    a->cfg->min_rsa_bits)) != 0) {
-		admin_err("refused by the config: %s", kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "refused by the config: %s",
+		    kb_strerror(r));
 		goto out;
 	}
 	keygen_free(k);
@@ -395,15 +429,18 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 	if ((status = fleet_precheck(a, &np)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
-	if (keyfile_commit(kf, pem, pemlen) != EXIT_OK) {
+	if (!kf->to_stdout &&
+	    (status = keyfile_commit(kf, pem, pemlen)) != EXIT_OK) {
 		if (keyfile_discard(kf) != 0)
 			admin_err("%s: could not remove it: %s", kf->path,
 			    strerror(errno));
 		goto out;
 	}
 	if ((r = store_pair(a, &np)) != 0) {
-		store_error(a, name, r);
-		if (keyfile_discard(kf) == 0)
+		status = store_error(a, name, r);
+		if (kf->to_stdout)
+			;	/* nothing was written */
+		else if (keyfile_discard(kf) == 0)
 			admin_err("%s removed: nothing was stored", kf->path);
 		else
 			admin_err("%s: could not remove it: %s", kf->path,
@@ -412,15 +449,24 @@ create_run(struct kb_admin *a, const char *name, enum keygen_type type,
 		goto out;
 	}
 	if ((status = fleet_postcheck(a, &np)) != EXIT_OK) {
-		if (keyfile_discard(kf) == 0)
+		if (!kf->to_stdout && keyfile_discard(kf) == 0)
 			admin_err("%s removed: nothing was stored", kf->path);
 		admin_audit(a, "create", name, NULL, 0, "taken back");
 		goto out;
 	}
 	status = EXIT_FAIL;
+	if (kf->to_stdout && fd_write_all(STDOUT_FILENO, pem, pemlen) != 0) {
+		status = admin_fail(EXIT_FAIL, "cannot write the private key "
+		    "to stdout: %s", strerror(errno));
+		r = unstore_pair(a, name);
+		admin_err("%s", r == 0 ? "the key pair was deleted again" :
+		    "the key pair stays stored without its private key; "
+		    "delete it");
+		admin_audit(a, "create", name, NULL, 0, "stdout failed");
+		goto out;
+	}
 	admin_audit(a, "create", name, NULL, 0, "ok");
-	print_new(a, "created", &np, kf->path);
-	status = EXIT_OK;
+	status = print_new(a, "created", &np, kf->path);
  out:
 	keygen_free(k);
 	if (pem != NULL) {
@@ -478,6 +524,8 @@ create_parse(struct kb_admin *a, int argc, char **argv,
 	ca->name = argv[optind];
 	if (kf->path == NULL || kf->path[0] == '\0')
 		return admin_usage(argv[0], "-o FILE is required");
+	if (strcmp(kf->path, "-") == 0 && a->json)
+		return admin_usage(argv[0], "-o - and --json both want stdout");
 	if (keygen_check_bits(ca->type, &ca->bits) != 0)
 		return admin_usage(argv[0], "-b: %u bits not possible for this "
 		    "type (RSA 2048-16384, ECDSA 256/384/521, Ed25519 256)",
@@ -488,7 +536,7 @@ create_parse(struct kb_admin *a, int argc, char **argv,
 int
 cmd_create(struct kb_admin *a, int argc, char **argv)
 {
-	struct keyfile kf = { NULL, -1, 0, 0 };
+	struct keyfile kf = { NULL, -1, 0, 0, 0 };
 	struct create_args ca = { NULL, NULL, KEYGEN_ED25519, 0 };
 	char *pass = NULL;
 	size_t passlen = 0;
@@ -499,13 +547,13 @@ cmd_create(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	status = EXIT_FAIL;
 	if (name_keypair_valid(ca.name) != 0) {
-		admin_err("invalid key pair name (2-64 characters: a letter, "
-		    "then letters, digits, ':', '_', '-')");
+		status = admin_fail(EXIT_USAGE, "%s", NAME_RULE_TEXT);
 		goto out;
 	}
 	if (ca.passfile != NULL && (r = config_read_password(ca.passfile,
 	    &pass, &passlen)) != 0) {
-		admin_err("%s: %s", ca.passfile, kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "%s: %s", ca.passfile,
+		    kb_strerror(r));
 		goto out;
 	}
 	if ((status = keyfile_prepare(&kf)) != EXIT_OK)
@@ -532,7 +580,7 @@ read_key_line(const char *path, char **linep, size_t *lenp)
 	char *buf = NULL;
 	size_t len = 0, max = KB_KEY_LINE_MAX + 2;
 	ssize_t n;
-	int fd = STDIN_FILENO, status = EXIT_FAIL;
+	int fd = STDIN_FILENO, status = EXIT_USAGE;
 
 	*linep = NULL;
 	if (strcmp(path, "-") != 0 &&
@@ -595,15 +643,14 @@ refuse_duplicate(struct kb_admin *a, const struct newpair *np)
 		goto out;
 	}
 	if ((r = pair_search(a, filter, &pairs, &n)) != 0) {
-		admin_err("cannot search for duplicates: %s", kb_strerror(r));
+		status = admin_fail(admin_status(r), "cannot search for "
+		    "duplicates: %s", kb_strerror(r));
 		goto out;
 	}
 	if (n > 0) {
-		fflush(stdout);
-		fprintf(stderr, "keybound: this key is already stored as key "
-		    "pair ");
-		text_safe(stderr, pairs[0]->name.s, pairs[0]->name.len);
-		fprintf(stderr, " (use --allow-duplicate to store it again)\n");
+		status = admin_fail(EXIT_EXISTS, "this key is already stored "
+		    "as key pair %.*s (use --allow-duplicate to store it "
+		    "again)", (int)pairs[0]->name.len, pairs[0]->name.s);
 		goto out;
 	}
 	status = EXIT_OK;
@@ -637,16 +684,15 @@ cmd_import(struct kb_admin *a, int argc, char **argv)
 		return admin_usage(argv[0], "expected NAME and FILE (or -)");
 	np.name = argv[optind];
 	if (name_keypair_valid(np.name) != 0) {
-		admin_err("invalid key pair name (2-64 characters: a letter, "
-		    "then letters, digits, ':', '_', '-')");
+		status = admin_fail(EXIT_USAGE, "%s", NAME_RULE_TEXT);
 		goto out;
 	}
 	if ((status = read_key_line(argv[optind + 1], &line, &len)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = key_parse_line(line, len, 0, &np.key)) != 0) {
-		admin_err("%s: not a usable public key: %s", argv[optind + 1],
-		    kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "%s: not a usable public key: "
+		    "%s", argv[optind + 1], kb_strerror(r));
 		goto out;
 	}
 	if ((r = newpair_fill(&np)) != 0) {
@@ -658,8 +704,8 @@ cmd_import(struct kb_admin *a, int argc, char **argv)
 	status = EXIT_FAIL;
 	if ((r = key_policy_check(np.key, a->cfg->allowed_key_types,
 	    a->cfg->min_rsa_bits)) != 0) {
-		admin_err("%s: refused by the config: %s", argv[optind + 1],
-		    kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "%s: refused by the config: "
+		    "%s", argv[optind + 1], kb_strerror(r));
 		goto out;
 	}
 	if ((status = name_free(a, np.name)) != EXIT_OK ||
@@ -668,7 +714,7 @@ cmd_import(struct kb_admin *a, int argc, char **argv)
 		goto out;
 	status = EXIT_FAIL;
 	if ((r = store_pair(a, &np)) != 0) {
-		store_error(a, np.name, r);
+		status = store_error(a, np.name, r);
 		admin_audit(a, "import", np.name, NULL, 0, kb_strerror(r));
 		goto out;
 	}
@@ -678,8 +724,7 @@ cmd_import(struct kb_admin *a, int argc, char **argv)
 	}
 	status = EXIT_FAIL;
 	admin_audit(a, "import", np.name, NULL, 0, "ok");
-	print_new(a, "imported", &np, NULL);
-	status = EXIT_OK;
+	status = print_new(a, "imported", &np, NULL);
  out:
 	free(line);
 	newpair_clear(&np);

@@ -431,7 +431,7 @@ group_create(struct kb_admin *a, int argc, char **argv)
 		if (r == 1) {
 			admin_err("a key pair %s exists: key pairs and groups "
 			    "share one name space", name);
-			status = EXIT_CONFLICT;
+			status = EXIT_EXISTS;
 		} else
 			admin_err("cannot read key pair %s: %s", name,
 			    kb_strerror(r));
@@ -445,7 +445,7 @@ group_create(struct kb_admin *a, int argc, char **argv)
 		refs_explain("attachments already name the group (left by "
 		    "an interrupted command?): ", &rl);
 		admin_err("detach them before creating group %s", name);
-		status = EXIT_CONFLICT;
+		status = EXIT_EXISTS;
 		goto out;
 	}
 	cn[0] = name;
@@ -469,7 +469,7 @@ group_create(struct kb_admin *a, int argc, char **argv)
 		if (r == KB_ERR_DIR_ALREADY_EXISTS) {
 			admin_err("%s %s already exists", separate ?
 			    "host group" : "a key pair or host group", name);
-			status = EXIT_CONFLICT;
+			status = EXIT_EXISTS;
 		} else
 			status = group_error(a, "cannot create host group",
 			    name, r);
@@ -482,7 +482,7 @@ group_create(struct kb_admin *a, int argc, char **argv)
 		admin_err("a key pair %s was created meanwhile: group not "
 		    "created", name);
 		admin_audit(a, "group create", name, NULL, 0, "name taken");
-		status = EXIT_CONFLICT;
+		status = EXIT_EXISTS;
 		goto out;
 	}
 	admin_audit(a, "group create", name, NULL, 0, "ok");
@@ -751,7 +751,7 @@ group_delete(struct kb_admin *a, int argc, char **argv)
 	if (rl.n > 0) {
 		refs_explain("cannot delete host group: attached as ", &rl);
 		admin_audit(a, "group delete", name, NULL, 0, "attached");
-		status = EXIT_CONFLICT;
+		status = EXIT_EXISTS;
 		goto out;
 	}
 	r = dir_delete(a->dir, g->dn.s, GROUP_FILTER);
@@ -773,7 +773,7 @@ group_delete(struct kb_admin *a, int argc, char **argv)
 			refs_explain("attached meanwhile as ", &rl);
 		group_restore(a, g, name);
 		admin_audit(a, "group delete", name, NULL, 0, "attached");
-		status = r != 0 ? EXIT_FAIL : EXIT_CONFLICT;
+		status = r != 0 ? EXIT_FAIL : EXIT_EXISTS;
 		goto out;
 	}
 	admin_audit(a, "group delete", name, NULL, 0, "ok");

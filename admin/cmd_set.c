@@ -24,6 +24,7 @@
 struct setting {
 	int set;
 	char *value;
+	time_t when;		/* --expires: the time given */
 };
 
 static int
@@ -37,10 +38,10 @@ set_expires(const char *arg, struct setting *s)
 		return 0;
 	if (time_parse_user(arg, &t) != 0 ||
 	    lookup_format_gentime(t, buf, sizeof(buf)) != 0) {
-		admin_err("--expires: TIME must be YYYY-MM-DDTHH:MM:SSZ or "
-		    "YYYYMMDDHHMMSSZ (UTC), or never");
-		return EXIT_USAGE;
+		return admin_fail(EXIT_USAGE, "--expires: TIME must be "
+		    "YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC), or never");
 	}
+	s->when = t;
 	if ((s->value = strdup(buf)) == NULL)
 		return EXIT_FAIL;
 	return 0;
@@ -57,23 +58,22 @@ set_options(const char *arg, struct setting *s)
 		return 0;
 	if ((r = opts_parse(arg, strlen(arg), KB_OPTS_STRICT, &o, NULL,
 	    0)) != 0) {
-		admin_err("--options: %s (allowed: restrict, "
-		    "no-agent-forwarding, no-port-forwarding, no-pty, "
-		    "no-user-rc, no-X11-forwarding, verify-required, "
+		return admin_fail(EXIT_USAGE, "--options: %s (allowed: "
+		    "restrict, no-agent-forwarding, no-port-forwarding, "
+		    "no-pty, no-user-rc, no-X11-forwarding, verify-required, "
 		    "from=\"...\", command=\"...\")", kb_strerror(r));
-		return EXIT_FAIL;
 	}
 	if (o.has_expiry) {
 		opts_clear(&o);
-		admin_err("--options: use --expires for the expiry time");
-		return EXIT_FAIL;
+		return admin_fail(EXIT_USAGE, "--options: use --expires for "
+		    "the expiry time");
 	}
 	r = opts_render(&o, &s->value);
 	opts_clear(&o);
 	if (r != 0 || s->value[0] == '\0') {
-		admin_err("--options: %s", r != 0 ? kb_strerror(r) :
+		return admin_fail(r != 0 ? EXIT_FAIL : EXIT_USAGE,
+		    "--options: %s", r != 0 ? kb_strerror(r) :
 		    "no options given; use none to remove them");
-		return EXIT_FAIL;
 	}
 	return 0;
 }
@@ -86,37 +86,45 @@ set_description(const char *arg, struct setting *s)
 	s->set = 1;
 	if (len == 0)
 		return 0;
-	if (len > ADMIN_DESC_MAX || name_utf8_valid(arg, len) != 0) {
-		admin_err("--description: at most %d bytes of UTF-8 text",
-		    ADMIN_DESC_MAX);
-		return EXIT_FAIL;
-	}
+	if (len > ADMIN_DESC_MAX || name_utf8_valid(arg, len) != 0)
+		return admin_fail(EXIT_USAGE, "--description: at most %d "
+		    "bytes of UTF-8 text", ADMIN_DESC_MAX);
 	for (i = 0; i < len; i++) {
-		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f) {
-			admin_err("--description: control characters are not "
-			    "allowed");
-			return EXIT_FAIL;
-		}
+		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f)
+			return admin_fail(EXIT_USAGE, "--description: control "
+			    "characters are not allowed");
 	}
 	if ((s->value = strdup(arg)) == NULL)
 		return EXIT_FAIL;
 	return 0;
 }
 
-static void
-set_report(const struct kb_admin *a, const char *name,
-    const struct setting *s)
+/*
+ * The outcome: one line, or (--json) the key pair object as it is now.
+ * An exit status.
+ */
+static int
+set_report(struct kb_admin *a, const char *name, const struct setting *s)
 {
 	static const char *const keys[SETTINGS] = { "not_after", "options",
 	    "description" };
 	char rfc[TIME_RFC3339_LEN];
 	const char *v;
 	time_t t;
-	int i, first = 1;
+	struct kb_pair *p = NULL;
+	int i, r, first = 1;
 
-	printf(a->json ? "{\"name\":" : "updated key pair %s:", name);
-	if (a->json)
-		json_string(stdout, name, strlen(name));
+	if (a->json) {
+		if ((r = pair_read(a, name, &p)) != 0)
+			return admin_fail(admin_status(r), "updated key pair "
+			    "%s, but cannot read it back: %s", name,
+			    kb_strerror(r));
+		r = pair_print_json(p, NULL);
+		pair_free(p);
+		return r == 0 ? EXIT_OK : admin_fail(EXIT_FAIL, "%s",
+		    kb_strerror(r));
+	}
+	printf("updated key pair %s:", name);
 	for (i = 0; i < SETTINGS; i++) {
 		if (!s[i].set)
 			continue;
@@ -124,19 +132,15 @@ set_report(const struct kb_admin *a, const char *name,
 		if (i == 0 && v != NULL && lookup_parse_gentime(v, strlen(v),
 		    &t) == 0 && time_format_rfc3339(t, rfc, sizeof(rfc)) == 0)
 			v = rfc;
-		if (a->json) {
-			printf(",\"%s\":", keys[i]);
-			json_string_or_null(stdout, v);
-		} else {
-			printf("%s %s=", first ? "" : ",", keys[i]);
-			if (v == NULL)
-				printf("(none)");
-			else
-				text_safe(stdout, v, strlen(v));
-		}
+		printf("%s %s=", first ? "" : ",", keys[i]);
+		if (v == NULL)
+			printf("(none)");
+		else
+			text_safe(stdout, v, strlen(v));
 		first = 0;
 	}
-	printf(a->json ? "}\n" : "\n");
+	printf("\n");
+	return EXIT_OK;
 }
 
 /* Parse the settings; an exit status. */
@@ -148,11 +152,17 @@ set_parse(struct kb_admin *a, int argc, char **argv, struct setting *s)
 		{ "expires", required_argument, NULL, 'e' },
 		{ "options", required_argument, NULL, 'o' },
 		{ "description", required_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, i, r;
+	char rfc[TIME_RFC3339_LEN];
+	int ch, i, r, force = 0;
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
+		if (ch == 'f') {
+			force = 1;
+			continue;
+		}
 		i = ch == 'e' ? 0 : ch == 'o' ? 1 : ch == 'd' ? 2 : -1;
 		if (i < 0)
 			return EXIT_USAGE;
@@ -172,6 +182,14 @@ set_parse(struct kb_admin *a, int argc, char **argv, struct setting *s)
 		return admin_usage(argv[0], "expected one NAME");
 	if (!s[0].set && !s[1].set && !s[2].set)
 		return admin_usage(argv[0], "nothing to set");
+	/* a past time would end every login with this pair at once */
+	if (s[0].value != NULL && s[0].when <= time(NULL) && !force) {
+		if (time_format_rfc3339(s[0].when, rfc, sizeof(rfc)) != 0)
+			snprintf(rfc, sizeof(rfc), "TIME");
+		return admin_fail(EXIT_USAGE, "--expires: %s is in the past; "
+		    "the key pair would stop working now (--force to set it "
+		    "anyway)", rfc);
+	}
 	return EXIT_OK;
 }
 
@@ -244,7 +262,7 @@ cmd_set(struct kb_admin *a, int argc, char **argv)
 	status = EXIT_FAIL;
 	name = argv[optind];
 	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
+		status = admin_fail(EXIT_USAGE, "invalid key pair name");
 		goto out;
 	}
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
@@ -253,17 +271,17 @@ cmd_set(struct kb_admin *a, int argc, char **argv)
 	if ((r = set_apply(a, name, s)) != 0) {
 		detail = dir_last_error(a->dir);
 		if (r == KB_ERR_DIR_NO_SUCH_OBJECT || r == KB_ERR_DIR_ASSERTION)
-			admin_err("no key pair %s", name);
+			status = admin_fail(EXIT_NOTFOUND, "no key pair %s",
+			    name);
 		else
-			admin_err("cannot update %s: %s%s%s", name,
-			    kb_strerror(r), detail[0] != '\0' ? ": " : "",
-			    detail);
+			status = admin_fail(admin_status(r), "cannot update "
+			    "%s: %s%s%s", name, kb_strerror(r),
+			    detail[0] != '\0' ? ": " : "", detail);
 		admin_audit(a, "set", name, NULL, 0, kb_strerror(r));
 		goto out;
 	}
 	admin_audit(a, "set", name, NULL, 0, "ok");
-	set_report(a, name, s);
-	status = EXIT_OK;
+	status = set_report(a, name, s);
  out:
 	for (i = 0; i < SETTINGS; i++)
 		free(s[i].value);

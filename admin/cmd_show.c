@@ -6,6 +6,7 @@
  * JSON-escaped or made terminal-safe.  check asks the same lookup code
  * keybound-keys runs, so its answer is keybound-keys' answer.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,14 +129,18 @@ json_attachment_details(const struct kb_pair *p)
 	putchar(']');
 }
 
+/*
+ * The one key pair object of every command's JSON output (keybound(1)
+ * lists its fields); keyfile adds "private_key_file" (create).
+ */
 static void
-json_pair(const struct kb_pair *p, const struct view *v)
+json_pair(const struct kb_pair *p, const struct view *v, const char *keyfile)
 {
 	size_t i;
 
 	printf("{\"name\":");
 	json_string(stdout, p->name.s, p->name.len);
-	printf(",\"key_type\":");
+	printf(",\"type\":");
 	json_string_or_null(stdout, p->key ? key_type_name(p->key) : NULL);
 	if (p->key != NULL)
 		printf(",\"bits\":%u", key_bits(p->key));
@@ -162,8 +167,14 @@ json_pair(const struct kb_pair *p, const struct view *v)
 	json_text_or_null(&p->description);
 	printf(",\"created_at\":");
 	json_string_or_null(stdout, v->has_created ? v->created : NULL);
+	printf(",\"status\":");
+	json_string_or_null(stdout, pair_status(p, time(NULL)));
 	printf(",\"public_key\":");
 	json_string_or_null(stdout, v->pubtext);
+	if (keyfile != NULL) {
+		printf(",\"private_key_file\":");
+		json_string_or_null(stdout, keyfile);
+	}
 	putchar('}');
 }
 
@@ -189,6 +200,20 @@ attachment_end_text(const struct kb_pair *p, size_t i, time_t now,
 		snprintf(buf, len, " (ends %s, %s left)", when, left);
 	} else
 		snprintf(buf, len, " (ended %s)", when);
+}
+
+int
+pair_print_json(const struct kb_pair *p, const char *keyfile)
+{
+	struct view v;
+	int r;
+
+	if ((r = view_make(p, &v)) != 0)
+		return r;
+	json_pair(p, &v, keyfile);
+	putchar('\n');
+	view_clear(&v);
+	return 0;
 }
 
 /* The attachments joined with ", " for the table, with their ends. */
@@ -222,10 +247,16 @@ text_attachments(FILE *f, const struct kb_pair *p, size_t *widthp)
 		*widthp = w;
 }
 
+/*
+ * The list table: NAME TYPE BITS FINGERPRINT STATUS ATTACHED (a count);
+ * wide adds TARGETS, the attachments themselves.
+ */
 static void
-table_list(struct kb_pair **pairs, const struct view *views, size_t n)
+table_list(struct kb_pair **pairs, const struct view *views, size_t n,
+    int wide)
 {
 	size_t i, w, wname = 4, wtype = 4, wfp = 11;
+	time_t now = time(NULL);
 	char bits[16];
 
 	for (i = 0; i < n; i++) {
@@ -237,8 +268,9 @@ table_list(struct kb_pair **pairs, const struct view *views, size_t n)
 		if (views[i].fp != NULL && strlen(views[i].fp) > wfp)
 			wfp = strlen(views[i].fp);
 	}
-	printf("%-*s  %-*s  %5s  %-*s  %s\n", (int)wname, "NAME", (int)wtype,
-	    "TYPE", "BITS", (int)wfp, "FINGERPRINT", "ATTACHMENTS");
+	printf("%-*s  %-*s  %5s  %-*s  %-10s  %8s%s\n", (int)wname, "NAME",
+	    (int)wtype, "TYPE", "BITS", (int)wfp, "FINGERPRINT", "STATUS",
+	    "ATTACHED", wide ? "  TARGETS" : "");
 	for (i = 0; i < n; i++) {
 		text_safe_pad(stdout, pairs[i]->name.s, pairs[i]->name.len,
 		    wname);
@@ -247,36 +279,141 @@ table_list(struct kb_pair **pairs, const struct view *views, size_t n)
 			    key_bits(pairs[i]->key));
 		else
 			snprintf(bits, sizeof(bits), "-");
-		printf("  %-*s  %5s  %-*s  ", (int)wtype, pairs[i]->key ?
-		    key_type_label(pairs[i]->key) : "?", bits, (int)wfp,
-		    views[i].fp ? views[i].fp : "-");
-		text_attachments(stdout, pairs[i], NULL);
+		printf("  %-*s  %5s  %-*s  %-10s  %8zu", (int)wtype,
+		    pairs[i]->key ? key_type_label(pairs[i]->key) : "?", bits,
+		    (int)wfp, views[i].fp ? views[i].fp : "-",
+		    pair_status(pairs[i], now), pairs[i]->nattach);
+		if (wide) {
+			fputs("  ", stdout);
+			text_attachments(stdout, pairs[i], NULL);
+		}
 		putchar('\n');
 	}
 }
 
+/* What list keeps; NULL / 0 members do not filter. */
+struct list_filter {
+	const char *target;		/* --attached-to USER@INSTANCE */
+	const char *instance;		/* --instance */
+	const char *user;		/* --user */
+	const char *fingerprint;	/* --fingerprint */
+	const char *glob;		/* --name */
+	int expired;			/* --expired */
+	long long expiring;		/* --expiring: seconds, 0 = off */
+	int unattached;			/* --unattached */
+};
+
+/* 1 if p has an attachment USER@INSTANCE matching the given parts. */
+static int
+list_has_target(const struct kb_pair *p, const char *user,
+    const char *instance)
+{
+	const char *at;
+	size_t i, ulen;
+
+	for (i = 0; i < p->nattach; i++) {
+		if (strlen(p->attach[i].s) != p->attach[i].len ||
+		    (at = strrchr(p->attach[i].s, '@')) == NULL)
+			continue;
+		ulen = (size_t)(at - p->attach[i].s);
+		if (instance != NULL && strcmp(at + 1, instance) != 0)
+			continue;
+		if (user != NULL && (strlen(user) != ulen ||
+		    memcmp(p->attach[i].s, user, ulen) != 0))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
 /*
- * The key pairs to list: all, or those holding target byte for byte (the
- * directory's equality match may be looser than ours).
+ * Whether p passes every filter, checked here byte for byte whatever the
+ * directory already selected (its equality match may be looser).
  */
 static int
-list_fetch(struct kb_admin *a, const char *target, struct kb_pair ***pairsp,
-    size_t *np)
+list_keep(const struct kb_pair *p, const struct list_filter *lf, time_t now)
+{
+	const char *st = pair_status(p, now);
+	char *fp = NULL;
+	time_t t;
+	int keep;
+
+	if (lf->target != NULL && !pair_has_attachment(p, lf->target))
+		return 0;
+	if ((lf->user != NULL || lf->instance != NULL) &&
+	    !list_has_target(p, lf->user, lf->instance))
+		return 0;
+	if (lf->glob != NULL && fnmatch(lf->glob, p->name.s, 0) != 0)
+		return 0;
+	if (lf->expired && strcmp(st, "expired") != 0)
+		return 0;
+	if (lf->unattached && p->nattach != 0)
+		return 0;
+	if (lf->expiring > 0 && (strcmp(st, "expired") == 0 ||
+	    p->not_after.s == NULL || lookup_parse_gentime(p->not_after.s,
+	    p->not_after.len, &t) != 0 || (long long)(t - now) > lf->expiring))
+		return 0;
+	if (lf->fingerprint == NULL)
+		return 1;
+	keep = p->key != NULL && key_fingerprint_sha256(p->key, &fp) == 0 &&
+	    strcmp(fp, lf->fingerprint) == 0;
+	free(fp);
+	return keep;
+}
+
+/*
+ * The directory filter: the key pair class, and what an indexed equality
+ * match can select (keyboundAttachment, keyboundFingerprint); the rest
+ * is filtered here.
+ */
+static int
+list_filter_text(const struct list_filter *lf, char **filterp)
+{
+	char *att = NULL, *fp = NULL, *t = NULL;
+	int r = 0;
+
+	*filterp = NULL;
+	if (lf->target != NULL)
+		r = filter_escape(lf->target, strlen(lf->target), &att);
+	else if (lf->user != NULL && lf->instance != NULL) {
+		if (asprintf(&t, "%s@%s", lf->user, lf->instance) < 0) {
+			t = NULL;
+			r = KB_ERR_NOMEM;
+		} else
+			r = filter_escape(t, strlen(t), &att);
+	}
+	if (r == 0 && lf->fingerprint != NULL)
+		r = filter_escape(lf->fingerprint, strlen(lf->fingerprint),
+		    &fp);
+	if (r == 0 && asprintf(filterp, "(&(objectClass=" OC_KEYPAIR ")%s%s%s"
+	    "%s%s%s)", att ? "(" AT_ATTACH "=" : "", att ? att : "",
+	    att ? ")" : "", fp ? "(" AT_FP "=" : "", fp ? fp : "",
+	    fp ? ")" : "") < 0) {
+		*filterp = NULL;
+		r = KB_ERR_NOMEM;
+	}
+	free(att);
+	free(fp);
+	free(t);
+	return r;
+}
+
+/* The key pairs passing every filter, sorted by name. */
+static int
+list_fetch(struct kb_admin *a, const struct list_filter *lf,
+    struct kb_pair ***pairsp, size_t *np)
 {
 	struct kb_pair **pairs = NULL;
 	char *filter = NULL;
+	time_t now = time(NULL);
 	size_t i, k, n = 0;
 	int r;
 
-	if (target != NULL)
-		r = target_filter(target, &filter);
-	else
-		r = (filter = strdup("(objectClass=" OC_KEYPAIR ")")) ?
-		    0 : KB_ERR_NOMEM;
-	if (r != 0 || (r = pair_search(a, filter, &pairs, &n)) != 0)
+	if ((r = list_filter_text(lf, &filter)) != 0 ||
+	    (r = pair_search(a, filter, &pairs, &n)) != 0)
 		goto out;
 	for (i = 0, k = 0; i < n; i++) {
-		if (target != NULL && !pair_has_attachment(pairs[i], target)) {
+		if (!list_keep(pairs[i], lf, now)) {
 			pair_free(pairs[i]);
 			continue;
 		}
@@ -292,21 +429,47 @@ list_fetch(struct kb_admin *a, const char *target, struct kb_pair ***pairsp,
 	return r;
 }
 
+/* "30d", "12h", "90m", "3600s", "2w": seconds, or -1. */
+static long long
+parse_duration(const char *s)
+{
+	unsigned v;
+	char num[16];
+	size_t len = strlen(s);
+	long long mult;
+
+	if (len < 2 || len >= sizeof(num))
+		return -1;
+	switch (s[len - 1]) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: return -1;
+	}
+	memcpy(num, s, len - 1);
+	num[len - 1] = '\0';
+	if (config_parse_uint(num, 1, 100000000, &v) != 0)
+		return -1;
+	return (long long)v * mult;
+}
+
 static void
 list_print(const struct kb_admin *a, struct kb_pair **pairs,
-    const struct view *views, size_t n)
+    const struct view *views, size_t n, int wide)
 {
 	size_t i;
 
 	if (!a->json) {
-		table_list(pairs, views, n);
+		table_list(pairs, views, n, wide);
 		return;
 	}
 	putchar('[');
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			putchar(',');
-		json_pair(pairs[i], &views[i]);
+		json_pair(pairs[i], &views[i], NULL);
 	}
 	printf("]\n");
 }
@@ -317,32 +480,87 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		ADMIN_OPT_JSON,
 		{ "attached-to", required_argument, NULL, 'a' },
+		{ "wide", no_argument, NULL, 'w' },
+		{ "instance", required_argument, NULL, 'i' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "fingerprint", required_argument, NULL, 'f' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "expired", no_argument, NULL, 'x' },
+		{ "expiring", required_argument, NULL, 'e' },
+		{ "unattached", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct kb_target t = { NULL, NULL, NULL };
+	struct list_filter lf;
 	struct kb_pair **pairs = NULL;
 	struct view *views = NULL;
 	const char *target = NULL;
 	size_t i, n = 0, made = 0;
-	int ch, r, status = EXIT_FAIL;
+	int ch, r, wide = 0, status = EXIT_FAIL;
+
+	memset(&lf, 0, sizeof(lf));
 
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1) {
-		if (ch != 'a')
+		switch (ch) {
+		case 'a':
+			target = optarg;
+			break;
+		case 'w':
+			wide = 1;
+			break;
+		case 'i':
+			if (name_instance_valid(optarg) != 0)
+				return admin_fail(EXIT_USAGE, "--instance: "
+				    "invalid instance name");
+			lf.instance = optarg;
+			break;
+		case 'u':
+			if (name_user_valid(optarg, strlen(optarg)) != 0)
+				return admin_fail(EXIT_USAGE, "--user: invalid "
+				    "user name");
+			lf.user = optarg;
+			break;
+		case 'f':
+			if (strncmp(optarg, "SHA256:", 7) != 0 ||
+			    strlen(optarg) != 50)
+				return admin_fail(EXIT_USAGE, "--fingerprint: "
+				    "expected SHA256:... as ssh-keygen -l "
+				    "prints it");
+			lf.fingerprint = optarg;
+			break;
+		case 'n':
+			lf.glob = optarg;
+			break;
+		case 'x':
+			lf.expired = 1;
+			break;
+		case 'e':
+			if ((lf.expiring = parse_duration(optarg)) <= 0)
+				return admin_fail(EXIT_USAGE, "--expiring: "
+				    "DURATION is a number and s, m, h, d or w "
+				    "(30d)");
+			break;
+		case 'U':
+			lf.unattached = 1;
+			break;
+		default:
 			return EXIT_USAGE;
-		target = optarg;
+		}
 	}
+	lf.target = target;
 	if (argc != optind)
 		return admin_usage(argv[0], "unexpected argument");
 	if (target != NULL && (r = target_parse_attach(target, &t)) != 0) {
-		admin_err("--attached-to: not USER@INSTANCE or USER@+GROUP: %s",
-		    kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "--attached-to: not "
+		    "USER@INSTANCE or USER@+GROUP: %s", kb_strerror(r));
 		goto out;
 	}
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
-	if ((r = list_fetch(a, target, &pairs, &n)) != 0) {
-		admin_err("cannot list key pairs: %s", kb_strerror(r));
+	if ((r = list_fetch(a, &lf, &pairs, &n)) != 0) {
+		status = admin_fail(admin_status(r), "cannot list key pairs: "
+		    "%s", kb_strerror(r));
 		goto out;
 	}
 	if ((views = calloc(n + 1, sizeof(*views))) == NULL) {
@@ -355,7 +573,7 @@ cmd_list(struct kb_admin *a, int argc, char **argv)
 			goto out;
 		}
 	}
-	list_print(a, pairs, views, n);
+	list_print(a, pairs, views, n, wide);
 	status = EXIT_OK;
  out:
 	for (i = 0; views != NULL && i < n; i++)
@@ -399,6 +617,8 @@ table_show(const struct kb_pair *p, const struct view *v)
 		show_field("blocked:", "yes (its key is on the blocklist)", 33);
 	show_field("not after:", v->has_not_after ? v->not_after : "never",
 	    v->has_not_after ? strlen(v->not_after) : 5);
+	show_field("status:", pair_status(p, time(NULL)),
+	    strlen(pair_status(p, time(NULL))));
 	show_field("options:", p->options.s, p->options.len);
 	show_field("description:", p->description.s, p->description.len);
 	show_field("created:", v->has_created ? v->created : NULL,
@@ -414,45 +634,59 @@ cmd_show(struct kb_admin *a, int argc, char **argv)
 		ADMIN_OPT_JSON,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct kb_pair *p = NULL;
+	struct kb_pair **pairs = NULL;
 	struct view v;
-	const char *name;
-	int ch, r, status = EXIT_FAIL;
+	size_t k, n, shown = 0;
+	int ch, i, r, st, status = EXIT_FAIL;
 
-	memset(&v, 0, sizeof(v));
 	while ((ch = admin_getopt(a, argc, argv, "", longopts)) != -1)
 		return EXIT_USAGE;
-	if (argc - optind != 1)
-		return admin_usage(argv[0], "expected one NAME");
-	name = argv[optind];
-	if (name_keypair_valid(name) != 0) {
-		admin_err("invalid key pair name");
-		goto out;
-	}
+	if (argc - optind < 1)
+		return admin_usage(argv[0], "expected NAME...");
+	n = (size_t)(argc - optind);
+	if (n > ADMIN_MAX_TARGETS)
+		return admin_fail(EXIT_USAGE, "too many names (at most %d)",
+		    ADMIN_MAX_TARGETS);
+	for (i = optind; i < argc; i++)
+		if (name_keypair_valid(argv[i]) != 0)
+			return admin_fail(EXIT_USAGE, "%s: %s", argv[i],
+			    NAME_RULE_TEXT);
 	if ((status = admin_connect(a, 0)) != EXIT_OK)
-		goto out;
-	status = EXIT_FAIL;
-	if ((r = pair_read(a, name, &p)) != 0) {
-		if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-			admin_err("no key pair %s", name);
-		else
-			admin_err("cannot read key pair %s: %s", name,
-			    kb_strerror(r));
-		goto out;
+		return status;
+	if ((pairs = calloc(n, sizeof(*pairs))) == NULL)
+		return admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+	/* read them all first: a missing one fails the whole command */
+	for (k = 0; k < n; k++) {
+		if ((r = pair_read(a, argv[optind + (int)k], &pairs[k])) != 0) {
+			st = pair_read_failed(argv[optind + (int)k], r);
+			status = status == EXIT_OK ? st : status;
+		}
 	}
-	if ((r = view_make(p, &v)) != 0) {
-		admin_err("%s", kb_strerror(r));
+	if (status != EXIT_OK)
 		goto out;
+	if (a->json && n > 1)
+		putchar('[');
+	for (k = 0; k < n; k++) {
+		if ((r = view_make(pairs[k], &v)) != 0) {
+			status = admin_fail(EXIT_FAIL, "%s", kb_strerror(r));
+			goto out;
+		}
+		if (a->json) {
+			if (shown > 0)
+				putchar(',');
+			json_pair(pairs[k], &v, NULL);
+		} else {
+			if (shown > 0)
+				putchar('\n');
+			table_show(pairs[k], &v);
+		}
+		shown++;
+		view_clear(&v);
 	}
-	if (a->json) {
-		json_pair(p, &v);
-		putchar('\n');
-	} else
-		table_show(p, &v);
-	status = EXIT_OK;
+	if (a->json)
+		printf(n > 1 ? "]\n" : "\n");
  out:
-	view_clear(&v);
-	pair_free(p);
+	pair_free_all(pairs, n);
 	return status;
 }
 
@@ -682,7 +916,7 @@ check_print(const struct kb_admin *a, const struct kb_target *t,
 	for (i = 0; i < ans->nkeys; i++) {
 		printf("%s{\"name\":", i > 0 ? "," : "");
 		json_string_or_null(stdout, ans->keys[i].name);
-		printf(",\"fingerprint\":");
+		printf(",\"fingerprint_sha256\":");
 		json_string_or_null(stdout, ans->keys[i].fingerprint);
 		printf(",\"line\":");
 		json_string_or_null(stdout, ans->keys[i].line);
@@ -735,7 +969,8 @@ cmd_check(struct kb_admin *a, int argc, char **argv)
 		return admin_usage(argv[0], "-W is not supported: check binds "
 		    "like keybound-keys (the config's identity, or -D/-y)");
 	if ((r = target_parse(argv[optind], &t)) != 0) {
-		admin_err("not USER@INSTANCE: %s", kb_strerror(r));
+		status = admin_fail(EXIT_USAGE, "not USER@INSTANCE: %s",
+		    kb_strerror(r));
 		goto out;
 	}
 	if ((status = admin_load_config(a)) != EXIT_OK)
@@ -749,8 +984,10 @@ cmd_check(struct kb_admin *a, int argc, char **argv)
 	errbuf[0] = '\0';
 	if ((r = lookup_directory(a->cfg, &q, &deadline, check_note, &cc,
 	    &ans, errbuf, sizeof(errbuf))) != 0) {
-		admin_err("the directory did not answer: %s",
-		    errbuf[0] != '\0' ? errbuf : kb_strerror(r));
+		status = admin_fail(admin_bind_status(r), "the directory "
+		    "did not "
+		    "answer: %s", errbuf[0] != '\0' ? errbuf :
+		    kb_strerror(r));
 		goto out;
 	}
 	/* why the user's other key pairs are not served here */

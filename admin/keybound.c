@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,43 +32,132 @@ struct command {
 	const char *name;
 	int (*fn)(struct kb_admin *, int, char **);
 	const char *synopsis;
+	const char *help;	/* what it does and every option */
 };
 
 static const struct command commands[] = {
 	{ "create", cmd_create, "create NAME [-t ed25519|rsa|ecdsa] [-b BITS] "
-	    "-o FILE [--passphrase-file FILE]" },
-	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]" },
+	    "-o FILE|- [--passphrase-file FILE]",
+	    "Generate a key pair, write the private key to FILE and store the\n"
+	    "public key as NAME.\n"
+	    "  -t TYPE      ed25519 (default), rsa or ecdsa\n"
+	    "  -b BITS      RSA 2048-16384 (default 3072); ECDSA 256, 384,\n"
+	    "               521\n"
+	    "  -o FILE      new file for the private key (mode 0600, never\n"
+	    "               overwritten); - writes it to stdout and nothing "
+	    "else\n"
+	    "  --passphrase-file FILE\n"
+	    "               encrypt the private key with the passphrase in "
+	    "FILE\n" },
+	{ "import", cmd_import, "import NAME FILE|- [--allow-duplicate]",
+	    "Store an existing OpenSSH public key (FILE, or - for stdin).\n"
+	    "  --allow-duplicate  store it even if the same key is stored "
+	    "already\n" },
 	{ "set", cmd_set, "set NAME [--expires TIME|never] "
-	    "[--options OPTS|none] [--description TEXT]" },
-	{ "list", cmd_list, "list [--attached-to USER@INSTANCE|USER@+GROUP]" },
-	{ "show", cmd_show, "show NAME" },
-	{ "attach", cmd_attach, "attach NAME USER@INSTANCE... [--replace]\n"
-	    "    attach NAME USER@TARGET... [--for DURATION | --until TIME] "
-	    "(TARGET: INSTANCE or +GROUP)" },
-	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all]" },
-	{ "delete", cmd_delete, "delete NAME" },
-	{ "check", cmd_check, "check USER@INSTANCE" },
+	    "[--options OPTS|none] [--description TEXT] [--force]",
+	    "Change a key pair's settings, in one atomic modify.\n"
+	    "  --expires TIME|never   stop working after TIME (UTC); never "
+	    "removes it\n"
+	    "  --options OPTS|none    authorized_keys options from the "
+	    "allow-list\n"
+	    "  --description TEXT     free text; empty removes it\n"
+	    "  --force                accept an --expires time in the past\n" },
+	{ "list", cmd_list, "list [--attached-to USER@INSTANCE|USER@+GROUP] "
+	    "[--instance ID] [--user USER] [--fingerprint FP] [--name GLOB] "
+	    "[--expired] [--expiring DURATION] [--unattached] [--wide]",
+	    "List key pairs: name, type, bits, fingerprint, status (active,\n"
+	    "expired, expiring within 30 days, unattached), attachment count.\n"
+	    "Filters combine (all must hold).\n"
+	    "  --attached-to USER@INSTANCE  only those attached there\n"
+	    "  --instance ID        attached to some user on instance ID\n"
+	    "  --user USER          attached to USER on some instance\n"
+	    "  --fingerprint FP     with this SHA256: fingerprint\n"
+	    "  --name GLOB          name matching the shell pattern GLOB\n"
+	    "  --expired            past their expiry time\n"
+	    "  --expiring DURATION  expiring within DURATION (30d, 12h, 2w)\n"
+	    "  --unattached         attached nowhere\n"
+	    "  --wide       also print the targets\n" },
+	{ "show", cmd_show, "show NAME...",
+	    "Everything about key pairs (several: JSON array).\n" },
+	{ "attach", cmd_attach, "attach NAME USER@TARGET... [--for DURATION | "
+	    "--until TIME] [--replace | --replace-only OTHER] "
+	    "[--targets-from FILE|-] [--force] [--dry-run]",
+	    "Let key pair NAME log in as USER on TARGET: an INSTANCE, or +GROUP\n"
+	    "for every member of host group GROUP.\n"
+	    "  --for DURATION  end the attachment after DURATION (90s, 30m, 4h,\n"
+	    "               7d); a plain attach makes it permanent again\n"
+	    "  --until TIME end it at TIME (UTC, in the future)\n"
+	    "  --replace    remove other key pairs' attachments to the same\n"
+	    "               targets\n"
+	    "  --replace-only OTHER\n"
+	    "               remove key pair OTHER's attachments to them only\n"
+	    "               (a break-glass key elsewhere stays)\n"
+	    "  --targets-from FILE|-\n"
+	    "               more targets, one per line (# comments), from\n"
+	    "               FILE\n"
+	    "               or stdin; still one modify for the key pair\n"
+	    "  --force      attach even an expired key pair\n"
+	    "  --dry-run    say what would change, change nothing\n" },
+	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all] "
+	    "[--targets-from FILE|-] [--dry-run]",
+	    "Remove attachments of key pair NAME.\n"
+	    "  --all        remove all of them\n"
+	    "  --targets-from FILE|-\n"
+	    "               more targets, one per line, from FILE or stdin\n"
+	    "  --dry-run    say what would change, change nothing\n" },
+	{ "delete", cmd_delete, "delete NAME... [--if-exists] [--dry-run]",
+	    "Delete key pairs; each is refused while attached.\n"
+	    "  --if-exists  a missing key pair is not an error\n"
+	    "  --dry-run    say what would be deleted, change nothing\n" },
+	{ "rotate", cmd_rotate, "rotate OLD NEW [--dry-run] [--force]",
+	    "Attach key pair NEW to every target of OLD, then detach OLD\n"
+	    "from them: every target always has one of the two.\n"
+	    "  --dry-run    say what would change, change nothing\n"
+	    "  --force      rotate even to an expired NEW\n" },
+	{ "check", cmd_check, "check USER@INSTANCE",
+	    "What keybound-keys would print for USER on INSTANCE, and whether\n"
+	    "password login is refused there; each key with the attachment or\n"
+	    "group that granted it, its end and options, and each of the\n"
+	    "user's key pairs not served there with the reason.\n" },
 	{ "group", cmd_group, "group create NAME [-d TEXT] | "
 	    "group add|remove NAME INSTANCE... |\n"
-	    "    group delete NAME | group list | group show NAME" },
-	{ "block", cmd_block, "block FINGERPRINT|NAME [--reason TEXT]" },
-	{ "unblock", cmd_unblock, "unblock FINGERPRINT" },
-	{ "blocked", cmd_blocked, "blocked [--revoked-keys [-o FILE]]" },
-	{ "prune", cmd_prune, "prune [--dry-run]" },
-	{ NULL, NULL, NULL }
+	    "    group delete NAME | group list | group show NAME",
+	    "Host groups: attach NAME USER@+GROUP grants on every member.\n"
+	    "  create NAME [-d TEXT]   a new, empty group\n"
+	    "  add|remove NAME INSTANCE...  change its members\n"
+	    "  delete NAME             refused while an attachment names it\n"
+	    "  list, show NAME         the groups; members and attachments\n" },
+	{ "block", cmd_block, "block FINGERPRINT|NAME [--reason TEXT]",
+	    "Put a key on the blocklist: never served anywhere, never\n"
+	    "imported again.\n"
+	    "  --reason TEXT  why (shown by blocked)\n" },
+	{ "unblock", cmd_unblock, "unblock FINGERPRINT",
+	    "Take a key off the blocklist.\n" },
+	{ "blocked", cmd_blocked, "blocked [--revoked-keys [-o FILE]]",
+	    "List the blocklist.\n"
+	    "  --revoked-keys  write it as an OpenSSH KRL for sshd's RevokedKeys\n"
+	    "  -o FILE         to FILE (replaced atomically) instead of stdout\n" },
+	{ "prune", cmd_prune, "prune [--dry-run]",
+	    "Remove attachments whose end has passed.\n"
+	    "  --dry-run    say what would be removed, change nothing\n" },
+	{ NULL, NULL, NULL, NULL }
 };
 
 static const char usage_head[] =
-    "usage: keybound [-c FILE] [-H URI] [-D BINDDN] [-y PASSFILE | -W] "
-    "[--json] COMMAND ...\n";
+    "usage: keybound [-c FILE] [-H URI] [-b BASE] [-D BINDDN] "
+    "[-y PASSFILE | -W] [--json] COMMAND ...\n";
 
 static const char usage_tail[] =
     "  help [COMMAND]\n"
     "  --version\n"
     "\n"
     "options (before COMMAND; --json may also follow it):\n"
-    "  -c FILE      config file (default " KB_CONFIG_PATH ")\n"
+    "  -c FILE      config file; else $KEYBOUND_CONF, else\n"
+    "               ~/" ADMIN_USER_CONFIG ", else\n"
+    "               " KB_CONFIG_PATH "\n"
     "  -H URI       directory URI, replacing the config's uri lines\n"
+    "  -b BASE      search base, replacing the config's base; with -H\n"
+    "               no config file is needed\n"
     "  -D BINDDN    bind DN for simple bind (with -y or -W)\n"
     "  -y PASSFILE  read the bind password from PASSFILE\n"
     "  -W           prompt for the bind password on the terminal\n"
@@ -76,22 +166,148 @@ static const char usage_tail[] =
     "TIME is YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC); DURATION is\n"
     "a positive integer and s, m, h or d.  USER@INSTANCE is split at its\n"
     "last '@'; USER@+GROUP names every member of host group GROUP.\n"
-    "Exit status: 0 success, 1 failure, 2 usage or configuration error,\n"
-    "3 not found (a host group), 4 conflict (exists, attached, blocked).\n";
+    "Exit status: 0 success, 1 failure, 2 usage, bad value or\n"
+    "configuration error, 3 not found, 4 exists or conflict (attached,\n"
+    "blocked, expired), 5 bind refused, 6 directory unreachable.\n";
 
 static volatile sig_atomic_t prompt_signal;
+
+/* The first failure reported, for the --json error object. */
+static struct {
+	int status;		/* 0 = none given: derived from the exit */
+	int conflict;		/* EXIT_EXISTS reported as "conflict" */
+	int have_msg;
+	char msg[1024];
+} failure;
+
+/* Messages may quote directory data: made terminal-safe on stderr. */
+static void
+admin_vreport(const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (!failure.have_msg) {
+		(void)snprintf(failure.msg, sizeof(failure.msg), "%s", buf);
+		failure.have_msg = 1;
+	}
+	fflush(stdout);
+	fputs("keybound: ", stderr);
+	text_safe(stderr, buf, strlen(buf));
+	fputc('\n', stderr);
+}
 
 void
 admin_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("keybound: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	admin_vreport(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+int
+admin_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failure.status == 0)
+		failure.status = status;
+	va_start(ap, fmt);
+	admin_vreport(fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int
+admin_conflict(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failure.status == 0) {
+		failure.status = EXIT_EXISTS;
+		failure.conflict = 1;
+	}
+	va_start(ap, fmt);
+	admin_vreport(fmt, ap);
+	va_end(ap);
+	return EXIT_EXISTS;
+}
+
+int
+admin_status(int r)
+{
+	switch (r) {
+	case KB_ERR_DIR_NO_SUCH_OBJECT:
+		return EXIT_NOTFOUND;
+	case KB_ERR_DIR_ALREADY_EXISTS:
+		return EXIT_EXISTS;
+	case KB_ERR_DIR_UNAVAILABLE:
+	case KB_ERR_DIR_TIMEOUT:
+	case KB_ERR_DIR_TLS:
+		return EXIT_UNREACH;
+	case KB_ERR_USER_NAME:
+	case KB_ERR_KEYPAIR_NAME:
+	case KB_ERR_INSTANCE_NAME:
+	case KB_ERR_TIME:
+	case KB_ERR_CONFIG:
+	case KB_ERR_CONFIG_PERM:
+	case KB_ERR_CONFIG_OPEN:
+		return EXIT_USAGE;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+int
+admin_bind_status(int r)
+{
+	return r == KB_ERR_DIR_AUTH ? EXIT_BIND : admin_status(r);
+}
+
+int
+admin_exit(int r)
+{
+	if (r == 0)
+		return EXIT_OK;
+	if (failure.status != 0)
+		return failure.status;
+	return admin_status(r);
+}
+
+/* The --json error code for an exit status. */
+static const char *
+failure_code(int status)
+{
+	switch (status) {
+	case EXIT_USAGE:
+		return "usage";
+	case EXIT_NOTFOUND:
+		return "not_found";
+	case EXIT_EXISTS:
+		return failure.conflict ? "conflict" : "exists";
+	case EXIT_BIND:
+		return "bind_refused";
+	case EXIT_UNREACH:
+		return "unreachable";
+	default:
+		return "failure";
+	}
+}
+
+/* With --json, a failure also goes to stdout as one JSON object. */
+static void
+failure_json(int status)
+{
+	const char *msg = failure.have_msg ? failure.msg : "failed";
+
+	if (failure.status != status)
+		failure.conflict = 0;
+	printf("{\"error\":{\"code\":\"%s\",\"message\":",
+	    failure_code(status));
+	json_string(stdout, msg, strlen(msg));
+	printf("}}\n");
 }
 
 static const struct command *
@@ -124,6 +340,16 @@ admin_usage(const char *cmd, const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
+	va_start(ap, fmt);
+	if (!failure.have_msg) {
+		int n = snprintf(failure.msg, sizeof(failure.msg), "%s: ", cmd);
+
+		if (n > 0 && (size_t)n < sizeof(failure.msg))
+			(void)vsnprintf(failure.msg + n,
+			    sizeof(failure.msg) - (size_t)n, fmt, ap);
+		failure.have_msg = 1;
+	}
+	va_end(ap);
 	fprintf(stderr, "keybound: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -356,30 +582,142 @@ admin_apply_auth(struct kb_admin *a)
 	return 0;
 }
 
+/* -b replaces the config's base, checked by the parser's own rules. */
+static int
+admin_apply_base(struct kb_admin *a)
+{
+	struct kb_config *probe = NULL;
+	char *text = NULL, *base = NULL;
+	int n, r = KB_ERR_CONFIG;
+
+	if (strpbrk(a->base, "\r\n") != NULL) {
+		admin_err("-b: invalid base");
+		goto out;
+	}
+	n = asprintf(&text, "uri ldapi:///\nbase %s\n", a->base);
+	if (n < 0) {
+		text = NULL;
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	if (config_parse_buffer("-b", text, (size_t)n, config_report_stderr,
+	    NULL, &probe) != 0)
+		goto out;
+	if ((base = strdup(probe->base)) == NULL) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	free(a->cfg->base);
+	a->cfg->base = base;
+	r = 0;
+ out:
+	config_free(probe);
+	free(text);
+	return r;
+}
+
+/*
+ * No file at all: -H URI and -b BASE make the whole configuration (the
+ * parser's defaults for everything else, so its rules apply: StartTLS on
+ * ldap:// URIs, plain text only to loopback or ldapi://).
+ */
+static int
+admin_config_from_args(struct kb_admin *a)
+{
+	char *text = NULL;
+	int n, r;
+
+	if (strpbrk(a->uri, " \t\r\n#") != NULL ||
+	    strpbrk(a->base, "\r\n") != NULL) {
+		admin_err("-H/-b: invalid value");
+		return KB_ERR_CONFIG;
+	}
+	if ((n = asprintf(&text, "uri %s\nbase %s\n", a->uri, a->base)) < 0)
+		return KB_ERR_NOMEM;
+	r = config_parse_buffer("-H/-b", text, (size_t)n,
+	    config_report_stderr, NULL, &a->cfg);
+	free(text);
+	return r;
+}
+
+/*
+ * Which file to read: -c, else $KEYBOUND_CONF, else the user's own
+ * ~/.config/keybound/keybound.conf if it exists, else the system's.
+ * *explicit says the user named it (so a missing one is an error even
+ * with -H and -b).  Returns NULL only for lack of memory.
+ */
+static char *
+admin_config_path(const struct kb_admin *a, int *explicit)
+{
+	struct stat st;
+	const char *env, *home;
+	char *user = NULL;
+
+	*explicit = 1;
+	if (a->config_path != NULL)
+		return strdup(a->config_path);
+	if ((env = getenv("KEYBOUND_CONF")) != NULL && env[0] != '\0')
+		return strdup(env);
+	*explicit = 0;
+	if ((home = getenv("HOME")) != NULL && home[0] == '/' &&
+	    asprintf(&user, "%s/%s", home, ADMIN_USER_CONFIG) >= 0) {
+		if (lstat(user, &st) == 0)
+			return user;
+		free(user);
+	}
+	return strdup(KB_CONFIG_PATH);
+}
+
 int
 admin_load_config(struct kb_admin *a)
 {
-	const char *path;
-	int r, reported = 0;
+	struct stat st;
+	char *path = NULL;
+	int r, explicit, reported = 0, status = EXIT_USAGE;
 
 	if (a->cfg != NULL)
 		return EXIT_OK;
-	path = a->config_path != NULL ? a->config_path : KB_CONFIG_PATH;
+	if ((path = admin_config_path(a, &explicit)) == NULL)
+		return admin_fail(EXIT_FAIL, "%s", kb_strerror(KB_ERR_NOMEM));
+	if (!explicit && lstat(path, &st) != 0) {
+		if (a->uri != NULL && a->base != NULL) {
+			if ((r = admin_config_from_args(a)) != 0) {
+				status = r == KB_ERR_NOMEM ? EXIT_FAIL :
+				    EXIT_USAGE;
+				goto out;
+			}
+			goto overrides;
+		}
+		status = admin_fail(EXIT_USAGE, "no configuration file: "
+		    "tried -c FILE, $KEYBOUND_CONF, ~/" ADMIN_USER_CONFIG
+		    " and " KB_CONFIG_PATH "; write one (see "
+		    "keybound.conf(5)) or give -H URI -b BASE");
+		goto out;
+	}
 	/* like keybound-keys, but the invoking user's own file is fine */
 	if ((r = config_load(path, KB_CONFIG_CHECK_OWNER |
 	    KB_CONFIG_OWNER_SELF, config_report_stderr, &reported,
 	    &a->cfg)) != 0) {
 		if (reported == 0)
-			admin_err("%s: %s", path, kb_strerror(r));
-		return EXIT_USAGE;
+			admin_fail(EXIT_USAGE, "%s: %s", path, kb_strerror(r));
+		goto out;
 	}
 	if (a->uri != NULL && admin_apply_uri(a) != 0)
-		return EXIT_USAGE;
+		goto out;
+	if (a->base != NULL && admin_apply_base(a) != 0)
+		goto out;
+ overrides:
 	if (admin_apply_auth(a) != 0) {
-		admin_err("%s", kb_strerror(KB_ERR_NOMEM));
-		return EXIT_FAIL;
+		status = admin_fail(EXIT_FAIL, "%s",
+		    kb_strerror(KB_ERR_NOMEM));
+		goto out;
 	}
-	return EXIT_OK;
+	status = EXIT_OK;
+ out:
+	if (status == EXIT_USAGE && !failure.status)
+		failure.status = EXIT_USAGE;
+	free(path);
+	return status;
 }
 
 int
@@ -395,10 +733,9 @@ admin_connect(struct kb_admin *a, long extra_ms)
 		return status;
 	/* key pairs exist only in the keybound profile: refuse before a bind */
 	if (a->cfg->schema != KB_SCHEMA_KEYBOUND) {
-		admin_err("the config uses the %s schema profile; key pairs "
-		    "are managed only with the keybound profile",
-		    config_schema_name(a->cfg->schema));
-		return EXIT_FAIL;
+		return admin_fail(EXIT_USAGE, "the config uses the %s schema "
+		    "profile; key pairs are managed only with the keybound "
+		    "profile", config_schema_name(a->cfg->schema));
 	}
 	status = EXIT_FAIL;
 	memset(&auth, 0, sizeof(auth));
@@ -407,7 +744,8 @@ admin_connect(struct kb_admin *a, long extra_ms)
 			goto out;
 	} else if (a->passfile != NULL) {
 		if ((r = config_read_password(a->passfile, &pw, &pwlen)) != 0) {
-			admin_err("%s: %s", a->passfile, kb_strerror(r));
+			status = admin_fail(EXIT_USAGE, "%s: %s", a->passfile,
+			    kb_strerror(r));
 			goto out;
 		}
 	}
@@ -421,8 +759,9 @@ admin_connect(struct kb_admin *a, long extra_ms)
 	errbuf[0] = '\0';
 	if ((r = dir_open(a->cfg, &auth, &a->deadline, &a->dir, errbuf,
 	    sizeof(errbuf))) != 0) {
-		admin_err("cannot use the directory: %s",
-		    errbuf[0] != '\0' ? errbuf : kb_strerror(r));
+		status = admin_fail(admin_bind_status(r), "cannot use the "
+		    "directory: %s", errbuf[0] != '\0' ? errbuf :
+		    kb_strerror(r));
 		goto out;
 	}
 	status = EXIT_OK;
@@ -498,7 +837,10 @@ cmd_help(const char *topic)
 		admin_err("help: unknown command %s", topic);
 		return EXIT_USAGE;
 	}
-	printf("usage: keybound [global options] %s\n", c->synopsis);
+	printf("usage: keybound [global options] %s\n\n%s", c->synopsis,
+	    c->help);
+	printf("  --json       machine-readable output\n"
+	    "  --help       this text\n");
 	return EXIT_OK;
 }
 
@@ -514,7 +856,7 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+c:H:D:y:Wwh", longopts,
+	while ((ch = getopt_long(argc, argv, "+c:H:b:D:y:Wwh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -522,6 +864,9 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 			break;
 		case 'H':
 			a->uri = optarg;
+			break;
+		case 'b':
+			a->base = optarg;
 			break;
 		case 'D':
 			a->binddn = optarg;
@@ -546,7 +891,7 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 			usage_print(stdout);
 			return -1;
 		default:
-			if (optopt != 0 && strchr("cHDy", optopt) != NULL)
+			if (optopt != 0 && strchr("cHbDy", optopt) != NULL)
 				admin_err("option -%c needs a value", optopt);
 			else if (optopt != 0)
 				admin_err("unknown option -%c", optopt);
@@ -586,7 +931,7 @@ main(int argc, char **argv)
 {
 	struct kb_admin a;
 	const struct command *c;
-	int status;
+	int i, status;
 
 	/* A directory server that goes away is an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
@@ -619,9 +964,21 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	/* --json anywhere: an error in an earlier option is JSON too */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			a.json = 1;
+		if (strcmp(argv[i], "--help") == 0) {
+			a.json = 0;
+			status = cmd_help(c->name);
+			goto out;
+		}
+	}
 	optind = 0;
 	status = c->fn(&a, argc, argv);
  out:
+	if (status != EXIT_OK && a.json)
+		failure_json(status);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (status == EXIT_OK)
 			admin_err("cannot write output: %s", strerror(errno));

@@ -109,8 +109,35 @@ text_printable(uint32_t cp)
 }
 
 /*
+ * Terminal columns of a printable code point: 0 for combining marks, 2
+ * for East Asian wide and fullwidth characters (CJK ideographs, kana,
+ * hangul, fullwidth forms), else 1.
+ */
+static size_t
+cp_width(uint32_t cp)
+{
+	if ((cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
+	    (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
+	    (cp >= 0xfe20 && cp <= 0xfe2f))
+		return 0;
+	if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) ||
+	    (cp >= 0x3041 && cp <= 0x33ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
+	    (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
+	    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+	    (cp >= 0xffe0 && cp <= 0xffe6) ||
+	    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+	    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+	    (cp >= 0x20000 && cp <= 0x2fffd) ||
+	    (cp >= 0x30000 && cp <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+/*
  * Walk s as text_safe() prints it; write to f if not NULL.  Returns the
- * number of columns (one per code point; escapes count their length).
+ * number of terminal columns (by display width; escapes count their
+ * length).
  */
 static size_t
 text_walk(FILE *f, const char *s, size_t len)
@@ -130,7 +157,7 @@ text_walk(FILE *f, const char *s, size_t len)
 		}
 		if (f != NULL)
 			fwrite(p + i, 1, n, f);
-		cols++;
+		cols += cp_width(cp);
 		i += n;
 	}
 	return cols;

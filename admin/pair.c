@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "kb.h"
 #include "config.h"
@@ -80,6 +81,30 @@ pair_free(struct kb_pair *p)
 	text_free(&p->created);
 	key_free(p->key);
 	free(p);
+}
+
+const char *
+pair_status(const struct kb_pair *p, time_t now)
+{
+	time_t t;
+
+	if (p->not_after.s != NULL && (lookup_parse_gentime(p->not_after.s,
+	    p->not_after.len, &t) != 0 || t <= now))
+		return "expired";	/* an unreadable time fails closed */
+	if (p->nattach == 0)
+		return "unattached";
+	if (p->not_after.s != NULL && t - now <= PAIR_EXPIRING_SECS)
+		return "expiring";
+	return "active";
+}
+
+int
+pair_read_failed(const char *name, int r)
+{
+	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+		return admin_fail(EXIT_NOTFOUND, "no key pair %s", name);
+	return admin_fail(admin_status(r), "cannot read key pair %s: %s",
+	    name, kb_strerror(r));
 }
 
 void
@@ -265,13 +290,21 @@ pair_search(struct kb_admin *a, const char *filter, struct kb_pair ***pairsp,
     size_t *np)
 {
 	struct pair_list l = { NULL, 0, 0 };
-	int r;
+	int r, unpaged = 0;
 
 	*pairsp = NULL;
 	*np = 0;
-	if ((r = dir_search(a->dir, a->cfg->base, KB_SCOPE_ONE, filter,
-	    pair_attrs, 0, pair_collect, &l, NULL)) != 0)
+	/* paged (RFC 2696): no cap, whatever the server's size limit */
+	if ((r = dir_search_paged(a->dir, a->cfg->base, KB_SCOPE_ONE, filter,
+	    pair_attrs, pair_collect, &l, NULL, &unpaged)) != 0) {
+		if (r == KB_ERR_DIR_SIZELIMIT && unpaged)
+			admin_err("the directory stopped at its size limit "
+			    "after %zu key pairs and did not page the answer "
+			    "(RFC 2696 paged results unsupported, or limited "
+			    "for this bind identity): raise its limits",
+			    l.n);
 		goto out;
+	}
 	if (l.n > 1)
 		qsort(l.pairs, l.n, sizeof(*l.pairs), pair_cmp);
 	*pairsp = l.pairs;

@@ -273,6 +273,23 @@ log_decision(struct run *rn, const char *source, const struct kb_answer *a,
 	    strcmp(result, "error") == 0 ? LOG_ERR : LOG_INFO, &l);
 }
 
+/*
+ * One line per key served: its key pair name and fingerprint, so sshd's
+ * "Accepted publickey for USER ... SHA256:..." joins to a key pair name
+ * (a usage report: config-examples/usage-report.sh).
+ */
+static void
+log_served(struct run *rn, const struct kb_keyrec *k)
+{
+	struct kb_logline l;
+
+	log_subject(rn, &l);
+	logline_str(&l, "event", "served");
+	logline_str(&l, "keypair", k->name != NULL ? k->name : "-");
+	logline_str(&l, "fp", k->fingerprint != NULL ? k->fingerprint : "-");
+	log_emit(LOG_INFO, &l);
+}
+
 /* Print the answer (nothing for --has-keys) and return the exit status. */
 static int
 serve(struct run *rn, const struct kb_answer *a, const char *source,
@@ -291,6 +308,8 @@ serve(struct run *rn, const struct kb_answer *a, const char *source,
 			return EXIT_NO_ANSWER;
 		}
 	}
+	for (i = 0; !rn->has_keys && i < a->nkeys; i++)
+		log_served(rn, &a->keys[i]);
 	if (rn->has_keys && strcmp(result, "offline") == 0)
 		res = a->nkeys > 0 ? "attached-offline" : "none-offline";
 	log_decision(rn, source, a, res, err, why);

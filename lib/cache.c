@@ -1,7 +1,8 @@
 /*
  * cache.c - keybound-keys' answer cache and its serving policy.
  *
- * File format (printable ASCII, one record per line), one file per user:
+ * File format (one record per line; printable ASCII but for key pair
+ * names, which are UTF-8 without spaces), one file per user:
  *
  *	keybound-cache 2
  *	user HEX(user bytes)

@@ -21,6 +21,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -61,13 +62,17 @@ _Static_assert(sizeof(KB_LDAP_SONAME) > 1, "KB_LDAP_SONAME is empty");
  * of libldap, so dlsym() on libldap's handle finds its symbols too.
  */
 #define DIR_LDAP_FUNCS(X) \
+	X(ber_memfree) \
 	X(ber_sockbuf_ctrl) \
 	X(ldap_abandon_ext) \
 	X(ldap_add_ext) \
 	X(ldap_connect) \
+	X(ldap_control_find) \
 	X(ldap_control_free) \
+	X(ldap_controls_free) \
 	X(ldap_count_values_len) \
 	X(ldap_create_assertion_control) \
+	X(ldap_create_page_control) \
 	X(ldap_delete_ext) \
 	X(ldap_err2string) \
 	X(ldap_get_dn) \
@@ -79,6 +84,7 @@ _Static_assert(sizeof(KB_LDAP_SONAME) > 1, "KB_LDAP_SONAME is empty");
 	X(ldap_modify_ext) \
 	X(ldap_msgfree) \
 	X(ldap_msgtype) \
+	X(ldap_parse_pageresponse_control) \
 	X(ldap_parse_result) \
 	X(ldap_result) \
 	X(ldap_sasl_bind) \
@@ -1382,6 +1388,16 @@ dir_deliver(struct kb_dir *d, LDAPMessage *e, const char *const *attrs,
 	return r;
 }
 
+/*
+ * RFC 2696 simple paged results: the page size asked for, the cookie the
+ * server handed back, and whether it answered with the control at all.
+ */
+struct dir_page {
+	struct berval cookie;		/* bv_val from libldap, or NULL */
+	LDAPControl *ctrl;		/* the request control of this page */
+	int answered;			/* the last result carried the control */
+};
+
 /* Send the search request; attrs NULL asks for no attributes ("1.1"). */
 static int
 dir_send_search(struct kb_dir *d, const char *base, int scope,
@@ -1419,7 +1435,7 @@ dir_send_search(struct kb_dir *d, const char *base, int scope,
 	tl.tv_sec = (left + 999) / 1000;
 	tl.tv_usec = 0;
 	rc = dl.ldap_search_ext(d->ld, base, ldscope, filter, av, 0, sctrls,
-	    NULL, &tl, (int)limit, msgidp);
+	    NULL, &tl, limit > INT_MAX ? 0 : (int)limit, msgidp);
 	if (rc != LDAP_SUCCESS) {
 		dir_set_error(d, "%s: search: %s", d->uris[d->cur],
 		    dl.ldap_err2string(rc));
@@ -1431,18 +1447,75 @@ dir_send_search(struct kb_dir *d, const char *base, int scope,
 	return 0;
 }
 
-/* Run one search on the current connection. */
+/*
+ * The result of one page: its code, and the cookie of the paged results
+ * response control into pg (answered = 0 if the server sent none: it
+ * ignored the control and this was the whole search).
+ */
+static int
+dir_parse_page_result(struct kb_dir *d, LDAPMessage *msg,
+    struct dir_page *pg)
+{
+	LDAPControl **ctrls = NULL, *c;
+	char *diag = NULL, clean[256];
+	ber_int_t count = 0;
+	int err = LDAP_OTHER, rc;
+
+	rc = dl.ldap_parse_result(d->ld, msg, &err, NULL, &diag, NULL, &ctrls,
+	    1);
+	if (rc != LDAP_SUCCESS) {
+		dir_set_error(d, "%s: search: unreadable result: %s",
+		    d->uris[d->cur], dl.ldap_err2string(rc));
+		return KB_ERR_DIR_PROTOCOL;
+	}
+	dir_printable(clean, sizeof(clean), diag);
+	if (diag != NULL)
+		dl.ldap_memfree(diag);
+	if (pg->cookie.bv_val != NULL)
+		dl.ber_memfree(pg->cookie.bv_val);
+	pg->cookie.bv_val = NULL;
+	pg->cookie.bv_len = 0;
+	pg->answered = 0;
+	c = ctrls != NULL ? dl.ldap_control_find(LDAP_CONTROL_PAGEDRESULTS,
+	    ctrls, NULL) : NULL;
+	if (c != NULL) {
+		if (dl.ldap_parse_pageresponse_control(d->ld, c, &count,
+		    &pg->cookie) != LDAP_SUCCESS) {
+			dl.ldap_controls_free(ctrls);
+			dir_set_error(d, "%s: search: unreadable paged results "
+			    "control", d->uris[d->cur]);
+			return KB_ERR_DIR_PROTOCOL;
+		}
+		pg->answered = 1;
+	}
+	if (ctrls != NULL)
+		dl.ldap_controls_free(ctrls);
+	if (err != LDAP_SUCCESS)
+		dir_set_error(d, "%s: search: %s%s%s", d->uris[d->cur],
+		    dl.ldap_err2string(err), clean[0] ? ": " : "", clean);
+	return dir_map_result(err);
+}
+
+/* Run one search (or one page, pg not NULL) on the current connection. */
 static int
 dir_search_once(struct kb_dir *d, const char *base, int scope,
     const char *filter, const char *const *attrs, size_t nattrs,
-    struct dir_search_state *st, dir_entry_fn fn, void *ctx)
+    struct dir_search_state *st, dir_entry_fn fn, void *ctx,
+    struct dir_page *pg)
 {
 	LDAPMessage *msg = NULL;
+	LDAPControl *ctrls[3];
+	size_t nctrls = 0;
 	int msgid = -1, done = 0, r = KB_ERR_INTERNAL;
 
+	if (st->sctrls != NULL && st->sctrls[0] != NULL)
+		ctrls[nctrls++] = st->sctrls[0];	/* matched values */
+	if (pg != NULL && pg->ctrl != NULL)
+		ctrls[nctrls++] = pg->ctrl;		/* paged results */
+	ctrls[nctrls] = NULL;
 	clock_gettime(CLOCK_REALTIME, &d->search_sent);
 	if ((r = dir_send_search(d, base, scope, filter, attrs, nattrs,
-	    st->limit, st->sctrls, &msgid)) != 0)
+	    st->limit, nctrls > 0 ? ctrls : NULL, &msgid)) != 0)
 		goto out;
 	for (;;) {
 		if ((r = dir_wait(d, msgid, LDAP_MSG_ONE, &msg)) != 0)
@@ -1462,7 +1535,8 @@ dir_search_once(struct kb_dir *d, const char *base, int scope,
 			break;
 		case LDAP_RES_SEARCH_RESULT:
 			done = 1;
-			r = dir_parse_result(d, msg, "search");
+			r = pg != NULL ? dir_parse_page_result(d, msg, pg) :
+			    dir_parse_result(d, msg, "search");
 			msg = NULL;
 			goto out;
 		case LDAP_RES_SEARCH_REFERENCE:
@@ -1631,7 +1705,7 @@ dir_search_values(struct kb_dir *d, const char *base, int scope,
 			goto out;
 		}
 		r = dir_search_once(d, base, scope, filter, attrs, nattrs, &st,
-		    fn, ctx);
+		    fn, ctx, NULL);
 		/*
 		 * A URI that accepted the connection but never answered the
 		 * first request loses its turn like one that refused it,
@@ -1648,6 +1722,75 @@ dir_search_values(struct kb_dir *d, const char *base, int scope,
  out:
 	if (dropped != NULL)
 		*dropped = st.dropped;
+	return r;
+}
+
+int
+dir_search_paged(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, dir_entry_fn fn, void *ctx,
+    size_t *dropped, int *unpagedp)
+{
+	struct dir_search_state st;
+	struct dir_page pg;
+	size_t nattrs = 0, dropped_total = 0;
+	int rc, r = KB_ERR_INTERNAL;
+
+	memset(&st, 0, sizeof(st));
+	memset(&pg, 0, sizeof(pg));
+	if (unpagedp != NULL)
+		*unpagedp = 0;
+	if (d == NULL || base == NULL || filter == NULL || fn == NULL) {
+		r = KB_ERR_INVALID_ARG;
+		goto out;
+	}
+	for (nattrs = 0; attrs != NULL && attrs[nattrs] != NULL; nattrs++) {
+		if (nattrs >= DIR_MAX_ATTRS) {
+			r = KB_ERR_INVALID_ARG;
+			goto out;
+		}
+	}
+	st.limit = SIZE_MAX;		/* no cap: each page is bounded */
+	for (;;) {
+		if (d->ld == NULL) {
+			dir_set_error(d, "not connected");
+			r = KB_ERR_DIR_UNAVAILABLE;
+			goto out;
+		}
+		/* non-critical: a server without paging runs one search */
+		rc = dl.ldap_create_page_control(d->ld, KB_DIR_PAGE_SIZE,
+		    &pg.cookie, 0, &pg.ctrl);
+		if (rc != LDAP_SUCCESS) {
+			dir_set_error(d, "paged results control: %s",
+			    dl.ldap_err2string(rc));
+			r = KB_ERR_INTERNAL;
+			goto out;
+		}
+		st.bytes = 0;		/* DIR_MAX_BYTES bounds each page */
+		r = dir_search_once(d, base, scope, filter, attrs, nattrs, &st,
+		    fn, ctx, &pg);
+		dl.ldap_control_free(pg.ctrl);
+		pg.ctrl = NULL;
+		dropped_total += st.dropped;
+		st.dropped = 0;
+		if (r != 0 && d->may_move_on && st.entries == 0 &&
+		    d->ld == NULL && d->cur + 1 < d->nuris) {
+			if ((r = dir_connect_from(d, d->cur + 1)) != 0)
+				goto out;
+			continue;
+		}
+		if (r != 0 || !pg.answered || pg.cookie.bv_len == 0)
+			break;
+		d->may_move_on = 0;	/* later pages: this server only */
+	}
+	if (!pg.answered && unpagedp != NULL)
+		*unpagedp = 1;
+	if (r == 0)
+		d->may_move_on = 0;
+ out:
+	if (pg.cookie.bv_val != NULL)
+		dl.ber_memfree(pg.cookie.bv_val);
+	if (dropped != NULL)
+		*dropped = dropped_total;
 	return r;
 }
 

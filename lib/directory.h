@@ -114,6 +114,20 @@ int dir_search_values(struct kb_dir *d, const char *base, int scope,
     const char *vr_attr, const char *vr_value, dir_entry_fn fn, void *ctx,
     size_t *dropped);
 
+/*
+ * dir_search() for reads of many entries (the admin CLI): RFC 2696
+ * simple paged results, KB_DIR_PAGE_SIZE entries a page, no cap on the
+ * number of entries (DIR_MAX_BYTES bounds each page's values).  The
+ * control is not critical: a server without it answers one ordinary
+ * search, subject to its size limit, and *unpagedp (may be NULL) is set
+ * so the caller can say so.  keybound-keys never calls this: its
+ * per-login search stays dir_search(), bounded.
+ */
+#define KB_DIR_PAGE_SIZE	500
+int dir_search_paged(struct kb_dir *d, const char *base, int scope,
+    const char *filter, const char *const *attrs, dir_entry_fn fn, void *ctx,
+    size_t *dropped, int *unpagedp);
+
 /* Modification operations. */
 enum kb_mod_op {
 	KB_MOD_ADD = 0,

@@ -49,13 +49,46 @@ is_token(const unsigned char *v, size_t len)
 	return 1;
 }
 
+/*
+ * Length of a well-formed UTF-8 sequence at v (at most len bytes) whose
+ * code point is a CJK unified ideograph (the non-ASCII characters of key
+ * pair names), else 0: every other byte above 0x7e is shown as \xHH.
+ */
+static size_t
+cjk_seq(const unsigned char *v, size_t len)
+{
+	unsigned long cp;
+	size_t n, i;
+
+	if (v[0] >= 0xe3 && v[0] <= 0xe9)
+		n = 3;
+	else if (v[0] == 0xf0)
+		n = 4;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	cp = v[0] & (n == 3 ? 0x0f : 0x07);
+	for (i = 1; i < n; i++) {
+		if ((v[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (v[i] & 0x3f);
+	}
+	if ((cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) ||
+	    (cp >= 0x20000 && cp <= 0x2a6df) ||
+	    (cp >= 0x2a700 && cp <= 0x2ee5f) ||
+	    (cp >= 0x30000 && cp <= 0x323af))
+		return n;
+	return 0;
+}
+
 /* Append key, '=', and the escaped value; a line too long is cut cleanly. */
 static void
 append_kv(struct kb_logline *l, const char *key, const unsigned char *v,
     size_t len)
 {
 	char esc[4];
-	size_t i, shown, save = l->len;
+	size_t i, n, shown, save = l->len;
 
 	if ((l->len > 0 && append(l, " ", 1) != 0) ||
 	    append(l, key, strlen(key)) != 0 || append(l, "=", 1) != 0)
@@ -77,6 +110,11 @@ append_kv(struct kb_logline *l, const char *key, const unsigned char *v,
 		} else if (v[i] >= 0x20 && v[i] < 0x7f) {
 			if (append(l, (const char *)&v[i], 1) != 0)
 				goto cut;
+		} else if ((n = cjk_seq(v + i, shown - i)) > 0) {
+			/* a CJK ideograph (key pair names) stays readable */
+			if (append(l, (const char *)&v[i], n) != 0)
+				goto cut;
+			i += n - 1;
 		} else {
 			esc[0] = '\\';
 			esc[1] = 'x';

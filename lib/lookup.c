@@ -423,7 +423,7 @@ add_key(const struct kb_config *cfg, const struct kb_query *q,
 	struct kb_keyopts o;
 	struct kb_keyrec rec;
 	struct kb_key *k = NULL;
-	char kpname[KB_KEYPAIR_NAME_MAX + 1];
+	char kpname[KB_KEYPAIR_NAME_BYTES + 1];
 	char *fp = NULL;
 	const char *why = NULL;
 	time_t na = 0;
@@ -432,7 +432,8 @@ add_key(const struct kb_config *cfg, const struct kb_query *q,
 	memset(&o, 0, sizeof(o));
 	memset(&rec, 0, sizeof(rec));
 	kpname[0] = '\0';
-	if (namelen > KB_KEYPAIR_NAME_MAX || !printable_ascii(name, namelen)) {
+	/* names may be UTF-8 (CJK): name_keypair_valid() checks it strictly */
+	if (namelen > KB_KEYPAIR_NAME_BYTES || memchr(name, '\0', namelen)) {
 		skip = KB_ERR_KEYPAIR_NAME;
 		goto skipped;
 	}

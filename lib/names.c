@@ -123,22 +123,47 @@ name_instance_valid(const char *instance)
 	return 0;
 }
 
+/*
+ * 1 for a code point in the CJK Unified Ideographs blocks (the main block
+ * and extensions A to I).  The compatibility ideographs (U+F900-U+FAFF)
+ * are not among them: most decompose to a unified ideograph, and two names
+ * that look the same must not be two key pairs.
+ */
+static int
+is_cjk_ideograph(uint32_t cp)
+{
+	return (cp >= 0x3400 && cp <= 0x4dbf) ||	/* extension A */
+	    (cp >= 0x4e00 && cp <= 0x9fff) ||		/* unified */
+	    (cp >= 0x20000 && cp <= 0x2a6df) ||	/* extension B */
+	    (cp >= 0x2a700 && cp <= 0x2ee5f) ||	/* extensions C-F, I */
+	    (cp >= 0x30000 && cp <= 0x323af);		/* extensions G, H */
+}
+
 int
 name_keypair_valid(const char *name)
 {
 	const unsigned char *s = (const unsigned char *)name;
-	size_t i;
+	uint32_t cp;
+	size_t i, k, len, n = 0;
+	int ok;
 
-	if (name == NULL || !is_alpha(s[0]))
+	if (name == NULL)
 		return KB_ERR_KEYPAIR_NAME;
-	for (i = 1; s[i] != '\0'; i++) {
-		if (i >= KB_KEYPAIR_NAME_MAX)
+	len = strlen(name);
+	for (i = 0; i < len; i += k, n++) {
+		/* strict UTF-8: no overlong form, surrogate or stray byte */
+		if ((k = utf8_seq(s + i, len - i, &cp)) == 0 ||
+		    n >= KB_KEYPAIR_NAME_MAX)
 			return KB_ERR_KEYPAIR_NAME;
-		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != ':' &&
-		    s[i] != '_' && s[i] != '-')
+		ok = (cp < 0x80 && is_alpha((unsigned char)cp)) ||
+		    is_cjk_ideograph(cp);
+		if (n > 0 && !ok)
+			ok = cp == ':' || cp == '_' || cp == '-' ||
+			    (cp < 0x80 && is_digit((unsigned char)cp));
+		if (!ok)
 			return KB_ERR_KEYPAIR_NAME;
 	}
-	if (i < KB_KEYPAIR_NAME_MIN)
+	if (n < KB_KEYPAIR_NAME_MIN)
 		return KB_ERR_KEYPAIR_NAME;
 	return 0;
 }

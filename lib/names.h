@@ -11,7 +11,8 @@
 #define KB_USER_MAX		256	/* bytes */
 #define KB_INSTANCE_MAX		253	/* bytes */
 #define KB_KEYPAIR_NAME_MIN	2
-#define KB_KEYPAIR_NAME_MAX	64
+#define KB_KEYPAIR_NAME_MAX	64	/* characters (code points) */
+#define KB_KEYPAIR_NAME_BYTES	(KB_KEYPAIR_NAME_MAX * 4) /* UTF-8 bytes */
 
 /*
  * A user name is 1..256 bytes, no control byte (< 0x20, 0x7f), no leading or
@@ -32,9 +33,11 @@ int name_user_valid(const char *user, size_t len);
 int name_instance_valid(const char *instance);
 
 /*
- * A key pair name (the clouds' rule): 2..64 characters, starting with a
- * letter, then letters, digits, ':', '_', '-'.  Returns 0 or
- * KB_ERR_KEYPAIR_NAME.
+ * A key pair name (the clouds' rule): 2..64 characters (code points, strict
+ * UTF-8), first an ASCII letter or a CJK unified ideograph, then ASCII
+ * letters, digits, CJK unified ideographs, ':', '_', '-'.  Nothing else:
+ * no combining mark, bidi control or fullwidth form.  At most
+ * KB_KEYPAIR_NAME_BYTES bytes.  Returns 0 or KB_ERR_KEYPAIR_NAME.
  */
 int name_keypair_valid(const char *name);
 

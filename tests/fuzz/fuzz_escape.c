@@ -188,11 +188,30 @@ fuzz_value(const unsigned char *v, size_t len)
 			abort();
 	}
 	if (name_keypair_valid(user) == 0) {
-		if (strlen(user) < 2 || strlen(user) > 64 ||
-		    strchr("abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", user[0]) == NULL ||
-		    strspn(user, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_-") != strlen(user))
+		/*
+		 * strict UTF-8, 2..64 code points; ASCII only from the
+		 * allowed set (a letter first); nothing encoded below U+3400
+		 * (lead bytes c2-e2: Latin, combining marks, bidi controls)
+		 * nor in U+F000-U+FFFF (lead ef: fullwidth forms).
+		 */
+		size_t cps = 0, ulen = strlen(user);
+		const unsigned char *u = (const unsigned char *)user;
+
+		if (name_utf8_valid(user, ulen) != 0 ||
+		    ulen > KB_KEYPAIR_NAME_BYTES ||
+		    (u[0] < 0x80 && strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", u[0]) == NULL))
+			abort();
+		for (i = 0; i < ulen; i++) {
+			if ((u[i] & 0xc0) != 0x80)
+				cps++;
+			if ((u[i] < 0x80 && strchr("abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_-",
+			    u[i]) == NULL) || (u[i] >= 0xc2 && u[i] <= 0xe2) ||
+			    u[i] == 0xef)
+				abort();
+		}
+		if (cps < 2 || cps > 64)
 			abort();
 	}
 	if (user[0] != '\0') {

@@ -117,7 +117,7 @@ create_check() {
 	    "$name: show fingerprint_md5 equals ssh-keygen -E md5 -l"
 	check_eq "$(echo "$json" | js 'd["public_key"]')" "$pub" \
 	    "$name: show public_key"
-	CREATED_TYPE=$(echo "$json" | js 'd["key_type"]')
+	CREATED_TYPE=$(echo "$json" | js 'd["type"]')
 	CREATED_BITS=$(echo "$json" | js 'd["bits"]')
 }
 create_check ked
@@ -159,7 +159,7 @@ check_eq "$?" 0 "encrypted ECDSA is PKCS#8 PBES2"
 chmod 0644 "$KB_T/phrase"
 kb create kenc-open -o "$K/kenc-open" --passphrase-file "$KB_T/phrase" \
     >/dev/null 2>&1
-check_eq "$?" 1 "world-readable passphrase file refused"
+check_eq "$?" 2 "world-readable passphrase file refused: exit 2"
 [ ! -e "$K/kenc-open" ] && [ "$(count_pairs '(cn=kenc-open)')" = 0 ]
 check_eq "$?" 0 "nothing created with a refused passphrase file"
 
@@ -167,22 +167,22 @@ check_eq "$?" 0 "nothing created with a refused passphrase file"
 n0=$(count_pairs)
 echo "precious" >"$K/existing"
 kb create kexist -o "$K/existing" >/dev/null 2>&1
-check_eq "$?" 1 "existing FILE refused"
+check_eq "$?" 4 "existing FILE refused: exit 4"
 check_eq "$(cat "$K/existing")" precious "existing FILE untouched"
 echo "target" >"$K/target"
 ln -s "$K/target" "$K/link"
 kb create klink -o "$K/link" >/dev/null 2>&1
-check_eq "$?" 1 "symlink at FILE refused"
+check_eq "$?" 4 "symlink at FILE refused: exit 4"
 check_eq "$(cat "$K/target")" target "symlink target untouched"
 ln -s "$K/dangling-target" "$K/dangling"
 kb create kdangle -o "$K/dangling" >/dev/null 2>&1
-check_eq "$?" 1 "dangling symlink at FILE refused"
+check_eq "$?" 4 "dangling symlink at FILE refused: exit 4"
 [ ! -e "$K/dangling-target" ]
 check_eq "$?" 0 "dangling symlink not followed"
 kb create knodir -o "$K/no/such/dir/key" >/dev/null 2>&1
 check_eq "$?" 1 "FILE in a missing directory refused"
 kb create ked -o "$K/ked-again" >/dev/null 2>&1
-check_eq "$?" 1 "taken name refused"
+check_eq "$?" 4 "taken name refused: exit 4"
 [ ! -e "$K/ked-again" ]
 check_eq "$?" 0 "taken name: no file written"
 check_eq "$(count_pairs)" "$n0" "refused creates add no entry"
@@ -205,11 +205,11 @@ bad_names=('a' '1abc' '-abc' '_abc' ':abc' 'ab,c' 'ab+c' 'ab=c' 'ab"c'
 for n in "${bad_names[@]}"; do
 	kb create -o "$K/badname" -- "$n" >/dev/null 2>&1
 	rc=$?
-	[ "$rc" = 1 ] && [ ! -e "$K/badname" ] ||
+	[ "$rc" = 2 ] && [ ! -e "$K/badname" ] ||
 	    not_ok "create with name [$n]: rc=$rc"
 	ssh-keygen -y -f "$K/ked" | kb import -- "$n" - >/dev/null 2>&1
 	rc=$?
-	[ "$rc" = 1 ] || not_ok "import with name [$n]: rc=$rc"
+	[ "$rc" = 2 ] || not_ok "import with name [$n]: rc=$rc"
 done
 ok "${#bad_names[@]} invalid names refused by create and import"
 check_eq "$(count_pairs)" "$n0" "invalid names create no entry"
@@ -228,7 +228,7 @@ check_eq "$(echo "$json" | js 'd["fingerprint_sha256"]')" \
 check_eq "$(attr kimp1 keyboundPublicKey)" "$(cut -d' ' -f1,2 "$K/imp1.pub")" \
     "import stores TYPE BASE64 (comment dropped)"
 out=$(kb import kimp1dup "$K/imp1.pub" 2>&1)
-check_eq "$?" 1 "duplicate key refused"
+check_eq "$?" 4 "duplicate key refused: exit 4"
 case $out in *"already stored as key pair kimp1"*) ok "duplicate names the existing key pair" ;;
 *) not_ok "duplicate message: $out" ;; esac
 kb import kimp1dup --allow-duplicate - <"$K/imp1.pub" >/dev/null
@@ -259,14 +259,14 @@ bad_keys=("restrict ssh-ed25519 $edpub"
 for line in "${bad_keys[@]}"; do
 	printf '%s\n' "$line" | kb import kbadkey - >/dev/null 2>&1
 	rc=$?
-	[ "$rc" = 1 ] || not_ok "import of [$line]: rc=$rc"
+	[ "$rc" = 2 ] || not_ok "import of [$line]: rc=$rc"
 done
 head -c 70000 /dev/zero | tr '\0' 'A' | kb import kbadkey - >/dev/null 2>&1
-check_eq "$?" 1 "oversized input refused"
+check_eq "$?" 2 "oversized input refused: exit 2"
 ok "${#bad_keys[@]} invalid keys refused"
 check_eq "$(count_pairs)" "$n0" "invalid keys create no entry"
 kb import kmissing "$K/does-not-exist" >/dev/null 2>&1
-check_eq "$?" 1 "missing key file: exit 1"
+check_eq "$?" 2 "missing key file: exit 2"
 
 # --- attach / detach / list / show -------------------------------------------
 json=$(kb attach ked alice@test-host bob@web-1.example --json)
@@ -293,7 +293,7 @@ done
 ok "invalid targets refused"
 check_eq "$(attr ked keyboundAttachment | wc -l)" 3 "invalid targets stored nothing"
 kb attach nosuch alice@test-host >/dev/null 2>&1
-check_eq "$?" 1 "attach of a missing key pair: exit 1"
+check_eq "$?" 3 "attach of a missing key pair: exit 3"
 check_eq "$(count_pairs '(cn=nosuch)')" 0 "attach does not create an entry"
 
 json=$(kb --json list)
@@ -301,7 +301,7 @@ check_eq "$?" 0 "list --json"
 check_eq "$(echo "$json" | js '[p["name"] for p in d] == sorted(p["name"] for p in d)')" \
     true "list sorted by name"
 check_eq "$(echo "$json" | js 'sorted(d[0].keys())')" \
-    '["attachment_details", "attachments", "bits", "blocked", "created_at", "description", "fingerprint_md5", "fingerprint_sha256", "key_type", "name", "not_after", "options", "public_key"]' \
+    '["attachment_details", "attachments", "bits", "blocked", "created_at", "description", "fingerprint_md5", "fingerprint_sha256", "name", "not_after", "options", "public_key", "status", "type"]' \
     "list --json keys"
 check_eq "$(echo "$json" | js '[p for p in d if p["name"] == "ked"][0]["attachments"]')" \
     '["alice@test-host", "bob@web-1.example", "carol@x@test-host"]' "list --json attachments"
@@ -312,17 +312,22 @@ check_eq "$(echo "$json" | js '[p["name"] for p in d]')" '["ked"]' "list --attac
 json=$(kb --json list --attached-to nobody@test-host)
 check_eq "$json" "[]" "list --attached-to with no match"
 out=$(kb list)
-echo "$out" | head -n 1 | grep -q '^NAME  *TYPE  *BITS  *FINGERPRINT  *ATTACHMENTS$'
+echo "$out" | head -n 1 | grep -q '^NAME  *TYPE  *BITS  *FINGERPRINT  *STATUS  *ATTACHED$'
 check_eq "$?" 0 "list table header"
-echo "$out" | grep -q "^ked  *ED25519  *256  *$(attr ked keyboundFingerprint)  *alice@test-host, bob@web-1.example, carol@x@test-host$"
-check_eq "$?" 0 "list table row"
+echo "$out" | grep -q "^ked  *ED25519  *256  *$(attr ked keyboundFingerprint)  *active  *3$"
+check_eq "$?" 0 "list table row: status and attachment count"
+out=$(kb list --wide)
+echo "$out" | head -n 1 | grep -q '^NAME  *TYPE  *BITS  *FINGERPRINT  *STATUS  *ATTACHED  *TARGETS$'
+check_eq "$?" 0 "list --wide table header"
+echo "$out" | grep -q "^ked  *ED25519  *256  *$(attr ked keyboundFingerprint)  *active  *3  *alice@test-host, bob@web-1.example, carol@x@test-host$"
+check_eq "$?" 0 "list --wide prints the targets"
 out=$(kb show ked)
 echo "$out" | grep -q "^attachments:  alice@test-host, bob@web-1.example, carol@x@test-host$"
 check_eq "$?" 0 "show table attachments"
 echo "$out" | grep -q "^md5: *MD5:"
 check_eq "$?" 0 "show table MD5"
 kb show nosuch >/dev/null 2>&1
-check_eq "$?" 1 "show of a missing key pair: exit 1"
+check_eq "$?" 3 "show of a missing key pair: exit 3"
 
 json=$(kb --json detach ked bob@web-1.example nobody@test-host)
 check_eq "$?" 0 "detach"
@@ -349,19 +354,19 @@ for o in 'environment="A=b"' 'permitopen="x:1"' 'tunnel="1"' 'cert-authority' \
     'restrict,bogus' 'from="' 'expiry-time="20300101000000Z"' ''; do
 	kb set ked --options "$o" >/dev/null 2>&1
 	rc=$?
-	[ "$rc" = 1 ] || not_ok "set --options [$o]: rc=$rc"
+	[ "$rc" = 2 ] || not_ok "set --options [$o]: rc=$rc"
 done
 ok "options outside the allow-list refused"
 check_eq "$(attr ked keyboundKeyOptions | grep -c restrict)" 1 "refused options leave the old value"
 kb set ked --description "$(printf 'bad\001byte')" >/dev/null 2>&1
-check_eq "$?" 1 "description with a control byte refused"
+check_eq "$?" 2 "description with a control byte refused: exit 2"
 json=$(kb --json set ked --expires never --options none --description '')
 check_eq "$?:$(echo "$json" | js '[d["not_after"], d["options"], d["description"]]')" \
     "0:[null, null, null]" "never/none/empty remove the settings"
 check_eq "$(attr ked keyboundNotAfter)$(attr ked keyboundKeyOptions)$(attr ked description)" \
     "" "attributes removed"
 kb set nosuch --description x >/dev/null 2>&1
-check_eq "$?" 1 "set of a missing key pair: exit 1"
+check_eq "$?" 3 "set of a missing key pair: exit 3"
 
 # --- check -------------------------------------------------------------------
 json=$(kb --json check alice@test-host)
@@ -369,7 +374,7 @@ check_eq "$?" 0 "check"
 check_eq "$(echo "$json" | js '[d["user"], d["instance"], d["password_login_refused"]]')" \
     '["alice", "test-host", true]' "check --json user/instance/refused"
 check_eq "$(echo "$json" | js '[k["name"] for k in d["keys"]]')" '["ked"]' "check --json keys"
-check_eq "$(echo "$json" | js 'd["keys"][0]["fingerprint"]')" "$(attr ked keyboundFingerprint)" \
+check_eq "$(echo "$json" | js 'd["keys"][0]["fingerprint_sha256"]')" "$(attr ked keyboundFingerprint)" \
     "check --json fingerprint"
 line=$(echo "$json" | js 'd["keys"][0]["line"]')
 check_eq "$line" "$(attr ked keyboundPublicKey) keybound:ked" "check --json line"
@@ -388,11 +393,11 @@ if [ -x "$KB_BUILD/keybound-keys" ]; then
 	    "check agrees with keybound-keys"
 fi
 kb check 'alice@bad host' >/dev/null 2>&1
-check_eq "$?" 1 "check of an invalid target: exit 1"
+check_eq "$?" 2 "check of an invalid target: exit 2"
 
 # --- delete ------------------------------------------------------------------
 out=$(kb delete ked 2>&1)
-check_eq "$?" 1 "delete refused while attached"
+check_eq "$?" 4 "delete refused while attached: exit 4"
 case $out in *"attached to alice@test-host, carol@x@test-host"*) ok "refusal names the attachments" ;;
 *) not_ok "delete refusal message: $out" ;; esac
 check_eq "$(count_pairs '(cn=ked)')" 1 "refused delete keeps the entry"
@@ -400,12 +405,12 @@ json=$(kb --json detach ked --all)
 check_eq "$(echo "$json" | js 'sorted(d["detached"])')" '["alice@test-host", "carol@x@test-host"]' \
     "detach --all"
 json=$(kb --json delete ked)
-check_eq "$?:$(echo "$json" | js 'd["deleted"]')" "0:true" "delete after detach"
+check_eq "$?:$(echo "$json" | js 'd["deleted"]')" '0:["ked"]' "delete after detach"
 check_eq "$(count_pairs '(cn=ked)')" 0 "entry gone"
 kb delete ked >/dev/null 2>&1
-check_eq "$?" 1 "delete of a missing key pair: exit 1"
+check_eq "$?" 3 "delete of a missing key pair: exit 3"
 kb detach ked --all >/dev/null 2>&1
-check_eq "$?" 1 "detach of a missing key pair: exit 1"
+check_eq "$?" 3 "detach of a missing key pair: exit 3"
 
 # --- hostile directory data is listed, never trusted -------------------------
 cat >"$KB_T/hostile.ldif" <<EOF
@@ -427,8 +432,8 @@ EOF
 slapd_ldapadd "$KB_T/hostile.ldif" || fail "ldapadd hostile entries"
 json=$(kb --json list 2>"$KB_T/warn")
 check_eq "$?" 0 "list with hostile entries"
-check_eq "$(echo "$json" | js '[p for p in d if p["name"] == "khostile"][0]["key_type"]')" \
-    null "unparsable key listed with key_type null"
+check_eq "$(echo "$json" | js '[p for p in d if p["name"] == "khostile"][0]["type"]')" \
+    null "unparsable key listed with type null"
 check_eq "$(echo "$json" | js '[p for p in d if p["name"] == "khostile"][0]["description"]')" \
     "$(printf 'evil\033[2J\nline\001"\\')" "control bytes survive JSON escaping"
 echo "$json" | grep -q "$(printf '\033')"
@@ -482,7 +487,7 @@ for c in "list" "show kimp1" "attach kimp1 bob@web-9" "delete kimp1"; do
 	# shellcheck disable=SC2086
 	err=$("$KB_BUILD/keybound" -c "$lpkconf" -H "$SLAPD_URI" \
 	    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" $c 2>&1 >/dev/null)
-	check_eq "$?" 1 "$c refused with the openssh-lpk profile"
+	check_eq "$?" 2 "$c refused with the openssh-lpk profile: exit 2"
 	case $err in
 	*"managed only with the keybound profile"*) ok "$c: says why" ;;
 	*) not_ok "$c: unexpected message: $err" ;;

@@ -107,15 +107,17 @@ for ((i = 0; i < ROUNDS; i++)); do
 	wait $p2; rd=$?
 	h=$(holders "x$i@race")
 	if exists "d$i"; then
-		# the attach landed first: delete refused, attachment kept
-		[ "$ra:$rd:$h" = "0:1:d$i " ] || {
+		# the attach landed first: delete refused (conflict, exit 4),
+		# attachment kept
+		[ "$ra:$rd:$h" = "0:4:d$i " ] || {
 			bad=$((bad + 1))
 			echo "delete round $i: entry kept, rc $ra $rd [$h]" >&2
 		}
 		kb detach "d$i" --all >/dev/null && kb delete "d$i" >/dev/null
 	else
-		# the delete landed first: the attach failed, nothing dangles
-		[ "$ra:$rd:$h" = "1:0:" ] || {
+		# the delete landed first: the attach failed (not found, exit
+		# 3), nothing dangles
+		[ "$ra:$rd:$h" = "3:0:" ] || {
 			bad=$((bad + 1))
 			echo "delete round $i: entry gone, rc $ra $rd [$h]" >&2
 		}

@@ -71,7 +71,7 @@ case $out in *"$pw"*) not_ok "-W echoed the password" ;; *) ok "-W does not echo
 check_eq "$(attr kimp1 description)" via-tty "-W bind could write"
 tty_run "wrong-$pw" "$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" \
     -D "$SLAPD_ROOTDN" -W set kimp1 --description nope >/dev/null
-check_eq "$?" 1 "-W with a wrong password: exit 1"
+check_eq "$?" 5 "-W with a wrong password: bind refused, exit 5"
 check_eq "$(attr kimp1 description)" via-tty "wrong password changed nothing"
 "$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" -W \
     list </dev/null >/dev/null 2>&1 &

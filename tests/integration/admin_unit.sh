@@ -88,14 +88,14 @@ check_eq "$?" 0 "valgrind: show"
 vg check b@test-host --json
 check_eq "$?" 0 "valgrind: check"
 vg delete vged
-check_eq "$?" 1 "valgrind: delete refused while attached"
+check_eq "$?" 4 "valgrind: delete refused while attached: exit 4"
 vg detach vged --all
 check_eq "$?" 0 "valgrind: detach --all"
 vg delete vged
 check_eq "$?" 0 "valgrind: delete"
 vg show nosuch
-check_eq "$?" 1 "valgrind: failure path"
+check_eq "$?" 3 "valgrind: failure path: exit 3"
 vg create bad,name -o "$K/x"
-check_eq "$?" 1 "valgrind: invalid name path"
+check_eq "$?" 2 "valgrind: invalid name path: exit 2"
 
 kb_done

@@ -135,7 +135,27 @@ test_keypair_names(void)
 		"ab\n", "\xc3\xa9t\xc3\xa9", "ab\xc3\xa9",
 		"x01234567890123456789012345678901234567890123456789"
 		"01234567890123",		/* 65 */
+		/* names as the clouds write them: what is still refused */
+		"\xc0\xe4\xb8\x80",		/* overlong '@' + ideograph */
+		"\xe0\x80\xe1\xe4\xb8\x80",	/* overlong 3-byte */
+		"\xe8\xbf\x90\xed\xa0\x80",	/* a surrogate */
+		"\xe8\xbf\x90\xe7\xbb",	/* truncated sequence */
+		"\xcc\x81" "a",			/* lone combining mark first */
+		"ab\xcc\x81",			/* combining mark inside */
+		"\xe2\x80\x8f" "ab",		/* RIGHT-TO-LEFT MARK */
+		"ab\xe2\x80\x8f",
+		"ab\xe2\x80\xae",		/* RIGHT-TO-LEFT OVERRIDE */
+		"ab\xef\xbc\x91",		/* FULLWIDTH DIGIT ONE */
+		"\xef\xbc\xa1" "b",		/* FULLWIDTH LATIN CAPITAL A */
+		"1\xe8\xbf\x90",		/* digit first */
+		"\xe3\x80\x80" "ab",		/* IDEOGRAPHIC SPACE */
+		"\xe8\xbf\x90\xe3\x80\x82",	/* IDEOGRAPHIC FULL STOP */
+		"\xef\xa4\x80" "b",		/* U+F900 compatibility ideograph */
+		"\xe3\x81\x82" "b",		/* hiragana: not an ideograph */
+		"\xea\xb0\x80" "b",		/* hangul syllable */
+		"\xe8\xbf\x90",		/* one character */
 	};
+	char buf[KB_KEYPAIR_NAME_BYTES + 8];
 	size_t i;
 
 	for (i = 0; i < NELEM(good); i++)
@@ -143,6 +163,25 @@ test_keypair_names(void)
 	for (i = 0; i < NELEM(bad); i++)
 		CHECK_EQ_INT(name_keypair_valid(bad[i]), KB_ERR_KEYPAIR_NAME);
 	CHECK_EQ_INT(name_keypair_valid(NULL), KB_ERR_KEYPAIR_NAME);
+
+	/* CJK unified ideographs, counted in characters, not bytes */
+	CHECK_EQ_INT(name_keypair_valid("\xe8\xbf\x90\xe7\xbb\xb4-"
+	    "\xe5\xaf\x86\xe9\x92\xa5:1"), 0);	/* 运维-密钥:1 */
+	CHECK_EQ_INT(name_keypair_valid("\xe4\xb8\x80" "a"), 0);	/* U+4E00 */
+	CHECK_EQ_INT(name_keypair_valid("\xe9\xbf\xbf" "a"), 0);	/* U+9FFF */
+	CHECK_EQ_INT(name_keypair_valid("\xe3\x90\x80" "a"), 0);	/* ext A */
+	CHECK_EQ_INT(name_keypair_valid("\xf0\xa0\x80\x80" "a"), 0);	/* ext B */
+	CHECK_EQ_INT(name_keypair_valid("k\xe4\xb8\x80"), 0);
+	for (i = 0; i < 64; i++)
+		memcpy(buf + 3 * i, "\xe5\xaf\x86", 3);
+	buf[3 * 64] = '\0';
+	CHECK_EQ_INT(name_keypair_valid(buf), 0);		/* 64: 192 bytes */
+	memcpy(buf + 3 * 64, "\xe5\xaf\x86", 4);
+	CHECK_EQ_INT(name_keypair_valid(buf), KB_ERR_KEYPAIR_NAME);	/* 65 */
+	for (i = 0; i < 64; i++)
+		memcpy(buf + 4 * i, "\xf0\xa0\x80\x80", 4);
+	buf[4 * 64] = '\0';
+	CHECK_EQ_INT(name_keypair_valid(buf), 0);	/* 64 x 4 bytes */
 }
 
 static void
