@@ -13,9 +13,11 @@
  *	end NANSWERS
  *
  * Nothing read back is trusted: the header must match the query exactly
- * and every key line is handed to lookup_add_key() like a directory value;
- * the stored fingerprint (used to remove a revoked key) must be the one
- * the key hashes to.
+ * and every key line is handed to lookup_add_cached_key(), the checks of a
+ * directory value but the cryptographic ones (the key passed them before
+ * it was stored, and only this account can write cache_dir); the stored
+ * fingerprint (used to remove a revoked key) must be the one the key
+ * hashes to.
  */
 #include <sys/file.h>
 #include <sys/random.h>
@@ -33,14 +35,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "kb.h"
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
 #include "fdio.h"
 #include "lookup.h"
+#include "sha256.h"
 
 #define CACHE_MAGIC	"keybound-cache 2"
 #define NAME_LEN	(2 + 2 * 32)	/* "u-" + hex SHA-256 */
@@ -148,31 +149,24 @@ cache_close(struct kb_cache *c)
 static int
 cache_name(const struct kb_query *q, char name[NAME_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	EVP_MD_CTX *ctx;
-	int r = KB_ERR_CRYPTO;
+	struct kb_sha256 c;
+	unsigned char md[KB_SHA256_LEN];
+	unsigned int i;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return KB_ERR_NOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, "keybound-cache-2", 17) != 1 ||
-	    EVP_DigestUpdate(ctx, q->user, q->userlen) != 1 ||
-	    EVP_DigestUpdate(ctx, "", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, q->instance, strlen(q->instance)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		goto out;
+	sha256_init(&c);
+	sha256_update(&c, "keybound-cache-2", 17);
+	sha256_update(&c, q->user, q->userlen);
+	sha256_update(&c, "", 1);
+	sha256_update(&c, q->instance, strlen(q->instance));
+	sha256_final(&c, md);
 	name[0] = 'u';
 	name[1] = '-';
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < KB_SHA256_LEN; i++) {
 		name[2 + 2 * i] = hexdigits[md[i] >> 4];
 		name[3 + 2 * i] = hexdigits[md[i] & 0xf];
 	}
 	name[NAME_LEN] = '\0';
-	r = 0;
- out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+	return 0;
 }
 
 static long long
@@ -543,7 +537,8 @@ answer_from(const struct kb_config *cfg, const struct kb_query *q,
 	for (i = 0; i < an->nkeys; i++) {
 		k = &an->keys[i];
 		before = a->nkeys;
-		r = lookup_add_key(cfg, q, now, k->name, strlen(k->name),
+		r = lookup_add_cached_key(cfg, q, now, k->name,
+		    strlen(k->name),
 		    k->key_text, strlen(k->key_text), k->opts,
 		    k->opts ? strlen(k->opts) : 0, k->not_after,
 		    k->not_after ? strlen(k->not_after) : 0, note, ctx, a);

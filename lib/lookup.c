@@ -369,11 +369,13 @@ build_record(const struct kb_key *k, struct kb_keyopts *o, const char *name,
 	return key_render_line(k, o, name, &r->line);
 }
 
-int
-lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
+/* lookup_add_key() and lookup_add_cached_key(); keyflags for the key. */
+static int
+add_key(const struct kb_config *cfg, const struct kb_query *q,
     time_t now, const char *name, size_t namelen, const char *key,
     size_t keylen, const char *opts, size_t optslen, const char *notafter,
-    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
+    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a,
+    unsigned keyflags)
 {
 	struct kb_keyopts o;
 	struct kb_keyrec rec;
@@ -411,7 +413,7 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 		skip = KB_ERR_KEY_FORMAT;
 		goto skipped;
 	}
-	if ((skip = key_parse_line(key, keylen, 0, &k)) != 0 ||
+	if ((skip = key_parse_line(key, keylen, keyflags, &k)) != 0 ||
 	    (skip = key_policy_check(k, cfg->allowed_key_types,
 	    cfg->min_rsa_bits)) != 0)
 		goto skipped;
@@ -449,6 +451,26 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
 	key_free(k);
 	free(fp);
 	return r;
+}
+
+int
+lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
+    time_t now, const char *name, size_t namelen, const char *key,
+    size_t keylen, const char *opts, size_t optslen, const char *notafter,
+    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
+{
+	return add_key(cfg, q, now, name, namelen, key, keylen, opts, optslen,
+	    notafter, notafterlen, note, ctx, a, 0);
+}
+
+int
+lookup_add_cached_key(const struct kb_config *cfg, const struct kb_query *q,
+    time_t now, const char *name, size_t namelen, const char *key,
+    size_t keylen, const char *opts, size_t optslen, const char *notafter,
+    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
+{
+	return add_key(cfg, q, now, name, namelen, key, keylen, opts, optslen,
+	    notafter, notafterlen, note, ctx, a, KB_KEY_STRUCTURAL);
 }
 
 void
