@@ -1361,6 +1361,7 @@ record_unchanged(struct kb_cache *c, const struct kb_query *q,
  * Write cf as q's file, durably when it grants less than before; remove
  * the file when nothing is left to keep.  A new file without keys only
  * while the cache is not full, and never for a fingerprint answer.
+ * mtime, if not NULL, is the stamp of the answer the touch line names.
  * *storedp: whether the file now holds what a said.
  */
 static int
