@@ -966,6 +966,8 @@ test_tie_last_writer(void)
 static void
 test_repeat_not_rewritten(void)
 {
+	/* every stamp in the past: a future one would be dropped */
+#define ago(ms)	at((ms) - 60000)
 	char path[600];
 	struct stat st, st2;
 	enum kb_cache_state state;
@@ -973,48 +975,48 @@ test_repeat_not_rewritten(void)
 
 	cleanup_files();
 	nrename_user = 0;
-	CHECK_EQ_INT(record(&qall, at(0), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qall, ago(0), ED1, EC1), 0);
 	CHECK_EQ_INT(nrename_user, 1);
 	cache_file(path, sizeof(path));
 	CHECK_EQ_INT(stat(path, &st), 0);
-	CHECK_EQ_INT(st.st_mtim.tv_sec, at(0).tv_sec);
-	CHECK_EQ_INT(st.st_mtim.tv_nsec, at(0).tv_nsec);
+	CHECK_EQ_INT(st.st_mtim.tv_sec, ago(0).tv_sec);
+	CHECK_EQ_INT(st.st_mtim.tv_nsec, ago(0).tv_nsec);
 
 	/* the same answer: no new file, the stamp in the mtime */
-	CHECK_EQ_INT(record(&qall, at(TTL * 1000LL - 500), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL - 500), ED1, EC1), 0);
 	CHECK_EQ_INT(nrename_user, 1);
 	CHECK_EQ_INT(stat(path, &st2), 0);
 	CHECK_EQ_INT(st2.st_ino, st.st_ino);
-	CHECK_EQ_INT(st2.st_mtim.tv_sec, at(TTL * 1000LL - 500).tv_sec);
+	CHECK_EQ_INT(st2.st_mtim.tv_sec, ago(TTL * 1000LL - 500).tv_sec);
 	/* fresh for cache_ttl from the new stamp, not the written one */
-	CHECK_EQ_INT(served(&qall, at(TTL * 1000LL + 1000), &state), 2);
+	CHECK_EQ_INT(served(&qall, ago(TTL * 1000LL + 1000), &state), 2);
 	CHECK_EQ_INT(state, KB_CACHE_FRESH);
-	CHECK_EQ_INT(served(&qall, at(2 * TTL * 1000LL), &state), 2);
+	CHECK_EQ_INT(served(&qall, ago(2 * TTL * 1000LL), &state), 2);
 	CHECK(state != KB_CACHE_FRESH);
 
 	/* an older answer than the file's: nothing written at all */
 	before = nfsync;
-	CHECK_EQ_INT(record(&qall, at(1000), ED1, EC1), 0);
-	CHECK_EQ_INT(record(&qall, at(1000), ED1, NULL), 0);
+	CHECK_EQ_INT(record(&qall, ago(1000), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qall, ago(1000), ED1, NULL), 0);
 	CHECK_EQ_INT(nrename_user, 1);
 	CHECK_EQ_INT(nfsync, before);
 
 	/* a fingerprint answer is new content; it becomes the newest */
-	CHECK_EQ_INT(record(&qec, at(TTL * 1000LL), EC1, NULL), 0);
+	CHECK_EQ_INT(record(&qec, ago(TTL * 1000LL), EC1, NULL), 0);
 	CHECK_EQ_INT(nrename_user, 2);
 	/* the all-keys answer again: not the touch answer, written once */
-	CHECK_EQ_INT(record(&qall, at(TTL * 1000LL + 100), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL + 100), ED1, EC1), 0);
 	CHECK_EQ_INT(nrename_user, 3);
-	CHECK_EQ_INT(record(&qall, at(TTL * 1000LL + 200), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL + 200), ED1, EC1), 0);
 	CHECK_EQ_INT(nrename_user, 3);
 
 	/* a changed answer (a key gone) is written, durably */
 	before = nfsync;
-	CHECK_EQ_INT(record(&qall, at(TTL * 1000LL + 300), ED1, NULL), 0);
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL + 300), ED1, NULL), 0);
 	CHECK_EQ_INT(nrename_user, 4);
 	CHECK(nfsync >= before + 2);
-	CHECK_EQ_INT(served(&qall, at(TTL * 1000LL + 300), NULL), 1);
-	CHECK_EQ_INT(served(&qec, at(TTL * 1000LL + 300), NULL), 0);
+	CHECK_EQ_INT(served(&qall, ago(TTL * 1000LL + 300), NULL), 1);
+	CHECK_EQ_INT(served(&qec, ago(TTL * 1000LL + 300), NULL), 0);
 
 	/* a modification time set back never makes the answer older */
 	cache_file(path, sizeof(path));
@@ -1023,9 +1025,10 @@ test_repeat_not_rewritten(void)
 
 		CHECK_EQ_INT(utimensat(AT_FDCWD, path, t, 0), 0);
 	}
-	CHECK_EQ_INT(served(&qall, at(TTL * 1000LL + 1000), &state), 1);
+	CHECK_EQ_INT(served(&qall, ago(TTL * 1000LL + 1000), &state), 1);
 	CHECK_EQ_INT(state, KB_CACHE_FRESH);
 	cleanup_files();
+#undef ago
 }
 
 int
