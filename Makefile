@@ -40,6 +40,13 @@ LDAP_SONAME = $(or $(shell objdump -p "$$(pkg-config --variable=libdir ldap \
 	2>/dev/null)/libldap.so" 2>/dev/null | awk '/SONAME/ {print $$2}'), \
 	$(error cannot find libldap's SONAME: is libldap-dev installed?))
 
+# Nor is libcrypto for keybound-keys: lib/sshkey.c dlopen()s it by this
+# SONAME when a key needs it (RSA and ECDSA validation, MD5 fingerprints).
+CRYPTO_SONAME = $(or $(shell objdump -p "$$(pkg-config --variable=libdir \
+	libcrypto 2>/dev/null)/libcrypto.so" 2>/dev/null | \
+	awk '/SONAME/ {print $$2}'), \
+	$(error cannot find libcrypto's SONAME: is libssl-dev installed?))
+
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wvla \
 	   -Wno-unused-parameter
@@ -97,16 +104,18 @@ $(B)/admin/%.o: admin/%.c admin/admin.h $(wildcard lib/*.h) Makefile
 	$(CC) $(KB_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/lib/directory.o: KB_CFLAGS += -DKB_LDAP_SONAME='"$(LDAP_SONAME)"'
+$(B)/lib/sshkey.o: KB_CFLAGS += -DKB_CRYPTO_SONAME='"$(CRYPTO_SONAME)"'
 
 $(LIBKB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# No $(LDAP_LIBS): a cache hit must not map libldap (tests/integration/
-# keycmd_lazy_ldap.sh); dlopen() is in glibc's libc.
+# No $(LDAP_LIBS) and no $(CRYPTO_LIBS): a cache hit must map neither
+# libldap nor libcrypto (tests/integration/keycmd_lazy_ldap.sh,
+# keycmd_lazy_crypto.sh); dlopen() is in glibc's libc.
 $(B)/keybound-keys: $(KEYCMD_SRC:%.c=$(B)/%.o) $(LIBKB)
-	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(CRYPTO_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ -lpthread
 
 $(B)/keybound: $(ADMIN_SRC:%.c=$(B)/%.o) $(LIBKB)
 	$(CC) $(CFLAGS) $(KB_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
@@ -140,6 +149,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
 $(B)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DKB_LDAP_SONAME='"$(LDAP_SONAME)"' \
+	    -DKB_CRYPTO_SONAME='"$(CRYPTO_SONAME)"' \
 	    -o $@ $< $(LIB_SRC) $(LDAP_LIBS) $(CRYPTO_LIBS) -lpthread
 
 fuzz-build: $(FUZZERS)

@@ -34,8 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "kb.h"
 #include "cache.h"
 #include "clock.h"
@@ -319,6 +317,23 @@ serve(struct run *rn, const struct kb_answer *a, const char *source,
 }
 
 /*
+ * Nothing more goes to stdout: hand sshd its end of file now (descriptor
+ * 1 stays open, on /dev/null, so nothing later can take its number).
+ */
+static void
+release_stdout(void)
+{
+	int fd;
+
+	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		return;
+	if (fd != 1) {
+		(void)dup2(fd, 1);
+		close(fd);
+	}
+}
+
+/*
  * The offline answer was read when the run started; another run may have
  * recorded a newer directory answer since (after a detach, say).  Read
  * the cache again and keep only what it still says.
@@ -568,13 +583,25 @@ directory_answer(struct run *rn)
 		r = KB_ERR_DIR_TIMEOUT;	/* libldap refuses a zero timeout */
 	if (r == 0) {
 		/*
-		 * Every answer is recorded, empty ones included: it must
-		 * supersede what older answers said about this user.
+		 * The answer goes to sshd first, then to the cache.  Every
+		 * answer is recorded, empty ones included: it must supersede
+		 * what older answers said about this user.  The record syncs
+		 * (fsync) only an answer that grants less than the cached
+		 * one, and what it syncs is for later runs: the answer
+		 * served here is already the narrower one, and a crash
+		 * between serving and syncing leaves the disk as a crash
+		 * before serving would (the older file, or the new one).
+		 * So nothing is gained by making sshd wait for the disk
+		 * before it reads the keys.  sshd still waits for our exit
+		 * status, but it reads to end of file first: stdout is
+		 * handed over (closed) before the record, so sshd parses
+		 * and matches the keys while the file is written.
 		 */
+		code = serve(rn, a, "directory", "ok", 0, NULL);
+		release_stdout();
 		if (rn->cache != NULL &&
 		    (store = cache_record(rn->cache, rn->cfg, &rn->q, a)) != 0)
 			log_cache_problem(rn, "cache-store-failed", store);
-		code = serve(rn, a, "directory", "ok", 0, NULL);
 	} else if (offline_allowed(r))
 		code = serve_offline(rn, r, errbuf);
 	else {
@@ -637,11 +664,6 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sanitize_fds();
-	/*
-	 * Parsing public keys and hashing need no OpenSSL configuration;
-	 * reading openssl.cnf was a fifth of a cache hit's CPU time.
-	 */
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	memset(&rn, 0, sizeof(rn));
 	clock_now(&rn.start);
 	stderr_tty = isatty(2);

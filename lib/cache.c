@@ -8,15 +8,28 @@
  *	user HEX(user bytes)
  *	instance INSTANCE
  *	[floor SECONDS.NANOSECONDS]
+ *	[touch *|SHA256:...]
  *	answer *|SHA256:... SECONDS.NANOSECONDS NKEYS
  *	key SHA256:... NAME TYPE BASE64 HEX(options)|- NOTAFTER|-
  *	...
  *	end NANSWERS
  *
  * Nothing read back is trusted: the header must match the query exactly
- * and every key line is handed to lookup_add_key() like a directory value;
- * the stored fingerprint (used to remove a revoked key) must be the one
- * the key hashes to.
+ * and every key line is handed to lookup_add_cached_key(), the checks of a
+ * directory value but the cryptographic ones (the key passed them before
+ * it was stored, and only this account can write cache_dir); the stored
+ * fingerprint (used to remove a revoked key) must be the one the key
+ * hashes to.
+ *
+ * An answer the directory gives again unchanged is not rewritten: the
+ * file's modification time is set to the new stamp instead (one
+ * utimensat, no new file, no rename).  The "touch" line names the one
+ * answer whose stamp the modification time may advance; a writer names
+ * the answer it records, and only when that answer is the newest in the
+ * file, so the modification time stays the newest stamp (what pruning
+ * relies on).  Readers take the later of that answer's written stamp and
+ * the modification time; both come from the same open file, whose bytes
+ * a touch never changes.
  */
 #include <sys/file.h>
 #include <sys/random.h>
@@ -34,14 +47,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "kb.h"
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
 #include "fdio.h"
 #include "lookup.h"
+#include "sha256.h"
 
 #define CACHE_MAGIC	"keybound-cache 2"
 #define NAME_LEN	(2 + 2 * 32)	/* "u-" + hex SHA-256 */
@@ -84,6 +96,9 @@ struct cfile {
 	size_t n;
 	struct timespec floor;		/* newest answer that took keys away,
 					   or zero */
+	const char *touch;		/* answer whose stamp the file's
+					   mtime may advance, or NULL */
+	struct timespec mtime;		/* the file's modification time */
 	struct buf raw;
 };
 
@@ -149,31 +164,24 @@ cache_close(struct kb_cache *c)
 static int
 cache_name(const struct kb_query *q, char name[NAME_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	EVP_MD_CTX *ctx;
-	int r = KB_ERR_CRYPTO;
+	struct kb_sha256 c;
+	unsigned char md[KB_SHA256_LEN];
+	unsigned int i;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return KB_ERR_NOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, "keybound-cache-2", 17) != 1 ||
-	    EVP_DigestUpdate(ctx, q->user, q->userlen) != 1 ||
-	    EVP_DigestUpdate(ctx, "", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, q->instance, strlen(q->instance)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		goto out;
+	sha256_init(&c);
+	sha256_update(&c, "keybound-cache-2", 17);
+	sha256_update(&c, q->user, q->userlen);
+	sha256_update(&c, "", 1);
+	sha256_update(&c, q->instance, strlen(q->instance));
+	sha256_final(&c, md);
 	name[0] = 'u';
 	name[1] = '-';
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < KB_SHA256_LEN; i++) {
 		name[2 + 2 * i] = hexdigits[md[i] >> 4];
 		name[3 + 2 * i] = hexdigits[md[i] & 0xf];
 	}
 	name[NAME_LEN] = '\0';
-	r = 0;
- out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+	return 0;
 }
 
 static long long
@@ -260,7 +268,8 @@ cfile_add(struct cfile *cf, const char *fp, const struct timespec *stamp,
 /* ---- reading ---- */
 
 static int
-read_file(struct kb_cache *c, const char *name, struct buf *b)
+read_file(struct kb_cache *c, const char *name, struct buf *b,
+    struct timespec *mtime)
 {
 	struct stat st;
 	ssize_t n;
@@ -280,6 +289,8 @@ read_file(struct kb_cache *c, const char *name, struct buf *b)
 		r = KB_ERR_CACHE_CORRUPT;
 		goto out;
 	}
+	if (mtime != NULL)
+		*mtime = st.st_mtim;
 	if ((b->s = malloc((size_t)st.st_size + 1)) == NULL) {
 		r = KB_ERR_NOMEM;
 		goto out;
@@ -477,6 +488,25 @@ parse_answer(char *line, char **p, char *end, struct cfile *cf)
 	return 0;
 }
 
+/*
+ * The touch line's answer is stamped with the later of its written stamp
+ * and the file's modification time; a touch line naming no answer makes
+ * the file corrupt.
+ */
+static int
+touch_apply(struct cfile *cf)
+{
+	struct canswer *an;
+
+	if (cf->touch == NULL)
+		return 0;
+	if ((an = cfile_find(cf, cf->touch)) == NULL)
+		return -1;
+	if (ts_cmp(&cf->mtime, &an->stamp) > 0)
+		an->stamp = cf->mtime;
+	return 0;
+}
+
 /* Read and parse q's user file; KB_ERR_CACHE_MISS if there is none. */
 static int
 cfile_load(struct kb_cache *c, const struct kb_query *q,
@@ -487,7 +517,7 @@ cfile_load(struct kb_cache *c, const struct kb_query *q,
 	int r;
 
 	memset(cf, 0, sizeof(*cf));
-	if ((r = read_file(c, name, &cf->raw)) != 0)
+	if ((r = read_file(c, name, &cf->raw, &cf->mtime)) != 0)
 		goto out;
 	if (memchr(cf->raw.s, '\0', cf->raw.len) != NULL) {
 		r = KB_ERR_CACHE_CORRUPT;
@@ -506,9 +536,17 @@ cfile_load(struct kb_cache *c, const struct kb_query *q,
 				break;
 			continue;
 		}
+		if (strncmp(line, "touch ", 6) == 0 && cf->n == 0 &&
+		    cf->touch == NULL) {
+			cf->touch = line + 6;
+			if (strcmp(cf->touch, "*") != 0 &&
+			    strncmp(cf->touch, "SHA256:", 7) != 0)
+				break;
+			continue;
+		}
 		if (strncmp(line, "end ", 4) == 0) {
 			if (p == end && parse_uint(line + 4, 6, &n) == 0 &&
-			    n == cf->n)
+			    n == cf->n && touch_apply(cf) == 0)
 				r = 0;
 			break;
 		}
@@ -544,7 +582,8 @@ answer_from(const struct kb_config *cfg, const struct kb_query *q,
 	for (i = 0; i < an->nkeys; i++) {
 		k = &an->keys[i];
 		before = a->nkeys;
-		r = lookup_add_key(cfg, q, now, k->name, strlen(k->name),
+		r = lookup_add_cached_key(cfg, q, now, k->name,
+		    strlen(k->name),
 		    k->key_text, strlen(k->key_text), k->opts,
 		    k->opts ? strlen(k->opts) : 0, k->not_after,
 		    k->not_after ? strlen(k->not_after) : 0, note, ctx, a);
@@ -883,6 +922,9 @@ format_file(const struct kb_query *q, const struct cfile *cf, struct buf *b)
 		if ((r = buf_str(b, num)) != 0)
 			return r;
 	}
+	if (cf->touch != NULL && ((r = buf_str(b, "touch ")) != 0 ||
+	    (r = buf_str(b, cf->touch)) != 0 || (r = buf_str(b, "\n")) != 0))
+		return r;
 	for (i = 0; i < cf->n; i++) {
 		an = &cf->ans[i];
 		snprintf(num, sizeof(num), " %" PRIdMAX ".%09ld %zu\n",
@@ -909,11 +951,15 @@ format_file(const struct kb_query *q, const struct cfile *cf, struct buf *b)
  * the name then holds the older answer, which grants no more than the new
  * one, or an empty file, which does not parse and is ignored.  Skipping
  * the two syncs keeps them off the directory path of nearly every miss.
+ *
+ * mtime (if not NULL) becomes the file's modification time: the stamp of
+ * the answer its touch line names.
  */
 static int
 write_atomic(struct kb_cache *c, const char *name, const struct buf *b,
-    int durable)
+    int durable, const struct timespec *mtime)
 {
+	struct timespec times[2];
 	unsigned char rnd[8];
 	char tmp[32];
 	size_t i;
@@ -932,8 +978,16 @@ write_atomic(struct kb_cache *c, const char *name, const struct buf *b,
 	if (fd == -1)
 		goto out;
 	created = 1;
-	if (fchmod(fd, 0600) != 0 || fd_write_all(fd, b->s, b->len) != 0 ||
-	    (durable && fsync(fd) != 0))
+	if (fchmod(fd, 0600) != 0 || fd_write_all(fd, b->s, b->len) != 0)
+		goto out;
+	if (mtime != NULL) {
+		times[0].tv_sec = 0;
+		times[0].tv_nsec = UTIME_OMIT;
+		times[1] = *mtime;
+		if (futimens(fd, times) != 0)
+			goto out;
+	}
+	if (durable && fsync(fd) != 0)
 		goto out;
 	r = close(fd);
 	fd = -1;
@@ -1169,7 +1223,8 @@ read_global_floor(struct kb_cache *c, struct timespec *t)
 	size_t len;
 
 	memset(t, 0, sizeof(*t));
-	if (read_file(c, GLOBAL_FLOOR, &b) == 0 && (len = b.len) > 1 &&
+	if (read_file(c, GLOBAL_FLOOR, &b, NULL) == 0 &&
+	    (len = b.len) > 1 &&
 	    b.s[len - 1] == '\n') {
 		b.s[len - 1] = '\0';
 		if (parse_stamp(b.s, t) != 0)
@@ -1189,7 +1244,7 @@ write_global_floor(struct kb_cache *c, const struct timespec *t)
 	b.s = num;
 	b.len = strlen(num);
 	b.cap = sizeof(num);
-	return write_atomic(c, GLOBAL_FLOOR, &b, 0);
+	return write_atomic(c, GLOBAL_FLOOR, &b, 0, NULL);
 }
 
 static void
@@ -1231,15 +1286,89 @@ merge_answer(struct cfile *cf, const struct kb_config *cfg,
 }
 
 /*
+ * The answer the file's modification time may advance (its touch line):
+ * the one just recorded (fp), when it is the newest in the file.
+ */
+static void
+choose_touch(struct cfile *cf, const char *fp)
+{
+	const struct canswer *an = cfile_find(cf, fp);
+	size_t i;
+
+	cf->touch = NULL;
+	if (an == NULL)
+		return;
+	for (i = 0; i < cf->n; i++)
+		if (ts_cmp(&cf->ans[i].stamp, &an->stamp) > 0)
+			return;
+	cf->touch = an->fp;
+}
+
+/*
+ * The directory repeated what the file holds.  *donep = 1 when nothing
+ * more is to be written: the merged file is the one read (a newer answer
+ * kept this one out), or the only change is the stamp of the touch
+ * answer, which is then recorded as the file's modification time alone.
+ * old is the file as read (formatted), oldstamp the touch answer's stamp
+ * in it.
+ */
+static int
+record_unchanged(struct kb_cache *c, const struct kb_query *q,
+    const char *name, struct cfile *cf, const struct buf *old,
+    const struct timespec *oldstamp, const char *fp,
+    const struct timespec *stamp, int *donep)
+{
+	struct buf b = { NULL, 0, 0 };
+	struct canswer *an;
+	struct timespec saved, times[2];
+	size_t i;
+	int r;
+
+	*donep = 0;
+	if ((r = format_file(q, cf, &b)) != 0)
+		goto out;
+	if (b.len == old->len && memcmp(b.s, old->s, b.len) == 0) {
+		*donep = 1;
+		goto out;
+	}
+	if (cf->touch == NULL || strcmp(cf->touch, fp) != 0 ||
+	    (an = cfile_find(cf, fp)) == NULL || ts_cmp(&an->stamp, stamp))
+		goto out;
+	for (i = 0; i < cf->n; i++)
+		if (ts_cmp(&cf->ans[i].stamp, stamp) > 0)
+			goto out;
+	/* the same bytes but for the touch answer's stamp? */
+	saved = an->stamp;
+	an->stamp = *oldstamp;
+	b.len = 0;
+	r = format_file(q, cf, &b);
+	an->stamp = saved;
+	if (r != 0 || b.len != old->len || memcmp(b.s, old->s, b.len) != 0)
+		goto out;
+	times[0].tv_sec = 0;
+	times[0].tv_nsec = UTIME_OMIT;
+	times[1] = *stamp;
+	if (utimensat(c->dfd, name, times, AT_SYMLINK_NOFOLLOW) != 0) {
+		r = KB_ERR_SYSTEM;
+		goto out;
+	}
+	*donep = 1;
+ out:
+	free(b.s);
+	return r;
+}
+
+/*
  * Write cf as q's file, durably when it grants less than before; remove
  * the file when nothing is left to keep.  A new file without keys only
  * while the cache is not full, and never for a fingerprint answer.
+ * mtime, if not NULL, is the stamp of the answer the touch line names.
  * *storedp: whether the file now holds what a said.
  */
 static int
 save_file(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, const char *name, const struct cfile *cf,
-    int existed, int revokes, int *storedp)
+    const struct timespec *mtime, int existed, int revokes, int *storedp)
 {
 	struct buf b = { NULL, 0, 0 };
 	int r, empty = cf->n == 0 && ts_ns(&cf->floor) == 0;
@@ -1262,7 +1391,7 @@ save_file(struct kb_cache *c, const struct kb_config *cfg,
 			return KB_ERR_CACHE_FULL;
 	}
 	if ((r = format_file(q, cf, &b)) == 0)
-		r = write_atomic(c, name, &b, revokes);
+		r = write_atomic(c, name, &b, revokes, mtime);
 	free(b.s);
 	*storedp = r == 0;
 	return r;
@@ -1276,11 +1405,15 @@ record_locked(struct kb_cache *c, const struct kb_config *cfg,
 {
 	struct cfile cf;
 	struct grant *before = NULL;
-	struct timespec now, gfloor, floor;
+	struct buf old = { NULL, 0, 0 };
+	struct timespec now, gfloor, floor, oldstamp;
+	const struct canswer *an;
+	const char *fp = q->fingerprint != NULL ? q->fingerprint : "*";
 	size_t nbefore = 0;
-	int r, revokes, stored = 0;
+	int r, revokes, stored = 0, have_old = 0, done = 0;
 
 	memset(&cf, 0, sizeof(cf));
+	memset(&oldstamp, 0, sizeof(oldstamp));
 	*existedp = 1;
 	clock_gettime(CLOCK_REALTIME, &now);
 	r = cfile_load(c, q, name, &cf);
@@ -1289,6 +1422,12 @@ record_locked(struct kb_cache *c, const struct kb_config *cfg,
 	else if (r != 0 && r != KB_ERR_CACHE_UNSAFE &&
 	    r != KB_ERR_CACHE_CORRUPT)
 		goto out;
+	/* the file as read, to tell an answer repeated from a change */
+	if (r == 0 && format_file(q, &cf, &old) == 0) {
+		have_old = 1;
+		if (cf.touch != NULL && (an = cfile_find(&cf, cf.touch)))
+			oldstamp = an->stamp;
+	}
 	/* an unsafe or corrupt file is replaced like an empty one */
 	read_global_floor(c, &gfloor);
 	floor_sane(&gfloor, &now);
@@ -1305,7 +1444,16 @@ record_locked(struct kb_cache *c, const struct kb_config *cfg,
 	revokes = grants_less(&cf, before, nbefore);
 	if (a->nkeys == 0 || revokes)
 		ts_max(&cf.floor, &a->fetched);
-	r = save_file(c, cfg, q, name, &cf, *existedp, revokes, &stored);
+	if (have_old && !revokes && a->nkeys > 0 &&
+	    (r = record_unchanged(c, q, name, &cf, &old, &oldstamp, fp,
+	    &a->fetched, &done)) != 0)
+		goto out;
+	if (done)
+		goto prune;
+	choose_touch(&cf, fp);
+	an = cf.touch != NULL ? cfile_find(&cf, cf.touch) : NULL;
+	r = save_file(c, cfg, q, name, &cf, an != NULL ? &an->stamp : NULL,
+	    *existedp, revokes, &stored);
 	/* "nothing attached" with no file to hold it: every writer sees it */
 	if (a->nkeys == 0 && !stored && (r == 0 || r == KB_ERR_CACHE_FULL) &&
 	    ts_cmp(&a->fetched, &gfloor) > 0 &&
@@ -1313,9 +1461,11 @@ record_locked(struct kb_cache *c, const struct kb_config *cfg,
 		r = KB_ERR_SYSTEM;
 	if (r != 0)
 		goto out;
+ prune:
 	if (since_prune(c, time(NULL)) >= KB_CACHE_PRUNE_S)
 		prune_locked(c, cfg);
  out:
+	free(old.s);
 	free(before);
 	cfile_free(&cf);
 	return r;

@@ -7,7 +7,9 @@
  * answers for single fingerprints, each with the sub-second time the
  * directory was asked.  Files hold structured fields (key pair name, key
  * text, options, not-after), never rendered lines; on load every field
- * goes through lookup_add_key() again as untrusted input.
+ * goes through lookup_add_cached_key() again as untrusted input (every
+ * check of lookup_add_key() but the cryptographic ones, which the key
+ * passed before it was stored: a hit never loads libcrypto).
  *
  * Revocation rules (cache_record):
  *   - every directory answer supersedes every older answer for that user
@@ -26,6 +28,8 @@
  *     removing: the user's file is deleted instead;
  *   - a write that grants less than the file it replaces (a key gone, or
  *     kept with other options or expiry) is synced before it counts;
+ *   - an answer the file already holds is not written again: only the
+ *     file's modification time moves to its stamp (see cache.c);
  *   - a cache_dir on a read-only file system is not trusted at all.
  *
  * The directory must be owned by the euid and not group/world-writable;

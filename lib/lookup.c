@@ -411,14 +411,15 @@ grant_record(const struct grant *g, struct kb_keyrec *r)
 
 /*
  * lookup_add_key() with how the directory granted the key (g NULL: from
- * the cache, where that was decided when it was stored).
+ * the cache, where that was decided when it was stored); keyflags for
+ * the key (KB_KEY_STRUCTURAL for the cache's own records).
  */
 static int
 add_key(const struct kb_config *cfg, const struct kb_query *q,
     time_t now, const char *name, size_t namelen, const char *key,
     size_t keylen, const char *opts, size_t optslen, const char *notafter,
     size_t notafterlen, const struct grant *g, lookup_note_fn note,
-    void *ctx, struct kb_answer *a)
+    void *ctx, struct kb_answer *a, unsigned keyflags)
 {
 	struct kb_keyopts o;
 	struct kb_keyrec rec;
@@ -468,7 +469,7 @@ add_key(const struct kb_config *cfg, const struct kb_query *q,
 		skip = KB_ERR_KEY_FORMAT;
 		goto skipped;
 	}
-	if ((skip = key_parse_line(key, keylen, 0, &k)) != 0 ||
+	if ((skip = key_parse_line(key, keylen, keyflags, &k)) != 0 ||
 	    (skip = key_policy_check(k, cfg->allowed_key_types,
 	    cfg->min_rsa_bits)) != 0)
 		goto skipped;
@@ -521,7 +522,17 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
     size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
 {
 	return add_key(cfg, q, now, name, namelen, key, keylen, opts, optslen,
-	    notafter, notafterlen, NULL, note, ctx, a);
+	    notafter, notafterlen, NULL, note, ctx, a, 0);
+}
+
+int
+lookup_add_cached_key(const struct kb_config *cfg, const struct kb_query *q,
+    time_t now, const char *name, size_t namelen, const char *key,
+    size_t keylen, const char *opts, size_t optslen, const char *notafter,
+    size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
+{
+	return add_key(cfg, q, now, name, namelen, key, keylen, opts, optslen,
+	    notafter, notafterlen, NULL, note, ctx, a, KB_KEY_STRUCTURAL);
 }
 
 void
@@ -793,7 +804,7 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 		    keys->vals[i].bytes, keys->vals[i].len,
 		    opts ? opts->bytes : NULL, opts ? opts->len : 0,
 		    na ? na->bytes : NULL, na ? na->len : 0, &g,
-		    sc->note, sc->note_ctx, sc->a);
+		    sc->note, sc->note_ctx, sc->a, 0);
 		if (r != 0)
 			return r;
 	}

@@ -133,6 +133,19 @@ int lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
     size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a);
 
 /*
+ * lookup_add_key() for a key read back from the cache: every check but
+ * the cryptographic ones (KB_KEY_STRUCTURAL: the ECDSA point on its
+ * curve, the RSA key loadable), which the key passed when it was stored.
+ * The cache is written only by the account that reads it (cache.h), so a
+ * hit never loads libcrypto.
+ */
+int lookup_add_cached_key(const struct kb_config *cfg,
+    const struct kb_query *q, time_t now, const char *name, size_t namelen,
+    const char *key, size_t keylen, const char *opts, size_t optslen,
+    const char *notafter, size_t notafterlen, lookup_note_fn note,
+    void *ctx, struct kb_answer *a);
+
+/*
  * Sort by key pair name and keep the first max_keys; a KB_NOTE_MAX_KEYS
  * note reports how many usable keys were not kept (over_limit).  Called
  * by lookup_directory(); callers building answers from the cache call it

@@ -1,7 +1,8 @@
 /*
  * sshkey.h - the SSH public key model: strict parsing of OpenSSH public key
  * lines, validation, fingerprints, policy and canonical rendering.
- * lib/sshkey.c is the only file that uses libcrypto for key material.
+ * lib/sshkey.c is the only file that uses libcrypto for key material, and
+ * loads it (dlopen) only when a key needs it.
  */
 #ifndef KB_SSHKEY_H
 #define KB_SSHKEY_H
@@ -30,6 +31,15 @@ enum kb_keytype {
 
 /* Flags for key_parse_line(). */
 #define KB_KEY_ALLOW_OPTIONS	0x1	/* accept (and discard) an options prefix */
+/*
+ * Check the key's structure only, without libcrypto: every field and
+ * length of the blob, the ECDSA point's encoding and size, RSA's numbers
+ * from their bytes; not whether the point is on its curve or the RSA key
+ * loads.  Only for a key that passed the full check when it was stored
+ * by this account (the cache) and is read back from a file only that
+ * account can write.
+ */
+#define KB_KEY_STRUCTURAL	0x2
 
 struct kb_key;
 

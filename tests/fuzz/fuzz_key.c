@@ -3,7 +3,9 @@
  *
  * Every input is parsed with and without KB_KEY_ALLOW_OPTIONS; whatever
  * parses is fingerprinted, policy-checked, rendered, and the rendering is
- * parsed back: it must give the same key.
+ * parsed back: it must give the same key.  The structural check
+ * (KB_KEY_STRUCTURAL, the cache's) must accept every key the full check
+ * accepts, with the same type and size.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,16 +59,27 @@ exercise(const struct kb_key *k)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct kb_key *k = NULL;
+	struct kb_key *k = NULL, *sk = NULL;
 	unsigned flags;
+	int sr;
 
 	for (flags = 0; flags <= KB_KEY_ALLOW_OPTIONS; flags++) {
+		sr = key_parse_line((const char *)data, size,
+		    flags | KB_KEY_STRUCTURAL, &sk);
+		if ((sr == 0) != (sk != NULL))
+			abort();
 		if (key_parse_line((const char *)data, size, flags, &k) == 0) {
+			if (sk == NULL || !key_equal(k, sk) ||
+			    key_bits(k) != key_bits(sk) ||
+			    key_type(k) != key_type(sk))
+				abort();
 			exercise(k);
 			key_free(k);
 			k = NULL;
 		} else if (k != NULL)
 			abort();
+		key_free(sk);
+		sk = NULL;
 	}
 	return 0;
 }

@@ -186,11 +186,24 @@ syncs() {	# ARGS...: fsync/fdatasync calls of one run as the command user
 	    "${KK_AS_CMD[@]}" -c "$conf" "$@" </dev/null >/dev/null 2>&1
 	grep -c 'sync(' "$KB_T/strace"
 }
+# An answer repeated unchanged is not even rewritten: no new file, no
+# rename; its new stamp goes into the file's modification time
+# (utimensat on its name; futimens, on a descriptor, is not counted).
+writes() {	# ARGS...: renames and utimensat calls of one run
+	kk_as_cmd_argv
+	strace -f -qq -e trace=rename,renameat,renameat2,utimensat \
+	    -o "$KB_T/strace" "${KK_AS_CMD[@]}" -c "$conf" "$@" \
+	    </dev/null >/dev/null 2>&1
+	printf '%s:%s' "$(grep -c 'rename' "$KB_T/strace")" \
+	    "$(grep -c 'utimensat([0-9]*, "u-' "$KB_T/strace")"
+}
 cdir=$(newcache)
 set_conf up "$cdir"
 kk_attach ka "$alice@test-host" || fail "attach"
-syncs "$alice" >/dev/null
-check_eq "$(syncs "$alice")" 0 "the same answer again: rewritten without fsync"
+check_eq "$(writes "$alice")" 1:0 "a new answer: written and renamed into place"
+check_eq "$(writes "$alice")" 0:1 "the same answer again: not rewritten, stamp in the mtime"
+check_eq "$(writes "$alice")" 0:1 "and again"
+check_eq "$(syncs "$alice")" 0 "the same answer again: no fsync"
 check_eq "$(syncs "$alice" "$ka_fp")" 0 "a new USER FP answer: no fsync"
 kk_detach ka "$alice@test-host" || fail "detach"
 n=$(syncs "$alice")

@@ -98,8 +98,8 @@ check_eq "$KK_RC:$(($(slapd_count_searches) - before))" "0:0" \
     "cache hit: exit 0, no search"
 cmp -s "$KK_OUT" "$KB_T/expected"
 check_eq "$?" 0 "cache hit: the same keys"
-grep -q 'file=libcrypto' "$KB_T/kk.err"
-check_eq "$?" 0 "cache hit: the loader trace is there (libcrypto seen)"
+grep -q "file=libc\.so" "$KB_T/kk.err"
+check_eq "$?" 0 "cache hit: the loader trace is there (libc seen)"
 check_eq "$(grep -Ec 'file=(libldap|liblber|libgnutls|libsasl2)' \
     "$KB_T/kk.err")" 0 "cache hit: no libldap, liblber, GnuTLS or SASL loaded"
 

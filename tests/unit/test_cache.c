@@ -60,6 +60,7 @@ fsync(int fd)
  * (these definitions take libc's place for lib/cache.c).
  */
 static int fail_user_files;
+static int nrename_user;		/* user files renamed into place */
 
 int
 renameat(int olddfd, const char *oldp, int newdfd, const char *newp)
@@ -68,6 +69,8 @@ renameat(int olddfd, const char *oldp, int newdfd, const char *newp)
 		errno = EROFS;
 		return -1;
 	}
+	if (strncmp(newp, "u-", 2) == 0)
+		nrename_user++;
 	return (int)syscall(SYS_renameat, olddfd, oldp, newdfd, newp);
 }
 
@@ -571,6 +574,11 @@ test_planted(void)
 		HDR "answer * 8589934592.000000000 0\nend 1\n",
 		HDR "answer * 99999999999999999.000000000 0\nend 1\n",
 		HDR "answer x 4102444000.000000000 0\nend 1\n",
+		HDR "touch *\nend 0\n",
+		HDR "touch " EC1_FP "\n" ANS(0) "end 1\n",
+		HDR "touch x\n" ANS(0) "end 1\n",
+		HDR "touch *\ntouch *\n" ANS(0) "end 1\n",
+		HDR ANS(0) "touch *\nend 1\n",
 		"keybound-cache 1\nuser 616c696365\ninstance web-01\n"
 		    "fingerprint *\nfetched 1\nend 0\n",
 	};
@@ -950,6 +958,79 @@ test_tie_last_writer(void)
 	CHECK_EQ_INT(served(&qed, at(10), NULL), 0);
 }
 
+/*
+ * The same answer again is not rewritten: the file's modification time
+ * carries the new stamp (the answer stays fresh for cache_ttl from it);
+ * any change, and any answer other than the newest, is written out.
+ */
+static void
+test_repeat_not_rewritten(void)
+{
+	/* every stamp in the past: a future one would be dropped */
+#define ago(ms)	at((ms) - 60000)
+	char path[600];
+	struct stat st, st2;
+	enum kb_cache_state state;
+	int before;
+
+	cleanup_files();
+	nrename_user = 0;
+	CHECK_EQ_INT(record(&qall, ago(0), ED1, EC1), 0);
+	CHECK_EQ_INT(nrename_user, 1);
+	cache_file(path, sizeof(path));
+	CHECK_EQ_INT(stat(path, &st), 0);
+	CHECK_EQ_INT(st.st_mtim.tv_sec, ago(0).tv_sec);
+	CHECK_EQ_INT(st.st_mtim.tv_nsec, ago(0).tv_nsec);
+
+	/* the same answer: no new file, the stamp in the mtime */
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL - 500), ED1, EC1), 0);
+	CHECK_EQ_INT(nrename_user, 1);
+	CHECK_EQ_INT(stat(path, &st2), 0);
+	CHECK_EQ_INT(st2.st_ino, st.st_ino);
+	CHECK_EQ_INT(st2.st_mtim.tv_sec, ago(TTL * 1000LL - 500).tv_sec);
+	/* fresh for cache_ttl from the new stamp, not the written one */
+	CHECK_EQ_INT(served(&qall, ago(TTL * 1000LL + 1000), &state), 2);
+	CHECK_EQ_INT(state, KB_CACHE_FRESH);
+	CHECK_EQ_INT(served(&qall, ago(2 * TTL * 1000LL), &state), 2);
+	CHECK(state != KB_CACHE_FRESH);
+
+	/* an older answer than the file's: nothing written at all */
+	before = nfsync;
+	CHECK_EQ_INT(record(&qall, ago(1000), ED1, EC1), 0);
+	CHECK_EQ_INT(record(&qall, ago(1000), ED1, NULL), 0);
+	CHECK_EQ_INT(nrename_user, 1);
+	CHECK_EQ_INT(nfsync, before);
+
+	/* a fingerprint answer is new content; it becomes the newest */
+	CHECK_EQ_INT(record(&qec, ago(TTL * 1000LL), EC1, NULL), 0);
+	CHECK_EQ_INT(nrename_user, 2);
+	/* the all-keys answer again: not the touch answer, written once */
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL + 100), ED1, EC1), 0);
+	CHECK_EQ_INT(nrename_user, 3);
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL + 200), ED1, EC1), 0);
+	CHECK_EQ_INT(nrename_user, 3);
+
+	/* a changed answer (a key gone) is written, durably */
+	before = nfsync;
+	CHECK_EQ_INT(record(&qall, ago(TTL * 1000LL + 300), ED1, NULL), 0);
+	CHECK_EQ_INT(nrename_user, 4);
+	CHECK(nfsync >= before + 2);
+	CHECK_EQ_INT(served(&qall, ago(TTL * 1000LL + 300), NULL), 1);
+	CHECK_EQ_INT(served(&qec, ago(TTL * 1000LL + 300), NULL), 0);
+
+	/* a modification time set back never makes the answer older */
+	cache_file(path, sizeof(path));
+	{
+		struct timespec t[2] = { { 0, UTIME_OMIT }, { 1, 0 } };
+
+		CHECK_EQ_INT(utimensat(AT_FDCWD, path, t, 0), 0);
+	}
+	CHECK_EQ_INT(served(&qall, ago(TTL * 1000LL + 1000), &state), 1);
+	CHECK_EQ_INT(state, KB_CACHE_FRESH);
+	cleanup_files();
+#undef ago
+}
+
 int
 main(void)
 {
@@ -971,6 +1052,7 @@ main(void)
 	test_narrowing_is_durable();
 	test_readonly_keeps_revoked();
 	test_tie_last_writer();
+	test_repeat_not_rewritten();
 	cleanup_files();
 	rmdir(dir);
 	return tap_done();
