@@ -32,12 +32,6 @@ ds389_available ||
     ldconfig -p | grep -q libpam_wrapper.so || skip "libpam-wrapper missing"
 command -v python3 >/dev/null || skip "python3 missing (tests/deps.sh)"
 kb_private_syslog "$@"
-# sshpass needs a pty: see tests/integration/pam_sshd.sh.
-if [ -n "${KB_SYSLOG_NS:-}" ] && ! python3 -c 'import os; os.openpty()' \
-    2>/dev/null; then
-	umount /dev/ptmx && rm -f /dev/ptmx && ln -s pts/ptmx /dev/ptmx ||
-	    fail "cannot set up /dev/ptmx in the private namespace"
-fi
 
 t_all=$(kb_ms)
 ds389_start || fail "389-ds did not start"

@@ -279,6 +279,12 @@ kb_private_syslog() {
 		[ -d "$d/dev/$n" ] || continue
 		mkdir "/dev/$n" && mount --rbind "$d/dev/$n" "/dev/$n" || exit 1
 	done
+	# sshpass needs a pty: a bind-mounted /dev/ptmx does not find its
+	# devpts instance here; reach it through /dev/pts/ptmx instead.
+	if ! python3 -c 'import os; os.openpty()' 2>/dev/null; then
+		umount /dev/ptmx && rm -f /dev/ptmx &&
+		    ln -s pts/ptmx /dev/ptmx || exit 1
+	fi
 	ln -s /proc/self/fd /dev/fd
 	ln -s /proc/self/fd/0 /dev/stdin
 	ln -s /proc/self/fd/1 /dev/stdout
