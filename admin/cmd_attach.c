@@ -858,13 +858,15 @@ attach_run(struct kb_admin *a, const char *name, const struct targets *ts,
 	if ((r = change_values(a, name, dn, c, vals, ts->n, already,
 	    &blocked)) != 0) {
 		if (blocked) {
-			admin_err("key pair %s is blocked (its key is on the "
-			    "blocklist): not attached", name);
-			*statusp = EXIT_EXISTS;
-		} else if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
+			*statusp = admin_conflict("key pair %s is blocked (its "
+			    "key is on the blocklist): not attached", name);
+		} else if (r == KB_ERR_DIR_NO_SUCH_OBJECT) {
 			report_missing(name, r);
-		else
+			*statusp = EXIT_NOTFOUND;
+		} else {
 			report_write_error(a, "cannot attach", name, r);
+			*statusp = admin_exit(r);
+		}
 		goto out;
 	}
 	if ((*statusp = groups_recheck(a, name, dn, ts, already)) != EXIT_OK) {

@@ -88,6 +88,8 @@ pair_status(const struct kb_pair *p, time_t now)
 {
 	time_t t;
 
+	if (p->blocked)
+		return "blocked";
 	if (p->not_after.s != NULL && (lookup_parse_gentime(p->not_after.s,
 	    p->not_after.len, &t) != 0 || t <= now))
 		return "expired";	/* an unreadable time fails closed */

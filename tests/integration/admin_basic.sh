@@ -64,7 +64,7 @@ check_eq "$?" 2 "-y with -W: exit 2"
 check_eq "$?" 2 "-D without -y/-W: exit 2"
 out=$("$KB_BUILD/keybound" --version)
 check_eq "$?:$out" "0:keybound 0.1.0" "--version"
-"$KB_BUILD/keybound" help | grep -q '^  attach NAME USER@INSTANCE... \[--replace\]'
+"$KB_BUILD/keybound" help | grep -q '^  attach NAME USER@TARGET\.\.\. \[--for DURATION'
 check_eq "$?" 0 "help lists the commands"
 "$KB_BUILD/keybound" help attach | grep -q 'attach NAME'
 check_eq "$?" 0 "help COMMAND"

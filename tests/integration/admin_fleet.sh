@@ -213,7 +213,7 @@ check_eq "$endv" "bob@web-01 $want|" "End value 'USER@TARGET GeneralizedTime'"
 secs=$(( $(date -u -d "$until" +%s) - t0 ))
 [ "$secs" -ge 7199 ] && [ "$secs" -le 7230 ]
 check_eq "$?" 0 "--for 2h ends two hours from now (got ${secs}s)"
-out=$(kb list)
+out=$(kb list --wide)
 case $out in *"bob@web-01 (ends $until, 1h59m left)"*|*"bob@web-01 (ends $until, 2h0m left)"*)
 	ok "list prints the time left" ;;
 *) not_ok "list: $out" ;; esac

@@ -35,8 +35,9 @@ PAIR = {"name": str, "type": (str, type(None)), "bits": (int, type(None)),
     "fingerprint_md5": (str, type(None)), "attachments": list,
     "not_after": (str, type(None)), "options": (str, type(None)),
     "description": (str, type(None)), "created_at": (str, type(None)),
-    "status": str, "public_key": (str, type(None))}
-STATUS = {"active", "expired", "expiring", "unattached"}
+    "status": str, "public_key": (str, type(None)),
+    "attachment_details": list, "blocked": bool}
+STATUS = {"active", "expired", "expiring", "unattached", "blocked"}
 def pair(o, extra=()):
     want = set(PAIR) | set(extra)
     if set(o) != want:
@@ -55,6 +56,10 @@ def pair(o, extra=()):
             return "%s %r" % (k, o[k])
     if not all(isinstance(a, str) for a in o["attachments"]):
         return "attachments"
+    for a in o["attachment_details"]:
+        if set(a) != {"target", "until", "expired"} or \
+            a["target"] not in o["attachments"]:
+            return "attachment_details %r" % a
     return None
 d = json.load(sys.stdin)
 if kind == "pair":
@@ -67,11 +72,15 @@ elif kind == "list":
     for o in d if e is None else []:
         e = e or pair(o)
 elif kind == "check":
-    e = None if set(d) == {"user", "instance", "keys",
+    e = None if set(d) == {"user", "instance", "keys", "refused",
         "password_login_refused"} else "check fields %s" % sorted(d)
     for k in d.get("keys", []):
-        if set(k) != {"name", "fingerprint_sha256", "line"}:
+        if set(k) != {"name", "fingerprint_sha256", "line", "via", "until",
+            "options"}:
             e = e or "check key fields %s" % sorted(k)
+    for r in d.get("refused", []):
+        if set(r) != {"name", "reason"}:
+            e = e or "check refused fields %s" % sorted(r)
 print(e or "ok")' "$1"
 }
 
