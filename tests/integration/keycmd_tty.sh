@@ -90,8 +90,8 @@ check_eq "$?" 0 "--help without a terminal exits 0 too"
 kb_syslog_wait 'user=-barrier' || not_ok "no barrier line"
 grep -q 'user=--help' "$KB_SYSLOG" && not_ok "--help was logged as a user" ||
     ok "--help logged nothing"
-check_eq "$(($(grep -c 'keybound-keys\[' "$KB_SYSLOG") - lines_before))" 5 \
-    "five runs, five lines: bad, as the command user, invalid, good, barrier"
+check_eq "$(($(grep -c 'keybound-keys\[' "$KB_SYSLOG") - lines_before))" 6 \
+    "five runs, six lines: bad, as the command user, invalid, good (and its served key), barrier"
 check_eq "$(slapd_count_searches)" "$searches" "--help asked nothing"
 
 kb_done
