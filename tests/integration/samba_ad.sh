@@ -255,7 +255,7 @@ t0=$(kb_ms)
 kb create adk1 -o "$K/adk1" >"$KB_T/cli.out" 2>&1
 check_eq "$?" 0 "create: a key pair in AD as the delegated admin"
 kb create adk1 -o "$K/adk1-again" >>"$KB_T/cli.out" 2>&1
-check_eq "$?" 1 "create: the same name again is refused"
+check_eq "$?" 4 "create: the same name again is refused (exists)"
 keylogin "$K/adk1"
 check_eq "$?" 255 "not attached: key login refused"
 login "$pw_user"
@@ -295,7 +295,7 @@ grep -q '^restrict,expiry-time="20991231235959Z" ssh-ed25519 ' \
     "$KB_T/keys.out" && ok "keybound-keys renders AD's expiry and options" ||
     not_ok "keybound-keys output: $(cat "$KB_T/keys.out")"
 kb set nosuch --description x >>"$KB_T/cli.out" 2>&1
-check_eq "$?" 1 "set on a missing key pair fails"
+check_eq "$?" 3 "set on a missing key pair fails (not found)"
 
 # delete: refused while attached (no assertion control in AD)
 "$KB_BUILD/tests/tools/kb-dirtool" -c "$conf" -H ldaps://127.0.0.1 \
@@ -304,7 +304,7 @@ check_eq "$?" 1 "set on a missing key pair fails"
     >/dev/null 2>&1
 check_eq "$?" 83 "the DC refuses the assertion control: KB_ERR_DIR_NO_CONTROL"
 kb delete adk1 >"$KB_T/delete.out" 2>&1
-check_eq "$?" 1 "delete refused while attached"
+check_eq "$?" 4 "delete refused while attached (conflict)"
 grep -q "cannot delete key pair adk1: attached to $user@test-host" \
     "$KB_T/delete.out" && ok "delete names the attachment" ||
     not_ok "delete said: $(cat "$KB_T/delete.out")"
@@ -343,9 +343,9 @@ check_eq "$?" 0 "detached: password login works again"
 kb delete adk1 >>"$KB_T/cli.out" 2>&1
 check_eq "$?" 0 "delete once detached"
 kb show adk1 >>"$KB_T/cli.out" 2>&1
-check_eq "$?" 1 "show: the key pair is gone"
+check_eq "$?" 3 "show: the key pair is gone (not found)"
 kb delete adk1 >>"$KB_T/cli.out" 2>&1
-check_eq "$?" 1 "delete of a missing key pair fails"
+check_eq "$?" 3 "delete of a missing key pair fails (not found)"
 ms_flow=$(($(kb_ms) - t0))
 
 # --- the custom profile: the key in a user attribute ------------------------------
