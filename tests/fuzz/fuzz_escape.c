@@ -272,9 +272,10 @@ fuzz_targets(const char *tmpl, const char *user, const char *inst)
 	    filter_expand_targets(tmpl, &it[i], "u", "i", groups, 3, "f",
 	    &plain) != 0)
 		abort();
-	/* the user's bytes never change the filter's structure */
-	if (filter_template_check(plain, NULL) != 0)
-		abort();
+	/*
+	 * The user's bytes never change the filter's structure.  (An
+	 * expanded filter is not a template: a "%%" became a lone '%'.)
+	 */
 	{
 		char *s1 = skeleton(out), *s2 = skeleton(plain);
 
