@@ -84,7 +84,8 @@ static const struct command commands[] = {
 	    "[--targets-from FILE|-] [--force] [--dry-run]",
 	    "Let key pair NAME log in as USER on TARGET: an INSTANCE, or +GROUP\n"
 	    "for every member of host group GROUP.\n"
-	    "  --for DURATION  end the attachment after DURATION (90s, 30m, 4h,\n"
+	    "  --for DURATION\n"
+	    "               end the attachment after DURATION (90s, 30m, 4h,\n"
 	    "               7d); a plain attach makes it permanent again\n"
 	    "  --until TIME end it at TIME (UTC, in the future)\n"
 	    "  --replace    remove other key pairs' attachments to the same\n"
@@ -94,8 +95,7 @@ static const struct command commands[] = {
 	    "               (a break-glass key elsewhere stays)\n"
 	    "  --targets-from FILE|-\n"
 	    "               more targets, one per line (# comments), from\n"
-	    "               FILE\n"
-	    "               or stdin; still one modify for the key pair\n"
+	    "               FILE or stdin; still one modify for the key pair\n"
 	    "  --force      attach even an expired key pair\n"
 	    "  --dry-run    say what would change, change nothing\n" },
 	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all] "
