@@ -251,12 +251,6 @@ int end_value_of(const char *e, size_t len, const char *value,
 /* "4h12m", "2d3h", "59s" for a positive number of seconds into buf. */
 void time_format_left(time_t secs, char *buf, size_t len);
 
-/*
- * Parse a DURATION: a positive integer followed by s, m, h or d, at most
- * ten years.  0 or KB_ERR_TIME.
- */
-int time_parse_duration(const char *s, time_t *secsp);
-
 /* group_base of the config (config_group_base(), else base). */
 const char *admin_group_base(const struct kb_admin *a);
 

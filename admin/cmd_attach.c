@@ -28,6 +28,8 @@
 #include <openssl/rand.h>
 
 #include "kb.h"
+#include "clock.h"
+#include "clock.h"
 #include "config.h"
 #include "directory.h"
 #include "lookup.h"
@@ -902,7 +904,7 @@ attach_end(const char *cmd, const char *dur, const char *when,
 	if (dur == NULL && when == NULL)
 		return EXIT_OK;
 	if (dur != NULL) {
-		if (time_parse_duration(dur, &secs) != 0)
+		if (clock_parse_duration(dur, &secs) != 0)
 			return admin_usage(cmd, "--for: DURATION is a positive "
 			    "integer followed by s, m, h or d (e.g. 30m, 4h)");
 		end = now + secs;

@@ -119,44 +119,6 @@ time_format_rfc3339(time_t t, char *buf, size_t len)
 	return n == TIME_RFC3339_LEN - 1 ? 0 : KB_ERR_TIME;
 }
 
-#define DURATION_MAX	(3650L * 86400L)	/* ten years */
-
-int
-time_parse_duration(const char *s, time_t *secsp)
-{
-	long long v = 0;
-	long mult;
-	size_t i, len = strlen(s);
-
-	*secsp = 0;
-	if (len < 2 || len > 12)
-		return KB_ERR_TIME;
-	for (i = 0; i + 1 < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return KB_ERR_TIME;
-		v = v * 10 + (s[i] - '0');
-	}
-	switch (s[len - 1]) {
-	case 's':
-		mult = 1;
-		break;
-	case 'm':
-		mult = 60;
-		break;
-	case 'h':
-		mult = 3600;
-		break;
-	case 'd':
-		mult = 86400;
-		break;
-	default:
-		return KB_ERR_TIME;
-	}
-	if (v <= 0 || v > DURATION_MAX / mult)
-		return KB_ERR_TIME;
-	*secsp = (time_t)(v * mult);
-	return 0;
-}
 
 void
 time_format_left(time_t secs, char *buf, size_t len)

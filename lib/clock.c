@@ -1,6 +1,9 @@
 /*
- * clock.c - monotonic deadlines.
+ * clock.c - monotonic deadlines and durations.
  */
+#include <string.h>
+
+#include "kb.h"
 #include "clock.h"
 
 void
@@ -44,4 +47,43 @@ clock_elapsed_ms(const struct timespec *start)
 	clock_now(&now);
 	return (long)(now.tv_sec - start->tv_sec) * 1000 +
 	    (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+#define DURATION_MAX	(3650L * 86400L)	/* ten years */
+
+int
+clock_parse_duration(const char *s, time_t *secsp)
+{
+	long long v = 0;
+	long mult;
+	size_t i, len = strlen(s);
+
+	*secsp = 0;
+	if (len < 2 || len > 12)
+		return KB_ERR_TIME;
+	for (i = 0; i + 1 < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return KB_ERR_TIME;
+		v = v * 10 + (s[i] - '0');
+	}
+	switch (s[len - 1]) {
+	case 's':
+		mult = 1;
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		return KB_ERR_TIME;
+	}
+	if (v <= 0 || v > DURATION_MAX / mult)
+		return KB_ERR_TIME;
+	*secsp = (time_t)(v * mult);
+	return 0;
 }

@@ -18,4 +18,10 @@ long clock_elapsed_ms(const struct timespec *start);
 /* Current CLOCK_MONOTONIC time. */
 void clock_now(struct timespec *t);
 
+/*
+ * A DURATION: a positive integer followed by s, m, h or d ("30d"), at
+ * most ten years.  0 or KB_ERR_TIME.
+ */
+int clock_parse_duration(const char *s, time_t *secsp);
+
 #endif /* KB_CLOCK_H */

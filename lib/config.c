@@ -46,6 +46,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "kb.h"
 #include "filter.h"
@@ -328,6 +329,42 @@ set_path(struct parse *p, const struct keyword *kw, char *val)
 		return KB_ERR_CONFIG;
 	}
 	return store_str(p, kw->off, val);
+}
+
+/* FILE (absolute) or agent:SHA256:BASE64 (the key ssh-agent holds). */
+static int
+set_signing_key(struct parse *p, const struct keyword *kw, char *val)
+{
+	int r;
+
+	if ((r = one_token(p, kw, val)) != 0)
+		return r;
+	if (strncmp(val, "agent:", 6) == 0) {
+		if (strncmp(val + 6, "SHA256:", 7) != 0 || val[13] == '\0') {
+			bad(p, kw, "agent: needs a SHA256: fingerprint");
+			return KB_ERR_CONFIG;
+		}
+		return store_str(p, kw->off, val);
+	}
+	return set_path(p, kw, val);
+}
+
+/* A DURATION ("30d"), kept in seconds. */
+static int
+set_duration(struct parse *p, const struct keyword *kw, char *val)
+{
+	time_t secs;
+	int r;
+
+	if ((r = one_token(p, kw, val)) != 0)
+		return r;
+	if (clock_parse_duration(val, &secs) != 0) {
+		bad(p, kw, "not a duration (a positive number followed by "
+		    "s, m, h or d)");
+		return KB_ERR_CONFIG;
+	}
+	FIELD_UINT(p->cfg, kw->off) = (unsigned)secs;
+	return 0;
 }
 
 static int
@@ -645,6 +682,9 @@ static const struct keyword keywords[] = {
 	{ "allowed_key_types", set_key_types, 0, 0, 0, 0 },
 	{ "min_rsa_bits", set_uint, OFF(min_rsa_bits), 2048, 16384, 0 },
 	{ "max_keys", set_uint, OFF(max_keys), 1, 10000, 0 },
+	{ "signing_key", set_signing_key, OFF(signing_key), 0, 0, 0 },
+	{ "trusted_signers", set_path, OFF(trusted_signers), 0, 0, 0 },
+	{ "signature_max_age", set_duration, OFF(signature_max_age), 0, 0, 0 },
 };
 
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
@@ -810,6 +850,9 @@ check_transport(struct parse *p)
 		report(p, seen_line(p, "network_timeout"),
 		    "network_timeout: must not exceed timeout (%u)",
 		    c->timeout);
+	if (c->trusted_signers != NULL && c->schema != KB_SCHEMA_KEYBOUND)
+		report(p, seen_line(p, "trusted_signers"),
+		    "trusted_signers: signed entries need schema keybound");
 }
 
 static void
@@ -852,6 +895,7 @@ config_defaults(struct kb_config **cfgp)
 	c->network_timeout = 1;
 	c->cache_ttl = 10;
 	c->offline_max_age = 86400;
+	c->signature_max_age = 30 * 86400;
 	c->allowed_key_types = KB_KT_DEFAULT_MASK;
 	c->min_rsa_bits = 2048;
 	c->max_keys = 100;
@@ -1132,6 +1176,8 @@ config_free(struct kb_config *cfg)
 	free(cfg->instance);
 	free(cfg->binddn);
 	free(cfg->bindpw_file);
+	free(cfg->signing_key);
+	free(cfg->trusted_signers);
 	free(cfg->sasl_mech);
 	free(cfg->tls_cacert);
 	free(cfg->tls_cacertdir);

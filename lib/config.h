@@ -49,6 +49,9 @@ struct kb_config {
 	unsigned allowed_key_types;	/* enum kb_keytype mask */
 	unsigned min_rsa_bits;
 	unsigned max_keys;
+	char *signing_key;		/* admin: FILE or "agent:SHA256:..." */
+	char *trusted_signers;		/* host: NAME KEYTYPE BASE64 lines */
+	unsigned signature_max_age;	/* seconds a signature is honoured */
 	int owner_self;			/* set by config_load(): the caller's
 					   euid may own bindpw_file too */
 };
