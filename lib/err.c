@@ -78,6 +78,11 @@ kb_strerror(int err)
 	case KB_ERR_AGENT_NO_KEY:	return "ssh-agent does not hold the key";
 	case KB_ERR_AGENT_REFUSED:	return "ssh-agent refused to sign";
 	case KB_ERR_AGENT_TIMEOUT:	return "ssh-agent did not answer in time";
+	case KB_ERR_SIG_MISSING:	return "entry is not signed";
+	case KB_ERR_SIG_UNTRUSTED:	return "signer is not trusted";
+	case KB_ERR_SIG_TOO_OLD:	return "signature older than signature_max_age";
+	case KB_ERR_SIG_REPLAYED:	return "older serial than one already seen";
+	case KB_ERR_SIGNERS:		return "trusted_signers file not usable";
 	default:			return "unknown error";
 	}
 }

@@ -96,6 +96,12 @@ enum kb_err {
 	KB_ERR_AGENT_NO_KEY = -111,	/* agent does not hold that key */
 	KB_ERR_AGENT_REFUSED = -112,	/* agent refused to sign */
 	KB_ERR_AGENT_TIMEOUT = -113,	/* agent did not answer in time */
+	KB_ERR_SIG_MISSING = -114,	/* entry has no signature */
+	KB_ERR_SIG_UNTRUSTED = -115,	/* signer not in trusted_signers */
+	KB_ERR_SIG_TOO_OLD = -116,	/* signed longer ago than
+					   signature_max_age */
+	KB_ERR_SIG_REPLAYED = -117,	/* serial older than one seen */
+	KB_ERR_SIGNERS = -118,		/* trusted_signers file not usable */
 };
 
 /* Human-readable text for a KB_ERR_* code; never NULL. */

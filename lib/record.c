@@ -29,13 +29,18 @@
 
 #include "kb.h"
 #include "blob.h"
+#include "names.h"
 #include "record.h"
 #include "sshkey.h"
 
 #define KIND_PAIR	"pair"
 #define KIND_GROUP	"group"
 
-/* Non-empty (unless may_be_empty), bounded, printable ASCII. */
+/*
+ * Non-empty (unless may_be_empty), bounded, valid UTF-8 without control
+ * characters (key pair names may be CJK; everything else is ASCII by the
+ * name rules).
+ */
 static int
 rec_text_ok(const char *s, size_t len, int may_be_empty)
 {
@@ -44,10 +49,10 @@ rec_text_ok(const char *s, size_t len, int may_be_empty)
 	if ((len == 0 && !may_be_empty) || len > KB_RECORD_MAX_STRING)
 		return 0;
 	for (i = 0; i < len; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
 			return 0;
 	}
-	return 1;
+	return name_utf8_valid(s, len) == 0;
 }
 
 static int

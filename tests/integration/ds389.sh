@@ -47,7 +47,7 @@ ds389_dsconf schema reload --wait >"$KB_T/dsconf.log" 2>&1 ||
     { cat "$KB_T/dsconf.log"; fail "dsconf schema reload"; }
 out=$(ldapsearch -LLL -o ldif-wrap=no -x -H "$SLAPD_URI" -b cn=schema \
     -s base attributeTypes objectClasses 2>/dev/null | grep -ci "keybound'")
-check_eq "$out" 11 "the eight attributes and three classes are in 389-ds's schema"
+check_eq "$out" 13 "the ten attributes and three classes are in 389-ds's schema"
 # keyboundAttachment also gets a substring index: keybound check lists a
 # user's key pairs with (keyboundAttachment=USER@*).  An attribute being
 # reindexed counts as unindexed until its task ends: add the three, then

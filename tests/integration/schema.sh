@@ -49,8 +49,8 @@ pairs <"$KB_T/schema.defs" >"$KB_T/schema.pairs"
 pairs <"$KB_T/ldif.defs" >"$KB_T/ldif.pairs"
 pairs <"$KB_T/389.defs" >"$KB_T/389.pairs"
 
-check_eq "$(wc -l <"$KB_T/schema.pairs")" 11 \
-    "keybound.schema defines 8 attribute types and 3 object classes"
+check_eq "$(wc -l <"$KB_T/schema.pairs")" 13 \
+    "keybound.schema defines 10 attribute types and 3 object classes"
 check_eq "$(cat "$KB_T/ldif.pairs")" "$(cat "$KB_T/schema.pairs")" \
     "keybound.ldif: same names and OIDs as keybound.schema"
 check_eq "$(cat "$KB_T/389.pairs")" "$(cat "$KB_T/schema.pairs")" \
@@ -62,7 +62,7 @@ check_eq "$(cat "$KB_T/389.defs")" "$(cat "$KB_T/schema.defs")" \
 for n in keyboundPublicKey keyboundFingerprint keyboundAttachment \
     keyboundNotAfter keyboundKeyOptions keyboundKeyPair keyboundMember \
     keyboundAttachmentEnd keyboundBlocked keyboundHostGroup \
-    keyboundBlockedKey; do
+    keyboundBlockedKey keyboundSignature keyboundTombstone; do
 	grep -q " $n\$" "$KB_T/schema.pairs" && ok "defines $n" ||
 	    not_ok "$n missing from keybound.schema"
 done
@@ -91,7 +91,8 @@ d=$KB_T/schema.defs
 grep "NAME 'keyboundAttachment'" "$d" | grep -q "EQUALITY caseExactIA5Match SUBSTR caseExactIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )" &&
     ok "keyboundAttachment: IA5String, caseExactIA5Match, multi-valued" ||
     not_ok "keyboundAttachment definition"
-for n in keyboundPublicKey keyboundFingerprint keyboundKeyOptions; do
+for n in keyboundPublicKey keyboundFingerprint keyboundKeyOptions \
+    keyboundSignature; do
 	grep "NAME '$n'" "$d" | grep -q "SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE" &&
 	    ok "$n: IA5String, single-valued" || not_ok "$n definition"
 done
@@ -101,17 +102,17 @@ grep "NAME 'keyboundFingerprint'" "$d" | grep -q "EQUALITY caseExactIA5Match" &&
 grep "NAME 'keyboundNotAfter'" "$d" | grep -q "EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 SINGLE-VALUE" &&
     ok "keyboundNotAfter: GeneralizedTime, single" ||
     not_ok "keyboundNotAfter definition"
-grep "NAME 'keyboundKeyPair'" "$d" | grep -q "STRUCTURAL MUST ( cn \$ keyboundPublicKey \$ keyboundFingerprint ) MAY ( keyboundAttachment \$ keyboundAttachmentEnd \$ keyboundNotAfter \$ keyboundKeyOptions \$ keyboundBlocked \$ description )" &&
+grep "NAME 'keyboundKeyPair'" "$d" | grep -q "STRUCTURAL MUST ( cn \$ keyboundPublicKey \$ keyboundFingerprint ) MAY ( keyboundAttachment \$ keyboundAttachmentEnd \$ keyboundNotAfter \$ keyboundKeyOptions \$ keyboundBlocked \$ keyboundSignature \$ keyboundTombstone \$ description )" &&
     ok "keyboundKeyPair: structural, MUST and MAY as specified" ||
     not_ok "keyboundKeyPair definition"
-for n in keyboundMember keyboundAttachmentEnd; do
+for n in keyboundMember keyboundAttachmentEnd keyboundTombstone; do
 	grep "NAME '$n'" "$d" | grep -q "EQUALITY caseExactIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )" &&
 	    ok "$n: IA5String, caseExactIA5Match, multi-valued" ||
 	    not_ok "$n definition"
 done
 grep "NAME 'keyboundBlocked'" "$d" | grep -q "EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE" &&
     ok "keyboundBlocked: Boolean, single" || not_ok "keyboundBlocked definition"
-grep "NAME 'keyboundHostGroup'" "$d" | grep -q "STRUCTURAL MUST cn MAY ( keyboundMember \$ description )" &&
+grep "NAME 'keyboundHostGroup'" "$d" | grep -q "STRUCTURAL MUST cn MAY ( keyboundMember \$ keyboundSignature \$ keyboundTombstone \$ description )" &&
     ok "keyboundHostGroup: structural, MUST cn, MAY members and description" ||
     not_ok "keyboundHostGroup definition"
 grep "NAME 'keyboundBlockedKey'" "$d" | grep -q "STRUCTURAL MUST keyboundFingerprint MAY ( keyboundPublicKey \$ description )" &&
@@ -175,7 +176,8 @@ while read -r kind oid name; do
 		check_eq "$(adval "$name" isSingleValued)" "$want" \
 		    "AD: $name isSingleValued $want"
 		case "$name" in
-		keyboundAttachment|keyboundFingerprint|keyboundMember) want=1 ;;
+		keyboundAttachment|keyboundFingerprint|keyboundMember|\
+		keyboundTombstone) want=1 ;;
 		*) want=0 ;;
 		esac
 		check_eq "$(adval "$name" searchFlags)" "$want" \
@@ -204,7 +206,7 @@ done <"$KB_T/schema.pairs"
 # the attributes are in the schema cache before the class names them
 awk '/^changetype: add/ { n++ } /^add: schemaUpdateNow/ { print n }' \
     "$AD" >"$KB_T/ad.updates"
-check_eq "$(tr '\n' ' ' <"$KB_T/ad.updates")" "8 11 " \
+check_eq "$(tr '\n' ' ' <"$KB_T/ad.updates")" "10 13 " \
     "AD: schemaUpdateNow after the attributes and after the classes"
 
 # slapd loads the cn=config LDIF; its subschema shows our definitions.

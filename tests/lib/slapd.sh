@@ -128,6 +128,7 @@ olcDbIndex: objectClass eq
 olcDbIndex: keyboundAttachment eq
 olcDbIndex: keyboundFingerprint eq
 olcDbIndex: keyboundMember eq
+olcDbIndex: keyboundTombstone eq
 olcDbIndex: uid eq
 olcDbIndex: cn eq
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
