@@ -6,6 +6,7 @@
 #define KB_ADMIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <getopt.h>
 #include <time.h>
@@ -13,6 +14,9 @@
 struct kb_config;
 struct kb_dir;
 struct kb_key;
+struct kb_mod;
+struct kb_attr;
+struct admin_signer;
 
 /* Exit statuses of the CLI. */
 #define EXIT_OK		0
@@ -36,6 +40,8 @@ struct kb_key;
 #define AT_END		"keyboundAttachmentEnd"
 #define AT_BLOCKED	"keyboundBlocked"
 #define AT_MEMBER	"keyboundMember"
+#define AT_SIGNATURE	"keyboundSignature"
+#define AT_TOMBSTONE	"keyboundTombstone"
 #define OC_KEYPAIR	"keyboundKeyPair"
 #define OC_GROUP	"keyboundHostGroup"
 #define OC_BLOCKED	"keyboundBlockedKey"
@@ -60,6 +66,10 @@ struct kb_admin {
 	const char *passfile;		/* -y */
 	int prompt_password;		/* -W */
 	int json;			/* --json */
+	const char *signing_key;	/* -S FILE|agent:SHA256:... */
+	int writes;			/* the command writes entries */
+	struct admin_signer *signer;	/* NULL: entries are not signed */
+	int sign_status;		/* a re-sign failed: this exit status */
 	struct kb_config *cfg;
 	struct kb_dir *dir;
 	struct timespec deadline;	/* for every directory operation */
@@ -88,6 +98,11 @@ struct kb_pair {
 	struct kb_text created;
 	struct kb_text *ends;		/* keyboundAttachmentEnd values */
 	size_t nends;
+	struct kb_text *tombstones;	/* keyboundTombstone values */
+	size_t ntombstones;
+	struct kb_text *detached;	/* attachment values detached with a
+					   tombstone (not in attach) */
+	size_t ndetached;
 	int blocked;			/* keyboundBlocked: TRUE */
 	struct kb_key *key;		/* parsed public key or NULL */
 	int key_err;			/* why key is NULL */
@@ -213,6 +228,25 @@ void pair_free_all(struct kb_pair **pairs, size_t n);
 
 /* 1 if p holds the attachment value exactly (byte for byte). */
 int pair_has_attachment(const struct kb_pair *p, const char *value);
+
+/*
+ * 1 if p holds the value as an attachment or as a detached one (a
+ * tombstoned attachment value is still stored).
+ */
+int pair_stores_attachment(const struct kb_pair *p, const char *value);
+
+/*
+ * 1 if attachment value v (len bytes) is detached with a tombstone at
+ * now: its end (the earliest End value) has passed and a
+ * keyboundTombstone value names its target (the INSTANCE or +GROUP after
+ * the last '@').  Such a value grants nothing anywhere; the CLI shows it
+ * as detached.
+ */
+int pair_value_tombstoned(const struct kb_pair *p, const char *v, size_t len,
+    time_t now);
+
+/* The target of attachment value v: the text after its last '@'. */
+const char *attachment_target(const char *v);
 
 /*
  * Split and validate USER@INSTANCE at its last '@' (name_user_valid,
@@ -392,6 +426,89 @@ int keygen_private_pem(const struct keygen *k, const char *comment,
 int bcrypt_pbkdf(const char *pass, size_t passlen, const unsigned char *salt,
     size_t saltlen, unsigned char *key, size_t keylen, unsigned rounds);
 
+/* sign.c: signed entries (keybound(1), SIGNED RECORDS) */
+
+/*
+ * Open the signing key of -S or signing_key (nothing when neither is
+ * set): a private key file, or a key ssh-agent holds, checked with one
+ * signature before anything is written.  An exit status (reported).
+ */
+int admin_signer_open(struct kb_admin *a);
+
+void admin_signer_close(struct kb_admin *a);
+
+/* The signer's SHA256 fingerprint (owned by a's signer). */
+const char *admin_signer_fp(const struct kb_admin *a);
+
+/*
+ * Re-sign the key pair or host group entry dn after a write: read it
+ * back, serial + 1, now, sign, replace keyboundSignature guarded by the
+ * assertion that it still holds the value read (bounded retries; plain
+ * replace where the server lacks the control).  Without a signer, only a
+ * warning when the entry carries a signature.  A failure is reported and
+ * sets a->sign_status.  *serialp (may be NULL) gets the new serial.
+ * 0 or a KB_ERR_* code.
+ */
+int admin_sign_entry(struct kb_admin *a, const char *dn,
+    unsigned long long *serialp);
+
+/* KB_RECORD_PAIR or KB_RECORD_GROUP by the entry's objectClass, else 0. */
+int admin_entry_kind(const struct kb_attr *attrs, size_t nattrs);
+
+/* dir_modify() of a key pair or group entry, then admin_sign_entry(). */
+int admin_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
+    size_t nmods, const char *assertion, int permissive);
+
+/* dir_add() of a key pair or group entry, then admin_sign_entry(). */
+int admin_add(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
+    size_t nmods);
+
+/* tombstone.c: the pure rules of serials and tombstones */
+
+/*
+ * The serial after keyboundSignature value old (len bytes; NULL: none):
+ * old serial + 1, or 1 when there was none.  An unreadable value whose
+ * leading decimal serial still parses counts by that serial; otherwise
+ * 1 and *resetp set.  KB_ERR_SIG_FORMAT when the serial cannot grow.
+ */
+int sign_next_serial(const char *old, size_t len, uint64_t *nextp,
+    int *resetp);
+
+/*
+ * 1 if a tombstoned attachment whose end was end may be dropped at now:
+ * every signed version that still granted it was signed before end, so
+ * once end + max_age has passed no host accepts any of them.
+ */
+int tombstone_expired(time_t end, time_t now, unsigned max_age);
+
+/*
+ * 1 if a group's tombstones may be dropped at now: the group's current
+ * signature (signed_at) is older than max_age, so every version that
+ * still listed a removed member is older still.
+ */
+int group_tombstones_expired(time_t signed_at, time_t now, unsigned max_age);
+
+/* The private key file `create` and `signer create` write. */
+struct keyfile {
+	const char *path;
+	int fd;
+	int tmpfile;		/* fd is an unnamed O_TMPFILE */
+	int linked;		/* path now names our file */
+	int to_stdout;		/* -o -: stdout, once the key is stored */
+};
+
+/* cmd_create.c: refuse an existing FILE, prepare it; an exit status. */
+int keyfile_prepare(struct keyfile *kf);
+
+/* Write the key (0600) and give it its name; an exit status. */
+int keyfile_commit(struct keyfile *kf, const unsigned char *data,
+    size_t len);
+
+/* Remove the file we wrote again; 0 if it is gone. */
+int keyfile_discard(struct keyfile *kf);
+
+void keyfile_close(struct keyfile *kf);
+
 /* cmd_show.c */
 
 /*
@@ -416,5 +533,8 @@ int cmd_unblock(struct kb_admin *a, int argc, char **argv);
 int cmd_blocked(struct kb_admin *a, int argc, char **argv);
 int cmd_prune(struct kb_admin *a, int argc, char **argv);
 int cmd_rotate(struct kb_admin *a, int argc, char **argv);
+int cmd_signer(struct kb_admin *a, int argc, char **argv);
+int cmd_verify(struct kb_admin *a, int argc, char **argv);
+int cmd_resign(struct kb_admin *a, int argc, char **argv);
 
 #endif /* KB_ADMIN_H */

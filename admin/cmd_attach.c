@@ -214,7 +214,7 @@ modify_attachments(struct kb_admin *a, const char *dn, enum kb_mod_op op,
 	mod.op = op;
 	mod.attr = AT_ATTACH;
 	mod.vals = vals;
-	return dir_modify(a->dir, dn, &mod, 1, NULL, 0);
+	return admin_modify(a, dn, &mod, 1, NULL, 0);
 }
 
 /*
@@ -296,6 +296,26 @@ end_values_free(char **ends)
 #define ATTACH_ASSERTION	"(!(" AT_BLOCKED "=TRUE))"
 
 /*
+ * Append target to the tombstones to add (list, *np of them) unless p
+ * has it already or it is listed.
+ */
+static void
+tomb_add(const struct kb_pair *p, const char *target, const char **list,
+    size_t *np)
+{
+	size_t i, len = strlen(target);
+
+	for (i = 0; i < p->ntombstones; i++)
+		if (p->tombstones[i].len == len &&
+		    memcmp(p->tombstones[i].s, target, len) == 0)
+			return;
+	for (i = 0; i < *np; i++)
+		if (strcmp(list[i], target) == 0)
+			return;
+	list[(*np)++] = target;
+}
+
+/*
  * Attach (or detach) the n values on key pair name as one modify per
  * round: add the attachment values that are missing (or delete those
  * present), delete the exact End values each of them has now and, for a
@@ -314,16 +334,23 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
     unsigned char *present, int *blockedp)
 {
 	struct kb_pair *p = NULL;
-	struct kb_mod mods[3];
+	struct kb_mod mods[4];
 	const char **todo = NULL, **enddel = NULL, **endadd = NULL;
-	char **ends = NULL;
-	size_t i, k, nd, na, nmods;
-	int round, guard = 1, r = KB_ERR_INTERNAL;
+	const char **tombs = NULL;
+	char **ends = NULL, gnow[TIME_GTIME_LEN];
+	size_t i, k, nd, na, nt, nmods;
+	int round, guard = 1, tomb, r = KB_ERR_INTERNAL;
 
 	*blockedp = 0;
+	/* with signatures on, a detach leaves a tombstone (tombstone.c) */
+	tomb = c->op == KB_MOD_DELETE && a->signer != NULL;
+	if (tomb && lookup_format_gentime(time(NULL), gnow, sizeof(gnow)) != 0)
+		return KB_ERR_TIME;
 	if ((todo = calloc(n + 1, sizeof(*todo))) == NULL ||
 	    (endadd = calloc(n + 1, sizeof(*endadd))) == NULL ||
-	    (c->timed && (ends = end_values_new(vals, n, c->gtime)) == NULL)) {
+	    (tombs = calloc(n + 1, sizeof(*tombs))) == NULL ||
+	    (c->timed && (ends = end_values_new(vals, n, c->gtime)) == NULL) ||
+	    (tomb && (ends = end_values_new(vals, n, gnow)) == NULL)) {
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
@@ -343,10 +370,21 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
 			r = KB_ERR_NOMEM;
 			goto out;
 		}
-		for (i = 0, k = 0, nd = 0, na = 0; i < n; i++) {
+		for (i = 0, k = 0, nd = 0, na = 0, nt = 0; i < n; i++) {
 			present[i] = (unsigned char)pair_has_attachment(p,
 			    vals[i]);
-			if (present[i] == (c->op == KB_MOD_DELETE))
+			if (tomb) {
+				if (!present[i])
+					continue;
+				ends_of(p, vals[i], ends[i], enddel, &nd);
+				if (!pair_has_end(p, ends[i]))
+					endadd[na++] = ends[i];
+				tomb_add(p, attachment_target(vals[i]), tombs,
+				    &nt);
+				continue;
+			}
+			if (c->op == KB_MOD_DELETE ? present[i] :
+			    !pair_stores_attachment(p, vals[i]))
 				todo[k++] = vals[i];
 			ends_of(p, vals[i], ends ? ends[i] : NULL, enddel, &nd);
 			if (ends != NULL && !pair_has_end(p, ends[i]))
@@ -354,7 +392,8 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
 		}
 		todo[k] = NULL;
 		endadd[na] = NULL;
-		if (k == 0 && nd == 0 && na == 0) {
+		tombs[nt] = NULL;
+		if (k == 0 && nd == 0 && na == 0 && nt == 0) {
 			r = 0;
 			goto out;
 		}
@@ -374,7 +413,12 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
 			mods[nmods].attr = AT_END;
 			mods[nmods++].vals = endadd;
 		}
-		r = dir_modify(a->dir, dn, mods, nmods, c->op == KB_MOD_ADD &&
+		if (nt > 0) {
+			mods[nmods].op = KB_MOD_ADD;
+			mods[nmods].attr = AT_TOMBSTONE;
+			mods[nmods++].vals = tombs;
+		}
+		r = admin_modify(a, dn, mods, nmods, c->op == KB_MOD_ADD &&
 		    guard ? ATTACH_ASSERTION : NULL, 0);
 		if (r == KB_ERR_DIR_NO_CONTROL && guard) {
 			/*
@@ -397,6 +441,7 @@ change_values(struct kb_admin *a, const char *name, const char *dn,
 	free(todo);
 	free(enddel);
 	free(endadd);
+	free(tombs);
 	end_values_free(ends);
 	return r;
 }
@@ -473,7 +518,7 @@ drop_ends(struct kb_admin *a, const struct kb_pair *p, const char *target)
 		mod.op = KB_MOD_DELETE;
 		mod.attr = AT_END;
 		mod.vals = list;
-		(void)dir_modify(a->dir, p->dn.s, &mod, 1, NULL, 0);
+		(void)admin_modify(a, p->dn.s, &mod, 1, NULL, 0);
 	}
 	free(list);
 	return 0;
@@ -491,6 +536,7 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 {
 	struct kb_pair **pairs = NULL;
 	const char *vals[] = { target, NULL };
+	unsigned char present;
 	char *filter = NULL;
 	size_t i, n = 0;
 	int r;
@@ -506,7 +552,13 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 		if (strlen(pairs[i]->name.s) == pairs[i]->name.len &&
 		    strcasecmp(pairs[i]->name.s, name) == 0)
 			continue;
-		r = modify_attachments(a, pairs[i]->dn.s, KB_MOD_DELETE, vals);
+		if (a->signer != NULL) {
+			/* signed: the detach leaves a tombstone */
+			r = change_op(a, pairs[i]->name.s, pairs[i]->dn.s,
+			    KB_MOD_DELETE, vals, 1, &present);
+		} else
+			r = modify_attachments(a, pairs[i]->dn.s,
+			    KB_MOD_DELETE, vals);
 		if (r == KB_ERR_DIR_NO_SUCH_OBJECT ||
 		    r == KB_ERR_DIR_NO_SUCH_VALUE)
 			continue;	/* gone meanwhile: as good */
@@ -516,7 +568,8 @@ replace_others(struct kb_admin *a, const char *name, const char *target,
 			goto out;
 		}
 		/* its ends, as read: stray ones grant nothing, prune drops them */
-		if ((r = drop_ends(a, pairs[i], target)) != 0)
+		if (a->signer == NULL &&
+		    (r = drop_ends(a, pairs[i], target)) != 0)
 			goto out;
 		if (a->json) {
 			if (!*jfirst)

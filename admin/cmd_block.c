@@ -156,7 +156,7 @@ flag_pairs(struct kb_admin *a, const char *fp, int set,
 		mod.op = set ? KB_MOD_REPLACE : KB_MOD_DELETE;
 		mod.attr = AT_BLOCKED;
 		mod.vals = set ? truev : NULL;
-		r = dir_modify(a->dir, dn, &mod, 1, NULL, 0);
+		r = admin_modify(a, dn, &mod, 1, NULL, 0);
 		if (r == KB_ERR_DIR_NO_SUCH_OBJECT ||
 		    (!set && r == KB_ERR_DIR_NO_SUCH_VALUE))
 			continue;	/* gone, or not flagged: as good */

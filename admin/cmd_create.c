@@ -33,15 +33,6 @@
 #define KEYGEN_SLOW_MS		600000	/* big RSA keys take minutes */
 #define KEYGEN_FAST_MS		60000
 
-/* The private key file being written. */
-struct keyfile {
-	const char *path;
-	int fd;
-	int tmpfile;		/* fd is an unnamed O_TMPFILE */
-	int linked;		/* path now names our file */
-	int to_stdout;		/* -o -: stdout, once the key is stored */
-};
-
 /* What gets stored for a new key pair. */
 struct newpair {
 	const char *name;
@@ -78,7 +69,7 @@ newpair_fill(struct newpair *np)
  * Refuse an existing FILE (a dangling symlink counts) and prepare an
  * unnamed file in its directory; an exit status.
  */
-static int
+int
 keyfile_prepare(struct keyfile *kf)
 {
 	struct stat st;
@@ -137,7 +128,7 @@ keyfile_prepare(struct keyfile *kf)
 }
 
 /* Write the key and give it its name; an exit status. */
-static int
+int
 keyfile_commit(struct keyfile *kf, const unsigned char *data, size_t len)
 {
 	char procpath[64];
@@ -180,7 +171,7 @@ keyfile_commit(struct keyfile *kf, const unsigned char *data, size_t len)
  * Remove the file again (storing failed); 0 if it is gone.  Only if the
  * name still refers to the file we wrote: never someone else's.
  */
-static int
+int
 keyfile_discard(struct keyfile *kf)
 {
 	struct stat ours, now;
@@ -207,7 +198,7 @@ keyfile_discard(struct keyfile *kf)
 	return r;
 }
 
-static void
+void
 keyfile_close(struct keyfile *kf)
 {
 	if (kf->fd != -1)
@@ -315,7 +306,7 @@ store_pair(struct kb_admin *a, const struct newpair *np)
 
 	if ((r = admin_pair_dn(a, np->name, &dn)) != 0)
 		return r;
-	r = dir_add(a->dir, dn, mods, sizeof(mods) / sizeof(mods[0]));
+	r = admin_add(a, dn, mods, sizeof(mods) / sizeof(mods[0]));
 	free(dn);
 	return r;
 }

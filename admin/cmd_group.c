@@ -37,7 +37,7 @@
 #define GROUP_FILTER	"(objectClass=" OC_GROUP ")"
 
 static const char *const group_attrs[] = {
-	AT_CN, AT_MEMBER, AT_DESC, NULL
+	AT_CN, AT_MEMBER, AT_DESC, AT_TOMBSTONE, NULL
 };
 
 struct kb_group {
@@ -46,6 +46,8 @@ struct kb_group {
 	struct kb_text description;
 	struct kb_text *members;
 	size_t nmembers;
+	struct kb_text *tombstones;	/* keyboundTombstone values */
+	size_t ntombstones;
 };
 
 struct group_list {
@@ -95,6 +97,9 @@ group_free(struct kb_group *g)
 	for (i = 0; i < g->nmembers; i++)
 		free(g->members[i].s);
 	free(g->members);
+	for (i = 0; i < g->ntombstones; i++)
+		free(g->tombstones[i].s);
+	free(g->tombstones);
 	free(g);
 }
 
@@ -173,6 +178,19 @@ group_collect(void *ctx, const char *dn, const struct kb_attr *attrs,
 					goto out;
 				g->nmembers++;
 			}
+		} else if (strcasecmp(at->name, AT_TOMBSTONE) == 0 &&
+		    g->tombstones == NULL) {
+			if ((g->tombstones = calloc(at->nvals + 1,
+			    sizeof(*g->tombstones))) == NULL) {
+				r = KB_ERR_NOMEM;
+				goto out;
+			}
+			for (k = 0; k < at->nvals; k++) {
+				if ((r = gtext_set(&g->tombstones[k],
+				    at->vals[k].bytes, at->vals[k].len)) != 0)
+					goto out;
+				g->ntombstones++;
+			}
 		}
 	}
 	if ((r = group_set_name(g, cn)) != 0)
@@ -238,6 +256,19 @@ group_read(struct kb_admin *a, const char *name, struct kb_group **gp)
 	group_list_free(&l);
 	free(dn);
 	return r;
+}
+
+/* 1 if g holds tombstone value t exactly. */
+static int
+group_has_tombstone(const struct kb_group *g, const char *t)
+{
+	size_t i, len = strlen(t);
+
+	for (i = 0; i < g->ntombstones; i++)
+		if (g->tombstones[i].len == len &&
+		    memcmp(g->tombstones[i].s, t, len) == 0)
+			return 1;
+	return 0;
 }
 
 static int
@@ -465,7 +496,7 @@ group_create(struct kb_admin *a, int argc, char **argv)
 		admin_err("%s", kb_strerror(r));
 		goto out;
 	}
-	if ((r = dir_add(a->dir, dn, mods, nmods)) != 0) {
+	if ((r = admin_add(a, dn, mods, nmods)) != 0) {
 		if (r == KB_ERR_DIR_ALREADY_EXISTS) {
 			admin_err("%s %s already exists", separate ?
 			    "host group" : "a key pair or host group", name);
@@ -552,37 +583,53 @@ members_change(struct kb_admin *a, const char *name, enum kb_mod_op op,
     const char *const *vals, size_t n, unsigned char *present)
 {
 	struct kb_group *g = NULL;
-	struct kb_mod mod;
-	const char **todo = NULL;
-	size_t i, k;
+	struct kb_mod mods[2];
+	const char **todo = NULL, **tombs = NULL;
+	size_t i, k, nt, nmods;
 	int round, r = KB_ERR_INTERNAL;
 
-	if ((todo = calloc(n + 1, sizeof(*todo))) == NULL)
+	if ((todo = calloc(n + 1, sizeof(*todo))) == NULL ||
+	    (tombs = calloc(n + 1, sizeof(*tombs))) == NULL) {
+		free(todo);
 		return KB_ERR_NOMEM;
+	}
 	for (round = 0; round < GROUP_ROUNDS; round++) {
 		group_free(g);
 		g = NULL;
 		if ((r = group_read(a, name, &g)) != 0)
 			goto out;
-		for (i = 0, k = 0; i < n; i++) {
+		for (i = 0, k = 0, nt = 0; i < n; i++) {
 			present[i] = (unsigned char)group_has_member(g,
 			    vals[i]);
-			if (present[i] == (op == KB_MOD_DELETE))
-				todo[k++] = vals[i];
+			if (present[i] != (op == KB_MOD_DELETE))
+				continue;
+			todo[k++] = vals[i];
+			/* signed: a removed member leaves a tombstone */
+			if (op == KB_MOD_DELETE && a->signer != NULL &&
+			    !group_has_tombstone(g, vals[i]))
+				tombs[nt++] = vals[i];
 		}
 		todo[k] = NULL;
+		tombs[nt] = NULL;
 		if (k == 0) {
 			r = 0;
 			goto out;
 		}
-		mod.op = op;
-		mod.attr = AT_MEMBER;
-		mod.vals = todo;
-		r = dir_modify(a->dir, g->dn.s, &mod, 1, "(objectClass="
+		mods[0].op = op;
+		mods[0].attr = AT_MEMBER;
+		mods[0].vals = todo;
+		nmods = 1;
+		if (nt > 0) {
+			mods[1].op = KB_MOD_ADD;
+			mods[1].attr = AT_TOMBSTONE;
+			mods[1].vals = tombs;
+			nmods = 2;
+		}
+		r = admin_modify(a, g->dn.s, mods, nmods, "(objectClass="
 		    OC_GROUP ")", 0);
 		/* no assertion control (389-ds, AD): the group was just read */
 		if (r == KB_ERR_DIR_NO_CONTROL)
-			r = dir_modify(a->dir, g->dn.s, &mod, 1, NULL, 0);
+			r = admin_modify(a, g->dn.s, mods, nmods, NULL, 0);
 		if (r == KB_ERR_DIR_ASSERTION)
 			r = KB_ERR_DIR_NO_SUCH_OBJECT;
 		if (r != KB_ERR_DIR_VALUE_EXISTS &&
@@ -592,6 +639,7 @@ members_change(struct kb_admin *a, const char *name, enum kb_mod_op op,
  out:
 	group_free(g);
 	free(todo);
+	free(tombs);
 	return r;
 }
 
@@ -708,7 +756,7 @@ group_restore(struct kb_admin *a, const struct kb_group *g, const char *name)
 		mods[nmods].attr = AT_DESC;
 		mods[nmods++].vals = desc;
 	}
-	if ((r = dir_add(a->dir, g->dn.s, mods, nmods)) != 0 &&
+	if ((r = admin_add(a, g->dn.s, mods, nmods)) != 0 &&
 	    r != KB_ERR_DIR_ALREADY_EXISTS)
 		admin_err("could not put host group %s back: %s", name,
 		    kb_strerror(r));

@@ -14,10 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "kb.h"
+#include "config.h"
 #include "directory.h"
+#include "filter.h"
+#include "signed.h"
 #include "admin.h"
 
 #define PRUNE_ROUNDS	8
@@ -26,7 +30,8 @@
 struct pruned {
 	char *pair;
 	char *value;
-	int expired;		/* 1: an attachment that ended; 0: stray End */
+	int expired;		/* 1: an attachment that ended; 0: stray End;
+				   2: a host group's tombstone */
 	time_t end;
 };
 
@@ -49,7 +54,7 @@ prune_log_free(struct prune_log *pl)
 }
 
 static int
-prune_log_add(struct prune_log *pl, const struct kb_pair *p,
+prune_log_name(struct prune_log *pl, const char *name, size_t len,
     const char *value, int expired, time_t end)
 {
 	struct pruned *nv;
@@ -59,7 +64,7 @@ prune_log_add(struct prune_log *pl, const struct kb_pair *p,
 	pl->v = nv;
 	nv = &pl->v[pl->n];
 	memset(nv, 0, sizeof(*nv));
-	if ((nv->pair = strndup(p->name.s, p->name.len)) == NULL ||
+	if ((nv->pair = strndup(name, len)) == NULL ||
 	    (nv->value = strdup(value)) == NULL) {
 		free(nv->pair);
 		return KB_ERR_NOMEM;
@@ -68,6 +73,13 @@ prune_log_add(struct prune_log *pl, const struct kb_pair *p,
 	nv->end = end;
 	pl->n++;
 	return 0;
+}
+
+static int
+prune_log_add(struct prune_log *pl, const struct kb_pair *p,
+    const char *value, int expired, time_t end)
+{
+	return prune_log_name(pl, p->name.s, p->name.len, value, expired, end);
 }
 
 /* 1 if list (n entries) holds s. */
@@ -82,7 +94,7 @@ listed(const char *const *list, size_t n, const char *s)
 	return 0;
 }
 
-/* 1 if End value e names an attachment p holds. */
+/* 1 if End value e names an attachment p holds (or holds detached). */
 static int
 end_has_attachment(const struct kb_pair *p, const struct kb_text *e)
 {
@@ -93,7 +105,55 @@ end_has_attachment(const struct kb_pair *p, const struct kb_text *e)
 		    end_value_of(e->s, e->len, p->attach[i].s,
 		    p->attach[i].len))
 			return 1;
+	for (i = 0; i < p->ndetached; i++)
+		if (strlen(p->detached[i].s) == p->detached[i].len &&
+		    end_value_of(e->s, e->len, p->detached[i].s,
+		    p->detached[i].len))
+			return 1;
 	return 0;
+}
+
+/* Add attachment value v and all its End values to the removal lists. */
+static void
+plan_drop(const struct kb_pair *p, const char *v, const char **att,
+    size_t *nap, const char **ends, size_t *nep)
+{
+	size_t k;
+
+	att[(*nap)++] = v;
+	for (k = 0; k < p->nends; k++)
+		if (strlen(p->ends[k].s) == p->ends[k].len &&
+		    end_value_of(p->ends[k].s, p->ends[k].len, v, strlen(v)) &&
+		    !listed(ends, *nep, p->ends[k].s))
+			ends[(*nep)++] = p->ends[k].s;
+}
+
+/*
+ * The tombstones of p no kept detached attachment needs any more, once
+ * some detached attachment goes (into tombs, NULL-terminated).
+ */
+static void
+plan_tombstones(const struct kb_pair *p, const char *const *att, size_t na,
+    const char **tombs, size_t *ntp)
+{
+	const struct kb_text *t;
+	size_t i, k;
+	int needed;
+
+	*ntp = 0;
+	for (i = 0; i < p->ntombstones; i++) {
+		t = &p->tombstones[i];
+		if (strlen(t->s) != t->len)
+			continue;
+		needed = 0;
+		for (k = 0; k < p->ndetached && !needed; k++)
+			needed = !listed(att, na, p->detached[k].s) &&
+			    strcmp(attachment_target(p->detached[k].s),
+			    t->s) == 0;
+		if (!needed && !listed(tombs, *ntp, t->s))
+			tombs[(*ntp)++] = t->s;
+	}
+	tombs[*ntp] = NULL;
 }
 
 /*
@@ -102,11 +162,12 @@ end_has_attachment(const struct kb_pair *p, const struct kb_text *e)
  * pl when pl is not NULL.
  */
 static int
-prune_plan(const struct kb_pair *p, time_t now, const char **att,
-    size_t *nap, const char **ends, size_t *nep, struct prune_log *pl)
+prune_plan(const struct kb_pair *p, time_t now, unsigned max_age,
+    const char **att, size_t *nap, const char **ends, size_t *nep,
+    const char **tombs, size_t *ntp, struct prune_log *pl)
 {
 	const struct kb_text *v;
-	size_t i, k, bad, na = 0, ne = 0;
+	size_t i, bad, na = 0, ne = 0, ndrop;
 	time_t end;
 	int r;
 
@@ -116,15 +177,28 @@ prune_plan(const struct kb_pair *p, time_t now, const char **att,
 		    !pair_attachment_end(p, v->s, v->len, &end, &bad) ||
 		    end > now || listed(att, na, v->s))
 			continue;
-		att[na++] = v->s;
-		for (k = 0; k < p->nends; k++)
-			if (strlen(p->ends[k].s) == p->ends[k].len &&
-			    end_value_of(p->ends[k].s, p->ends[k].len, v->s,
-			    v->len) && !listed(ends, ne, p->ends[k].s))
-				ends[ne++] = p->ends[k].s;
+		plan_drop(p, v->s, att, &na, ends, &ne);
 		if (pl != NULL && (r = prune_log_add(pl, p, v->s, 1, end)) != 0)
 			return r;
 	}
+	/* detached with a tombstone: kept while a signed older version that
+	   still granted it could be accepted anywhere */
+	for (i = 0, ndrop = 0; i < p->ndetached; i++) {
+		v = &p->detached[i];
+		if (strlen(v->s) != v->len ||
+		    !pair_attachment_end(p, v->s, v->len, &end, &bad) ||
+		    !tombstone_expired(end, now, max_age) ||
+		    listed(att, na, v->s))
+			continue;
+		plan_drop(p, v->s, att, &na, ends, &ne);
+		ndrop++;
+		if (pl != NULL && (r = prune_log_add(pl, p, v->s, 1, end)) != 0)
+			return r;
+	}
+	*ntp = 0;
+	tombs[0] = NULL;
+	if (ndrop > 0)
+		plan_tombstones(p, att, na, tombs, ntp);
 	for (i = 0; i < p->nends; i++) {
 		v = &p->ends[i];
 		if (strlen(v->s) != v->len || listed(ends, ne, v->s))
@@ -172,24 +246,30 @@ prune_pair(struct kb_admin *a, const struct kb_pair *p0, time_t now,
 {
 	struct kb_pair *p = NULL;
 	const struct kb_pair *cur = p0;
-	struct kb_mod mods[2];
-	const char **att = NULL, **ends = NULL;
-	size_t na, ne, nmods, mark;
+	struct kb_mod mods[3];
+	const char **att = NULL, **ends = NULL, **tombs = NULL;
+	size_t na, ne, nt, nmods, mark;
 	int round, r = KB_ERR_INTERNAL;
 
 	prune_warn_bad(p0);
 	for (round = 0; round < PRUNE_ROUNDS; round++) {
 		free(att);
 		free(ends);
+		free(tombs);
 		att = NULL;
 		ends = NULL;
-		if ((att = calloc(cur->nattach + 1, sizeof(*att))) == NULL ||
-		    (ends = calloc(cur->nends + 1, sizeof(*ends))) == NULL) {
+		tombs = NULL;
+		if ((att = calloc(cur->nattach + cur->ndetached + 1,
+		    sizeof(*att))) == NULL ||
+		    (ends = calloc(cur->nends + 1, sizeof(*ends))) == NULL ||
+		    (tombs = calloc(cur->ntombstones + 1,
+		    sizeof(*tombs))) == NULL) {
 			r = KB_ERR_NOMEM;
 			goto out;
 		}
 		mark = pl->n;
-		if ((r = prune_plan(cur, now, att, &na, ends, &ne, pl)) != 0)
+		if ((r = prune_plan(cur, now, a->cfg->signature_max_age, att,
+		    &na, ends, &ne, tombs, &nt, pl)) != 0)
 			goto out;
 		if ((na == 0 && ne == 0) || dry) {
 			r = 0;
@@ -206,7 +286,12 @@ prune_pair(struct kb_admin *a, const struct kb_pair *p0, time_t now,
 			mods[nmods].attr = AT_END;
 			mods[nmods++].vals = ends;
 		}
-		r = dir_modify(a->dir, cur->dn.s, mods, nmods, NULL, 0);
+		if (nt > 0) {
+			mods[nmods].op = KB_MOD_DELETE;
+			mods[nmods].attr = AT_TOMBSTONE;
+			mods[nmods++].vals = tombs;
+		}
+		r = admin_modify(a, cur->dn.s, mods, nmods, NULL, 0);
 		if (r != KB_ERR_DIR_NO_SUCH_VALUE &&
 		    r != KB_ERR_DIR_VALUE_EXISTS)
 			goto out;
@@ -228,7 +313,140 @@ prune_pair(struct kb_admin *a, const struct kb_pair *p0, time_t now,
  out:
 	free(att);
 	free(ends);
+	free(tombs);
 	pair_free(p);
+	return r;
+}
+
+/* A host group with tombstones, as prune reads it. */
+struct tomb_group {
+	char *dn;
+	char *name;
+	char **tombs;		/* NULL-terminated */
+	time_t signed_at;	/* 0: unsigned or unreadable */
+};
+
+struct tomb_groups {
+	struct tomb_group *v;
+	size_t n;
+};
+
+static void
+tomb_groups_free(struct tomb_groups *tg)
+{
+	size_t i, k;
+
+	for (i = 0; i < tg->n; i++) {
+		free(tg->v[i].dn);
+		free(tg->v[i].name);
+		for (k = 0; tg->v[i].tombs != NULL && tg->v[i].tombs[k]; k++)
+			free(tg->v[i].tombs[k]);
+		free(tg->v[i].tombs);
+	}
+	free(tg->v);
+	memset(tg, 0, sizeof(*tg));
+}
+
+static int
+tomb_group_fill(struct tomb_group *g, const char *dn,
+    const struct kb_attr *attrs, size_t nattrs)
+{
+	unsigned char *sig = NULL;
+	uint64_t serial, at;
+	size_t i, k, siglen;
+
+	if ((g->dn = strdup(dn)) == NULL)
+		return KB_ERR_NOMEM;
+	for (i = 0; i < nattrs; i++) {
+		if (attrs[i].nvals == 0)
+			continue;
+		if (strcasecmp(attrs[i].name, AT_CN) == 0 && g->name == NULL) {
+			if ((g->name = strndup(attrs[i].vals[0].bytes,
+			    attrs[i].vals[0].len)) == NULL)
+				return KB_ERR_NOMEM;
+		} else if (strcasecmp(attrs[i].name, AT_SIGNATURE) == 0 &&
+		    attrs[i].nvals == 1 &&
+		    signed_value_parse(attrs[i].vals[0].bytes,
+		    attrs[i].vals[0].len, &serial, &at, &sig, &siglen) == 0) {
+			g->signed_at = (time_t)at;
+			free(sig);
+			sig = NULL;
+		} else if (strcasecmp(attrs[i].name, AT_TOMBSTONE) == 0 &&
+		    g->tombs == NULL) {
+			if ((g->tombs = calloc(attrs[i].nvals + 1,
+			    sizeof(*g->tombs))) == NULL)
+				return KB_ERR_NOMEM;
+			for (k = 0; k < attrs[i].nvals; k++)
+				if ((g->tombs[k] = strndup(
+				    attrs[i].vals[k].bytes,
+				    attrs[i].vals[k].len)) == NULL)
+					return KB_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
+static int
+tomb_group_collect(void *ctx, const char *dn, const struct kb_attr *attrs,
+    size_t nattrs)
+{
+	struct tomb_groups *tg = ctx;
+	struct tomb_group *nv;
+
+	if ((nv = reallocarray(tg->v, tg->n + 1, sizeof(*nv))) == NULL)
+		return KB_ERR_NOMEM;
+	tg->v = nv;
+	memset(&tg->v[tg->n], 0, sizeof(*nv));
+	tg->n++;
+	return tomb_group_fill(&tg->v[tg->n - 1], dn, attrs, nattrs);
+}
+
+/*
+ * Drop the tombstones of every host group whose current signature is
+ * older than signature_max_age: every version that still listed a
+ * removed member is older still, so no host accepts one.
+ */
+static int
+prune_groups(struct kb_admin *a, time_t now, int dry, struct prune_log *pl)
+{
+	static const char *const attrs[] = { AT_CN, AT_TOMBSTONE, AT_SIGNATURE,
+	    NULL };
+	struct tomb_groups tg = { NULL, 0 };
+	struct tomb_group *g;
+	struct kb_mod mod;
+	size_t i, k;
+	int r;
+
+	if ((r = dir_search_paged(a->dir, admin_group_base(a), KB_SCOPE_ONE,
+	    "(&(objectClass=" OC_GROUP ")(" AT_TOMBSTONE "=*))", attrs,
+	    tomb_group_collect, &tg, NULL, NULL)) != 0)
+		goto out;
+	for (i = 0; i < tg.n; i++) {
+		g = &tg.v[i];
+		if (g->tombs == NULL || g->tombs[0] == NULL ||
+		    !group_tombstones_expired(g->signed_at, now,
+		    a->cfg->signature_max_age))
+			continue;
+		if (!dry) {
+			mod.op = KB_MOD_DELETE;
+			mod.attr = AT_TOMBSTONE;
+			mod.vals = (const char *const *)g->tombs;
+			r = admin_modify(a, g->dn, &mod, 1, NULL, 0);
+			if (r == KB_ERR_DIR_NO_SUCH_OBJECT ||
+			    r == KB_ERR_DIR_NO_SUCH_VALUE)
+				continue;	/* changed meanwhile: next run */
+			if (r != 0)
+				goto out;
+		}
+		for (k = 0; g->tombs[k] != NULL; k++)
+			if ((r = prune_log_name(pl, g->name ? g->name : g->dn,
+			    strlen(g->name ? g->name : g->dn), g->tombs[k], 2,
+			    g->signed_at)) != 0)
+				goto out;
+	}
+	r = 0;
+ out:
+	tomb_groups_free(&tg);
 	return r;
 }
 
@@ -267,12 +485,31 @@ prune_report(const struct kb_admin *a, const struct prune_log *pl, int dry)
 				first = 1;
 			}
 		}
+		printf("],\"group_tombstones\":[");
+		for (i = 0, first = 1; i < pl->n; i++) {
+			if (pl->v[i].expired != 2)
+				continue;
+			printf("%s{\"name\":", first ? "" : ",");
+			first = 0;
+			json_string(stdout, pl->v[i].pair,
+			    strlen(pl->v[i].pair));
+			printf(",\"tombstone\":");
+			json_string(stdout, pl->v[i].value,
+			    strlen(pl->v[i].value));
+			putchar('}');
+		}
 		printf("]}\n");
 		return;
 	}
 	for (i = 0; i < pl->n; i++) {
 		printf("%s ", dry ? "would remove" : "removed");
-		if (pl->v[i].expired) {
+		if (pl->v[i].expired == 2) {
+			printf("tombstone ");
+			text_safe(stdout, pl->v[i].value,
+			    strlen(pl->v[i].value));
+			printf(" from host group ");
+			text_safe(stdout, pl->v[i].pair, strlen(pl->v[i].pair));
+		} else if (pl->v[i].expired) {
 			text_safe(stdout, pl->v[i].value,
 			    strlen(pl->v[i].value));
 			printf(" from ");
@@ -334,6 +571,13 @@ cmd_prune(struct kb_admin *a, int argc, char **argv)
 			status = EXIT_FAIL;
 			goto report;
 		}
+	}
+	if (a->cfg->schema == KB_SCHEMA_KEYBOUND &&
+	    (r = prune_groups(a, now, dry, &pl)) != 0) {
+		admin_err("cannot prune host group tombstones: %s",
+		    kb_strerror(r));
+		status = EXIT_FAIL;
+		goto report;
 	}
 	status = EXIT_OK;
  report:

@@ -229,7 +229,7 @@ set_apply(struct kb_admin *a, const char *name, const struct setting *s)
 		return r;
 	/* at most one fallback of each kind */
 	for (round = 0; round < 3; round++) {
-		r = dir_modify(a->dir, dn, mods, nmods, assertion, 0);
+		r = admin_modify(a, dn, mods, nmods, assertion, 0);
 		if (r == KB_ERR_DIR_NO_CONTROL && assertion != NULL) {
 			if ((r = pair_read(a, name, &p)) != 0)
 				break;

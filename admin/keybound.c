@@ -138,14 +138,36 @@ static const struct command commands[] = {
 	    "  --revoked-keys  write it as an OpenSSH KRL for sshd's RevokedKeys\n"
 	    "  -o FILE         to FILE (replaced atomically) instead of stdout\n" },
 	{ "prune", cmd_prune, "prune [--dry-run]",
-	    "Remove attachments whose end has passed.\n"
+	    "Remove attachments whose end has passed.  With a signing key,\n"
+	    "an attachment detached with a tombstone stays until its end is\n"
+	    "older than signature_max_age, then goes with its tombstone; a\n"
+	    "group's tombstones go once its signature is that old.\n"
 	    "  --dry-run    say what would be removed, change nothing\n" },
+	{ "signer", cmd_signer, "signer create -o FILE [-C COMMENT]",
+	    "Generate an Ed25519 signing key: the private key into FILE\n"
+	    "(OpenSSH format, unencrypted, mode 0600, never overwritten), the\n"
+	    "public line on stdout for the hosts' trusted_signers (prefixed\n"
+	    "there by a NAME).\n"
+	    "  -o FILE      the new private key file\n"
+	    "  -C COMMENT   the public line's comment (default keybound-signer)\n" },
+	{ "verify", cmd_verify, "verify [-T FILE] [NAME...]",
+	    "Check the signature of every key pair and host group (or the\n"
+	    "named ones): signer, serial, signing time, age, valid or why\n"
+	    "not.  Exit 0 when every one verifies, 1 otherwise.\n"
+	    "  -T FILE      trusted signers (NAME KEYTYPE BASE64 lines); else\n"
+	    "               the config's trusted_signers; else a signature is\n"
+	    "               checked with the key it carries\n" },
+	{ "resign", cmd_resign, "resign --all | NAME...",
+	    "Sign key pairs and host groups anew (serial + 1, signed now):\n"
+	    "after a signer change, or to refresh their age.  Needs -S or\n"
+	    "signing_key.\n"
+	    "  --all        every key pair and host group\n" },
 	{ NULL, NULL, NULL, NULL }
 };
 
 static const char usage_head[] =
     "usage: keybound [-c FILE] [-H URI] [-b BASE] [-D BINDDN] "
-    "[-y PASSFILE | -W] [--json] COMMAND ...\n";
+    "[-y PASSFILE | -W] [-S KEY] [--json] COMMAND ...\n";
 
 static const char usage_tail[] =
     "  help [COMMAND]\n"
@@ -161,6 +183,10 @@ static const char usage_tail[] =
     "  -D BINDDN    bind DN for simple bind (with -y or -W)\n"
     "  -y PASSFILE  read the bind password from PASSFILE\n"
     "  -W           prompt for the bind password on the terminal\n"
+    "  -S FILE|agent:SHA256:...\n"
+    "               sign every entry written with this key (a private\n"
+    "               key file, or a key ssh-agent holds), replacing the\n"
+    "               config's signing_key\n"
     "  --json       machine-readable output\n"
     "\n"
     "TIME is YYYY-MM-DDTHH:MM:SSZ or YYYYMMDDHHMMSSZ (UTC); DURATION is\n"
@@ -319,6 +345,20 @@ command_find(const char *name)
 		if (strcmp(c->name, name) == 0)
 			return c;
 	return NULL;
+}
+
+/* 1 if command name writes key pair or group entries (they get signed). */
+static int
+command_writes(const char *name)
+{
+	static const char *const readonly[] = { "list", "show", "check",
+	    "blocked", "verify", "signer", NULL };
+	size_t i;
+
+	for (i = 0; readonly[i] != NULL; i++)
+		if (strcmp(readonly[i], name) == 0)
+			return 0;
+	return 1;
 }
 
 static void
@@ -737,6 +777,9 @@ admin_connect(struct kb_admin *a, long extra_ms)
 		    "profile; key pairs are managed only with the keybound "
 		    "profile", config_schema_name(a->cfg->schema));
 	}
+	/* the signing key works before anything is written */
+	if (a->writes && (status = admin_signer_open(a)) != EXIT_OK)
+		return status;
 	status = EXIT_FAIL;
 	memset(&auth, 0, sizeof(auth));
 	if (a->prompt_password) {
@@ -856,7 +899,7 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+c:H:b:D:y:Wwh", longopts,
+	while ((ch = getopt_long(argc, argv, "+c:H:b:D:y:S:Wwh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -873,6 +916,13 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 			break;
 		case 'y':
 			a->passfile = optarg;
+			break;
+		case 'S':
+			if (optarg[0] == '\0') {
+				admin_err("-S: empty signing key");
+				return EXIT_USAGE;
+			}
+			a->signing_key = optarg;
 			break;
 		case 'W':
 			a->prompt_password = 1;
@@ -891,7 +941,7 @@ parse_global(struct kb_admin *a, int argc, char **argv)
 			usage_print(stdout);
 			return -1;
 		default:
-			if (optopt != 0 && strchr("cHbDy", optopt) != NULL)
+			if (optopt != 0 && strchr("cHbDyS", optopt) != NULL)
 				admin_err("option -%c needs a value", optopt);
 			else if (optopt != 0)
 				admin_err("unknown option -%c", optopt);
@@ -975,7 +1025,10 @@ main(int argc, char **argv)
 		}
 	}
 	optind = 0;
+	a.writes = command_writes(c->name);
 	status = c->fn(&a, argc, argv);
+	if (status == EXIT_OK && a.sign_status != 0)
+		status = a.sign_status;
  out:
 	if (status != EXIT_OK && a.json)
 		failure_json(status);
@@ -984,6 +1037,7 @@ main(int argc, char **argv)
 			admin_err("cannot write output: %s", strerror(errno));
 		status = status == EXIT_OK ? EXIT_FAIL : status;
 	}
+	admin_signer_close(&a);
 	dir_close(a.dir);
 	config_free(a.cfg);
 	closelog();

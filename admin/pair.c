@@ -26,7 +26,7 @@
 
 static const char *const pair_attrs[] = {
 	AT_CN, AT_PUBKEY, AT_FP, AT_ATTACH, AT_NOTAFTER, AT_OPTIONS, AT_DESC,
-	AT_CREATED, AT_END, AT_BLOCKED, NULL
+	AT_CREATED, AT_END, AT_BLOCKED, AT_TOMBSTONE, NULL
 };
 
 struct pair_list {
@@ -75,6 +75,12 @@ pair_free(struct kb_pair *p)
 	for (i = 0; i < p->nends; i++)
 		text_free(&p->ends[i]);
 	free(p->ends);
+	for (i = 0; i < p->ntombstones; i++)
+		text_free(&p->tombstones[i]);
+	free(p->tombstones);
+	for (i = 0; i < p->ndetached; i++)
+		text_free(&p->detached[i]);
+	free(p->detached);
 	text_free(&p->not_after);
 	text_free(&p->options);
 	text_free(&p->description);
@@ -130,6 +136,72 @@ pair_has_attachment(const struct kb_pair *p, const char *value)
 		if (p->attach[i].len == len &&
 		    memcmp(p->attach[i].s, value, len) == 0)
 			return 1;
+	return 0;
+}
+
+int
+pair_stores_attachment(const struct kb_pair *p, const char *value)
+{
+	size_t i, len = strlen(value);
+
+	if (pair_has_attachment(p, value))
+		return 1;
+	for (i = 0; i < p->ndetached; i++)
+		if (p->detached[i].len == len &&
+		    memcmp(p->detached[i].s, value, len) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+attachment_target(const char *v)
+{
+	const char *at = strrchr(v, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+int
+pair_value_tombstoned(const struct kb_pair *p, const char *v, size_t len,
+    time_t now)
+{
+	const char *target;
+	time_t end;
+	size_t i, tlen;
+
+	if (strlen(v) != len || !pair_attachment_end(p, v, len, &end, NULL) ||
+	    end > now)
+		return 0;
+	target = attachment_target(v);
+	tlen = strlen(target);
+	for (i = 0; i < p->ntombstones; i++)
+		if (p->tombstones[i].len == tlen &&
+		    memcmp(p->tombstones[i].s, target, tlen) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Move the attachment values detached with a tombstone out of attach
+ * into detached: for every reader of the CLI they are not attachments.
+ */
+static int
+pair_split_detached(struct kb_pair *p, time_t now)
+{
+	size_t i, k = 0;
+
+	if (p->ntombstones == 0 || p->nattach == 0)
+		return 0;
+	if ((p->detached = calloc(p->nattach, sizeof(*p->detached))) == NULL)
+		return KB_ERR_NOMEM;
+	for (i = 0; i < p->nattach; i++) {
+		if (pair_value_tombstoned(p, p->attach[i].s, p->attach[i].len,
+		    now))
+			p->detached[p->ndetached++] = p->attach[i];
+		else
+			p->attach[k++] = p->attach[i];
+	}
+	p->nattach = k;
 	return 0;
 }
 
@@ -218,6 +290,10 @@ pair_from_entry(const char *dn, const struct kb_attr *attrs, size_t nattrs,
 		} else if (strcasecmp(at->name, AT_END) == 0) {
 			if ((r = pair_set_multi(&p->ends, &p->nends, at)) != 0)
 				goto out;
+		} else if (strcasecmp(at->name, AT_TOMBSTONE) == 0) {
+			if ((r = pair_set_multi(&p->tombstones,
+			    &p->ntombstones, at)) != 0)
+				goto out;
 		} else if (strcasecmp(at->name, AT_BLOCKED) == 0) {
 			/* any value but exactly FALSE counts: fail closed */
 			p->blocked = at->nvals > 0 && !(at->nvals == 1 &&
@@ -238,7 +314,8 @@ pair_from_entry(const char *dn, const struct kb_attr *attrs, size_t nattrs,
 		if (single != NULL && (r = pair_set_single(single, at)) != 0)
 			goto out;
 	}
-	if ((r = pair_set_name(p, cn)) != 0)
+	if ((r = pair_set_name(p, cn)) != 0 ||
+	    (r = pair_split_detached(p, time(NULL))) != 0)
 		goto out;
 	p->key_err = KB_ERR_KEY_FORMAT;
 	if (p->pubkey.s != NULL)
