@@ -70,6 +70,8 @@ struct kb_admin {
 	int writes;			/* the command writes entries */
 	struct admin_signer *signer;	/* NULL: entries are not signed */
 	int sign_status;		/* a re-sign failed: this exit status */
+	int verdict;			/* the exit status is an answer (verify),
+					   not an error: no --json error object */
 	struct kb_config *cfg;
 	struct kb_dir *dir;
 	struct timespec deadline;	/* for every directory operation */

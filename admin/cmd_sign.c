@@ -474,6 +474,7 @@ cmd_verify(struct kb_admin *a, int argc, char **argv)
 	for (i = 0; i < vs.n; i++)
 		if (!vs.v[i].valid)
 			status = EXIT_FAIL;
+	a->verdict = status == EXIT_FAIL;
  out:
 	verdicts_free(&vs);
 	free(vs.seen);

@@ -1030,7 +1030,7 @@ main(int argc, char **argv)
 	if (status == EXIT_OK && a.sign_status != 0)
 		status = a.sign_status;
  out:
-	if (status != EXIT_OK && a.json)
+	if (status != EXIT_OK && a.json && !a.verdict)
 		failure_json(status);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (status == EXIT_OK)

@@ -1,0 +1,437 @@
+#!/bin/bash
+# admin_signing: signed key pairs from the admin side, against a throwaway
+# slapd with our schema:
+#   - signer create: an unencrypted OpenSSH Ed25519 key (0600, never
+#     overwritten) that ssh-keygen reads, its public line on stdout;
+#   - every write (import, create, attach incl. --for, groups and
+#     --targets-from, set, block, unblock, rotate, group create/add/remove,
+#     detach, prune) leaves a keyboundSignature that ssh-keygen -Y verify
+#     accepts over the record rebuilt here from the entry as ldapsearch
+#     reads it (tests/tools/kb-sign, not the CLI's own mapping), with a
+#     serial that grows with every write;
+#   - signing through an ssh-agent the test starts, with the private key
+#     file unreadable; an agent without the key and an encrypted key file
+#     are refused (exit 2) before anything is written;
+#   - verify [--json] [-T FILE]: exit 0, then 1 with the reason after the
+#     root DN changes a signed field; resign fixes it; resign needs a key;
+#   - detach leaves the tombstone (attachment with an end now and
+#     keyboundTombstone); list/show show it detached; prune keeps a fresh
+#     tombstone and drops one older than signature_max_age (its end moved
+#     into the past by the root DN, then re-signed), and a group's
+#     tombstones once the group's signature is that old;
+#   - without a signing key: no signature written, no tombstone; a signed
+#     entry changed gets a warning on stderr.
+. "$KB_SRC/tests/lib/common.sh"
+. "$KB_SRC/tests/lib/slapd.sh"
+
+for t in python3 ssh-keygen ssh-agent ssh-add; do
+	command -v "$t" >/dev/null || skip "$t missing (tests/deps.sh)"
+done
+[ -x "$KB_BUILD/keybound" ] || fail "keybound not built"
+KBSIGN=$KB_BUILD/tests/tools/kb-sign
+[ -x "$KBSIGN" ] || fail "kb-sign not built"
+kb_tmpdir
+slapd_start || fail "slapd did not start"
+S=$KB_T/signer
+mkdir -m 0700 "$S"
+K=$KB_T/keys
+mkdir -m 0700 "$K"
+conf=$KB_T/kb.conf
+kb_write_config "$conf" "signature_max_age 1h"
+sconf=$KB_T/kbs.conf
+kb_write_config "$sconf" "signature_max_age 1h" "signing_key $S/sign"
+
+kb() {
+	"$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" \
+	    -y "$SLAPD_ROOTPW_FILE" "$@"
+}
+kbs() {
+	"$KB_BUILD/keybound" -c "$sconf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" \
+	    -y "$SLAPD_ROOTPW_FILE" "$@"
+}
+js() {
+	python3 -c 'import json,sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(json.dumps(v) if not isinstance(v, str) else v)' "$1"
+}
+vals() {
+	LDAPNOINIT=1 ldapsearch -LLL -o ldif-wrap=no -x -H "$SLAPD_LDAPI_URI" \
+	    -b "$1" -s base "$2" 2>/dev/null | sed -n "s/^$2: //p" | sort |
+	    tr '\n' '|'
+}
+gtime() { date -u -d "@$(($(date +%s) + $1))" +%Y%m%d%H%M%SZ; }
+PDN() { echo "cn=$1,$SLAPD_BASE"; }
+
+# --- signer create ----------------------------------------------------------
+pub=$("$KB_BUILD/keybound" signer create -o "$S/sign" -C admin-2026)
+check_eq "$?" 0 "signer create"
+check_eq "$(stat -c %a "$S/sign")" 600 "the private key is 0600"
+check_eq "$(head -n 1 "$S/sign")" "-----BEGIN OPENSSH PRIVATE KEY-----" \
+    "OpenSSH private key format"
+check_eq "$(ssh-keygen -y -f "$S/sign" 2>/dev/null | cut -d' ' -f1,2)" \
+    "$(echo "$pub" | cut -d' ' -f1,2)" "ssh-keygen reads it, unencrypted, same public key"
+case $pub in "ssh-ed25519 "*" admin-2026") ok "public line: ssh-ed25519 BASE64 COMMENT" ;;
+*) not_ok "public line: $pub" ;; esac
+sum=$(sha256sum <"$S/sign")
+"$KB_BUILD/keybound" signer create -o "$S/sign" >/dev/null 2>"$KB_T/err"
+check_eq "$?" 4 "signer create refuses an existing file"
+check_eq "$(sha256sum <"$S/sign")" "$sum" "the existing key is untouched"
+"$KB_BUILD/keybound" signer create >/dev/null 2>&1
+check_eq "$?" 2 "signer create without -o: usage"
+echo "$pub" | cut -d' ' -f1,2 >"$S/sign.pub"
+echo "admin $(cut -d' ' -f1,2 <"$S/sign.pub")" >"$S/allowed_signers"
+echo "admin $(cut -d' ' -f1,2 <"$S/sign.pub")" >"$S/trusted_signers"
+SIGNFP=$(ssh-keygen -l -E sha256 -f "$S/sign.pub" | cut -d' ' -f2)
+
+# sigcheck DN: rebuild the record from the entry as ldapsearch reads it,
+# check its keyboundSignature with ssh-keygen; prints the serial.
+cat >"$KB_T/rec.py" <<'PY'
+import base64, calendar, subprocess, sys, time
+ldif, kbsign, out = sys.argv[1], sys.argv[2], sys.argv[3]
+attrs = {}
+for line in open(ldif, encoding="utf-8"):
+    line = line.rstrip("\n")
+    if not line or line.startswith("dn:"):
+        continue
+    if ":: " in line:
+        k, v = line.split(":: ", 1)
+        v = base64.b64decode(v).decode("utf-8")
+    else:
+        k, v = line.split(": ", 1)
+    attrs.setdefault(k.lower(), []).append(v)
+def epoch(g):
+    return calendar.timegm(time.strptime(g, "%Y%m%d%H%M%SZ"))
+serial, signed_at, sig = attrs["keyboundsignature"][0].split(" ")
+oc = [v.lower() for v in attrs["objectclass"]]
+args = [kbsign]
+if "keyboundkeypair" in oc:
+    args += ["pair", attrs["cn"][0], attrs["keyboundpublickey"][0]]
+    for a in attrs.get("keyboundattachment", []):
+        ends = [epoch(e.rsplit(" ", 1)[1])
+                for e in attrs.get("keyboundattachmentend", [])
+                if e.rsplit(" ", 1)[0] == a]
+        args += ["-a", "%s=%d" % (a, min(ends)) if ends else a]
+    if "keyboundnotafter" in attrs:
+        args += ["-n", str(epoch(attrs["keyboundnotafter"][0]))]
+    if "keyboundkeyoptions" in attrs:
+        args += ["-o", attrs["keyboundkeyoptions"][0]]
+    if attrs.get("keyboundblocked", ["FALSE"])[0] != "FALSE":
+        args += ["-b"]
+else:
+    args += ["group", attrs["cn"][0]]
+    for m in attrs.get("keyboundmember", []):
+        args += ["-m", m]
+args += ["-s", serial, "-t", str(epoch(signed_at))]
+with open(out + ".rec", "wb") as f:
+    f.write(subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout)
+with open(out + ".sig", "w") as f:
+    f.write("-----BEGIN SSH SIGNATURE-----\n")
+    for i in range(0, len(sig), 70):
+        f.write(sig[i:i + 70] + "\n")
+    f.write("-----END SSH SIGNATURE-----\n")
+print(serial)
+PY
+sigcheck() {
+	local serial
+	LDAPNOINIT=1 ldapsearch -LLL -o ldif-wrap=no -x -H "$SLAPD_LDAPI_URI" \
+	    -b "$1" -s base '*' >"$KB_T/entry.ldif" 2>/dev/null || return 1
+	serial=$(python3 "$KB_T/rec.py" "$KB_T/entry.ldif" "$KBSIGN" \
+	    "$KB_T/entry" 2>"$KB_T/rec.err") || return 1
+	ssh-keygen -Y verify -n keybound -f "$S/allowed_signers" -I admin \
+	    -s "$KB_T/entry.sig" <"$KB_T/entry.rec" >/dev/null 2>&1 || return 1
+	echo "$serial"
+}
+# signed_after WHAT DN PREVIOUS: the entry verifies with a higher serial;
+# sets LAST to it.
+signed_after() {
+	local s
+	if ! s=$(sigcheck "$2"); then
+		not_ok "$1: ssh-keygen -Y verify refuses the signature ($(cat "$KB_T/rec.err"))"
+		return
+	fi
+	if [ "$s" -gt "$3" ]; then
+		ok "$1: ssh-keygen accepts, serial $3 -> $s"
+	else
+		not_ok "$1: serial $s not above $3"
+	fi
+	LAST=$s
+}
+
+# --- the check itself catches a wrong record ---------------------------------
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$K/a"
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$K/b"
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$K/c"
+kbs import kpa "$K/a.pub" >/dev/null
+check_eq "$?" 0 "import with signing_key"
+signed_after "import" "$(PDN kpa)" 0
+pa=$LAST
+slapd_ldapmodify - <<EOF || fail "tamper"
+dn: $(PDN kpa)
+changetype: modify
+add: keyboundAttachment
+keyboundAttachment: eve@web-01
+EOF
+if sigcheck "$(PDN kpa)" >/dev/null; then
+	not_ok "sigcheck accepted an entry changed after signing"
+else
+	ok "sigcheck refuses an entry changed after signing"
+fi
+kbs verify >/dev/null 2>&1
+check_eq "$?" 1 "verify: exit 1 after the root DN added an attachment"
+out=$(kbs --json verify)
+check_eq "$(echo "$out" | js '[(x["name"], x["kind"], x["valid"], x["reason"] is not None) for x in d]')" \
+    '[["kpa", "pair", false, true]]' "verify --json: kpa invalid with a reason"
+check_eq "$(echo "$out" | js 'd[0]["reason"]')" "signature does not verify" \
+    "verify --json: the reason says the signature does not verify"
+kbs resign kpa >/dev/null
+check_eq "$?" 0 "resign kpa"
+signed_after "resign" "$(PDN kpa)" "$pa"
+pa=$LAST
+kbs verify >/dev/null
+check_eq "$?" 0 "verify: exit 0 after resign"
+kbs detach kpa eve@web-01 >/dev/null
+
+# --- every write re-signs ---------------------------------------------------
+for step in \
+    "attach kpa alice@web-01" \
+    "attach kpa bob@web-02 --for 2h" \
+    "set kpa --expires $(gtime 864000) --options no-pty" \
+    "set kpa --description hello"; do
+	# shellcheck disable=SC2086
+	kbs $step >/dev/null
+	check_eq "$?" 0 "$step"
+	signed_after "$step" "$(PDN kpa)" "$pa"
+	pa=$LAST
+done
+kbs group create web >/dev/null
+check_eq "$?" 0 "group create"
+signed_after "group create" "$(PDN web)" 0
+pg=$LAST
+kbs group add web web-01 web-02 web-03 >/dev/null
+signed_after "group add" "$(PDN web)" "$pg"
+pg=$LAST
+printf 'carol@+web\ndan@web-04\n' >"$KB_T/targets"
+kbs attach kpa --targets-from "$KB_T/targets" >/dev/null
+check_eq "$?" 0 "attach --targets-from with a group target"
+signed_after "attach --targets-from" "$(PDN kpa)" "$pa"
+pa=$LAST
+kbs create kpc -o "$K/kpc" >/dev/null
+check_eq "$?" 0 "create"
+signed_after "create" "$(PDN kpc)" 0
+pc=$LAST
+kbs import kpb "$K/b.pub" >/dev/null
+signed_after "import kpb" "$(PDN kpb)" 0
+pb=$LAST
+kbs block kpb --reason test >/dev/null
+check_eq "$?" 0 "block"
+check_eq "$(vals "$(PDN kpb)" keyboundBlocked)" "TRUE|" "blocked flag set"
+signed_after "block (blocked flag in the record)" "$(PDN kpb)" "$pb"
+pb=$LAST
+kbs unblock "$(ssh-keygen -l -E sha256 -f "$K/b.pub" | cut -d' ' -f2)" >/dev/null
+check_eq "$?" 0 "unblock"
+signed_after "unblock" "$(PDN kpb)" "$pb"
+pb=$LAST
+kbs attach kpc frank@web-05 >/dev/null
+signed_after "attach kpc" "$(PDN kpc)" "$pc"
+pc=$LAST
+kbs rotate kpc kpb >/dev/null
+check_eq "$?" 0 "rotate kpc kpb"
+signed_after "rotate: NEW" "$(PDN kpb)" "$pb"
+pb=$LAST
+signed_after "rotate: OLD" "$(PDN kpc)" "$pc"
+pc=$LAST
+
+# --- ssh-agent holds the signing key ---------------------------------------
+AGENT_SOCK=$KB_T/agent.sock
+ssh-agent -a "$AGENT_SOCK" >"$KB_T/agent.env" || fail "ssh-agent"
+AGENT_PID=$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' "$KB_T/agent.env")
+[ -n "$AGENT_PID" ] || fail "ssh-agent pid"
+kb_on_exit "kill $AGENT_PID"
+SSH_AUTH_SOCK=$AGENT_SOCK ssh-add "$S/sign" 2>/dev/null || fail "ssh-add"
+mv "$S/sign" "$S/sign.away" && chmod 000 "$S/sign.away"
+SSH_AUTH_SOCK=$AGENT_SOCK kb -S "agent:$SIGNFP" attach kpa gina@web-06 \
+    >/dev/null 2>"$KB_T/err"
+check_eq "$?" 0 "attach through ssh-agent, no private key file readable"
+signed_after "attach via agent" "$(PDN kpa)" "$pa"
+pa=$LAST
+OTHERFP=$(ssh-keygen -l -E sha256 -f "$K/c.pub" | cut -d' ' -f2)
+SSH_AUTH_SOCK=$AGENT_SOCK kb -S "agent:$OTHERFP" attach kpa hank@web-07 \
+    >/dev/null 2>"$KB_T/err"
+check_eq "$?" 2 "an agent without that key: exit 2"
+grep -q "does not hold" "$KB_T/err"
+check_eq "$?" 0 "... saying the agent does not hold it"
+case $(vals "$(PDN kpa)" keyboundAttachment) in *hank@*) not_ok "written anyway" ;;
+*) ok "nothing written without a usable signing key" ;; esac
+chmod 600 "$S/sign.away" && mv "$S/sign.away" "$S/sign"
+
+# --- encrypted private key ---------------------------------------------------
+ssh-keygen -q -t ed25519 -N 'secret pass' -C '' -f "$K/enc"
+kb -S "$K/enc" attach kpa ivan@web-08 >/dev/null 2>"$KB_T/err"
+check_eq "$?" 2 "an encrypted signing key: exit 2"
+grep -q "encrypted" "$KB_T/err" && grep -q "ssh-agent" "$KB_T/err"
+check_eq "$?" 0 "... saying it is encrypted and to use ssh-agent"
+case $(vals "$(PDN kpa)" keyboundAttachment) in *ivan@*) not_ok "written anyway" ;;
+*) ok "nothing written with an encrypted key" ;; esac
+
+# --- verify and resign -------------------------------------------------------
+out=$(kbs --json verify -T "$S/trusted_signers")
+check_eq "$?" 0 "verify -T: every entry verifies"
+check_eq "$(echo "$out" | js 'sorted(set((x["signer"], x["signer_name"], x["valid"]) for x in d))')" \
+    "[[\"$SIGNFP\", \"admin\", true]]" "verify names the signer (fingerprint and trusted name)"
+check_eq "$(echo "$out" | js 'sorted((x["name"], x["kind"]) for x in d)')" \
+    '[["kpa", "pair"], ["kpb", "pair"], ["kpc", "pair"], ["web", "group"]]' \
+    "verify lists every pair and group"
+check_eq "$(echo "$out" | js '[x for x in d if x["name"] == "kpa"][0]["serial"]')" "$pa" \
+    "verify reports the serial"
+case $(echo "$out" | js 'd[0]["signed_at"]') in
+20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z) ok "signed_at in RFC 3339 UTC" ;;
+*) not_ok "signed_at: $(echo "$out" | js 'd[0]["signed_at"]')" ;; esac
+slapd_ldapmodify - <<EOF || fail "tamper options"
+dn: $(PDN kpb)
+changetype: modify
+replace: keyboundKeyOptions
+keyboundKeyOptions: no-pty,command="/bin/sh"
+EOF
+out=$(kbs --json verify)
+check_eq "$?" 1 "verify: exit 1 after the root DN changed options"
+check_eq "$(echo "$out" | js '[(x["name"], x["valid"]) for x in d if not x["valid"]]')" \
+    '[["kpb", false]]' "verify --json names the changed entry only"
+check_eq "$(kbs --json verify kpb | js '[x["reason"] for x in d]')" \
+    '["signature does not verify"]' "verify NAME: the reason"
+kbs verify nosuch >/dev/null 2>&1
+check_eq "$?" 3 "verify of a missing name: exit 3"
+kb resign kpb >/dev/null 2>"$KB_T/err"
+check_eq "$?" 2 "resign without a signing key: exit 2"
+grep -q "signing key" "$KB_T/err"
+check_eq "$?" 0 "... saying it needs one"
+kbs resign --all >/dev/null
+check_eq "$?" 0 "resign --all"
+signed_after "resign --all" "$(PDN kpa)" "$pa"
+pa=$LAST
+signed_after "resign --all (group)" "$(PDN web)" "$pg"
+pg=$LAST
+kbs verify >/dev/null
+check_eq "$?" 0 "verify: exit 0 after resign --all"
+
+# --- tombstones ------------------------------------------------------------
+kbs detach kpa alice@web-01 >/dev/null
+check_eq "$?" 0 "detach with a signing key"
+signed_after "detach" "$(PDN kpa)" "$pa"
+pa=$LAST
+case $(vals "$(PDN kpa)" keyboundAttachment) in *"alice@web-01|"*) ok "the attachment value stays" ;;
+*) not_ok "the attachment value went" ;; esac
+end=$(vals "$(PDN kpa)" keyboundAttachmentEnd | tr '|' '\n' | sed -n 's/^alice@web-01 //p')
+now=$(date -u +%Y%m%d%H%M%SZ)
+if [ -n "$end" ] && [[ ! "$end" > "$now" ]]; then ok "its end is now ($end)"
+else not_ok "end [$end] now [$now]"; fi
+check_eq "$(vals "$(PDN kpa)" keyboundTombstone)" "web-01|" "keyboundTombstone web-01"
+check_eq "$(kbs --json show kpa | js '"alice@web-01" in d["attachments"]')" "false" \
+    "show: detached, not attached"
+check_eq "$(kbs --json list | js '[x for x in d if x["name"] == "kpa"][0]["attachments"].count("alice@web-01")')" \
+    "0" "list: not among the attachments"
+case $(kbs list --wide) in *alice@web-01*) not_ok "list --wide shows alice@web-01" ;;
+*) ok "list --wide does not show it" ;; esac
+kbs detach kpa alice@web-01 >"$KB_T/out"
+check_eq "$(cat "$KB_T/out")" "kpa not attached to alice@web-01" "detach again: not attached"
+kbs group remove web web-03 >/dev/null
+check_eq "$?" 0 "group remove with a signing key"
+signed_after "group remove" "$(PDN web)" "$pg"
+pg=$LAST
+check_eq "$(vals "$(PDN web)" keyboundMember)" "web-01|web-02|" "web-03 removed"
+check_eq "$(vals "$(PDN web)" keyboundTombstone)" "web-03|" "group tombstone web-03"
+
+# prune keeps fresh tombstones
+kbs prune >/dev/null
+check_eq "$?" 0 "prune"
+case $(vals "$(PDN kpa)" keyboundAttachment) in *"alice@web-01|"*) ok "prune keeps a fresh tombstoned attachment" ;;
+*) not_ok "prune removed a fresh tombstone" ;; esac
+check_eq "$(vals "$(PDN kpa)" keyboundTombstone)" "web-01|" "... and its tombstone"
+check_eq "$(vals "$(PDN web)" keyboundTombstone)" "web-03|" "prune keeps a fresh group tombstone"
+# the end two hours back (signature_max_age is 1h), signed again
+old=$(gtime -7200)
+slapd_ldapmodify - <<EOF || fail "age the end"
+dn: $(PDN kpa)
+changetype: modify
+delete: keyboundAttachmentEnd
+keyboundAttachmentEnd: alice@web-01 $end
+-
+add: keyboundAttachmentEnd
+keyboundAttachmentEnd: alice@web-01 $old
+EOF
+kbs resign kpa >/dev/null
+pa=$(sigcheck "$(PDN kpa)")
+# the group signed two hours ago (a valid older signature)
+gser=$(($(sigcheck "$(PDN web)") + 1))
+gat=$(($(date +%s) - 7200))
+"$KBSIGN" group web -m web-01 -m web-02 -s "$gser" -t "$gat" >"$KB_T/g.rec"
+gsig=$("$KBSIGN" sign -r "$S/sign" <"$KB_T/g.rec") || fail "kb-sign sign"
+slapd_ldapmodify - <<EOF || fail "old group signature"
+dn: $(PDN web)
+changetype: modify
+replace: keyboundSignature
+keyboundSignature: $gser $(gtime -7200) $gsig
+EOF
+sigcheck "$(PDN web)" >/dev/null
+check_eq "$?" 0 "the group's two-hour-old signature verifies"
+out=$(kbs --json prune)
+check_eq "$?" 0 "prune after signature_max_age"
+check_eq "$(echo "$out" | js '[[x["name"], x["attachment"]] for x in d["removed"]]')" \
+    '[["kpa", "alice@web-01"]]' "prune reports the old tombstoned attachment"
+check_eq "$(echo "$out" | js '[[x["name"], x["tombstone"]] for x in d["group_tombstones"]]')" \
+    '[["web", "web-03"]]' "prune reports the group tombstone"
+case $(vals "$(PDN kpa)" keyboundAttachment) in *alice@web-01*) not_ok "the old tombstoned attachment stays" ;;
+*) ok "prune removed the old tombstoned attachment" ;; esac
+check_eq "$(vals "$(PDN kpa)" keyboundAttachmentEnd | grep -c alice)" 0 "... and its end"
+# eve@web-01, detached at the start, is fresh: the tombstone web-01 stays
+case $(vals "$(PDN kpa)" keyboundAttachment) in *"eve@web-01|"*) ok "a fresh tombstoned attachment to the same target stays" ;;
+*) not_ok "eve@web-01 went too" ;; esac
+check_eq "$(vals "$(PDN kpa)" keyboundTombstone)" "web-01|" \
+    "... and with it the tombstone web-01 it needs"
+check_eq "$(vals "$(PDN web)" keyboundTombstone)" "" "prune removed the group tombstone"
+signed_after "prune (pair)" "$(PDN kpa)" "$pa"
+pa=$LAST
+signed_after "prune (group)" "$(PDN web)" "$((gser))"
+pg=$LAST
+kbs verify >/dev/null
+check_eq "$?" 0 "verify: exit 0 after prune"
+# the last tombstoned attachment to web-01 grows old: the tombstone goes
+eend=$(vals "$(PDN kpa)" keyboundAttachmentEnd | tr '|' '\n' | sed -n 's/^eve@web-01 //p')
+slapd_ldapmodify - <<EOF || fail "age eve's end"
+dn: $(PDN kpa)
+changetype: modify
+delete: keyboundAttachmentEnd
+keyboundAttachmentEnd: eve@web-01 $eend
+-
+add: keyboundAttachmentEnd
+keyboundAttachmentEnd: eve@web-01 $old
+EOF
+kbs resign kpa >/dev/null
+kbs prune >/dev/null
+check_eq "$?" 0 "prune again"
+case $(vals "$(PDN kpa)" keyboundAttachment) in *eve@web-01*) not_ok "eve@web-01 stays" ;;
+*) ok "prune removed the last old tombstoned attachment to web-01" ;; esac
+check_eq "$(vals "$(PDN kpa)" keyboundTombstone)" "" "... and the tombstone no one needs now"
+case $(vals "$(PDN kpa)" keyboundAttachment) in *"gina@web-06|"*) ok "live attachments stay" ;;
+*) not_ok "prune removed a live attachment" ;; esac
+sigcheck "$(PDN kpa)" >/dev/null
+check_eq "$?" 0 "kpa verifies after the second prune"
+
+# --- without a signing key ---------------------------------------------------
+sig0=$(vals "$(PDN kpa)" keyboundSignature)
+kb attach kpa judy@web-09 >/dev/null 2>"$KB_T/err"
+check_eq "$?" 0 "attach without a signing key"
+check_eq "$(vals "$(PDN kpa)" keyboundSignature)" "$sig0" "the signature is left as it was"
+grep -q "warning: kpa carries a signature.*no longer verifies" "$KB_T/err"
+check_eq "$?" 0 "one warning: the entry no longer verifies"
+check_eq "$(wc -l <"$KB_T/err")" 1 "... on one line"
+kb import kpu "$K/c.pub" >/dev/null 2>"$KB_T/err"
+check_eq "$?" 0 "import without a signing key"
+check_eq "$(vals "$(PDN kpu)" keyboundSignature)" "" "no signature written"
+kb attach kpu kim@web-01 >/dev/null 2>"$KB_T/err"
+check_eq "$(cat "$KB_T/err")" "" "no warning for an unsigned entry"
+kb detach kpu kim@web-01 >/dev/null
+check_eq "$(vals "$(PDN kpu)" keyboundAttachment)$(vals "$(PDN kpu)" keyboundTombstone)" "" \
+    "unsigned detach removes the value, no tombstone"
+
+kb_done
