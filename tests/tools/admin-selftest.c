@@ -1,6 +1,7 @@
 /*
  * admin-selftest.c - unit checks of the admin CLI's pure parts (JSON and
- * terminal escaping, time parsing, key generation, bcrypt_pbkdf), built
+ * terminal escaping, time parsing, key generation, bcrypt_pbkdf, the
+ * serial and tombstone rules of signed entries), built
  * from the admin sources themselves.  Run by tests/integration/admin_unit.sh
  * (plain, ASan/UBSan and valgrind builds).
  */
@@ -15,6 +16,7 @@
 #include "../../admin/timeutil.c"
 #include "../../admin/keygen.c"
 #include "../../admin/bcrypt_pbkdf.c"
+#include "../../admin/tombstone.c"
 
 #include "lookup.h"
 #include "sshkey.h"
@@ -289,9 +291,55 @@ test_bcrypt(void)
 	    KB_ERR_INVALID_ARG);
 }
 
+static void
+check_serial(const char *old, uint64_t want, int want_reset, int want_r)
+{
+	uint64_t next = 99;
+	int reset = 9;
+
+	CHECK_EQ_INT(sign_next_serial(old, old ? strlen(old) : 0, &next,
+	    &reset), want_r);
+	if (want_r == 0) {
+		CHECK(next == want);
+		CHECK_EQ_INT(reset, want_reset);
+	}
+}
+
+static void
+test_signing_rules(void)
+{
+	/* the next serial: +1, 1 for none, damaged values keep counting */
+	check_serial(NULL, 1, 0, 0);
+	check_serial("1 20261202093000Z AAAA", 2, 0, 0);
+	check_serial("41 20261202093000Z AAAA", 42, 0, 0);
+	check_serial("41 notatime AAAA", 42, 0, 0);
+	check_serial("41", 42, 0, 0);
+	check_serial("41x 20261202093000Z AAAA", 1, 1, 0);
+	check_serial("garbage", 1, 1, 0);
+	check_serial("", 1, 1, 0);
+	check_serial("0 20261202093000Z AAAA", 1, 1, 0);
+	check_serial("1844674407370955160 20261202093000Z AAAA",
+	    1844674407370955161ULL, 0, 0);
+	/* past what the value's parser reads: started anew, warned */
+	check_serial("18446744073709551614 20261202093000Z AAAA", 1, 1, 0);
+	check_serial("99999999999999999999 x", 1, 1, 0);
+
+	/* a tombstoned attachment goes once end + max_age has passed */
+	CHECK_EQ_INT(tombstone_expired(1000, 1000, 3600), 0);
+	CHECK_EQ_INT(tombstone_expired(1000, 4600, 3600), 0);
+	CHECK_EQ_INT(tombstone_expired(1000, 4601, 3600), 1);
+	CHECK_EQ_INT(tombstone_expired(5000, 4601, 0), 0);	/* not ended */
+	CHECK_EQ_INT(tombstone_expired(1000, 1001, 0), 1);
+	/* a group's once its current signature is older than max_age */
+	CHECK_EQ_INT(group_tombstones_expired(1000, 4600, 3600), 0);
+	CHECK_EQ_INT(group_tombstones_expired(1000, 4601, 3600), 1);
+	CHECK_EQ_INT(group_tombstones_expired(0, 999999, 3600), 0);
+}
+
 int
 main(void)
 {
+	test_signing_rules();
 	test_json();
 	test_text();
 	test_time();
