@@ -1273,6 +1273,14 @@ delete_refused(struct kb_admin *a, const char *name,
 	}
 	if (known == NULL)
 		known = p;
+	if (known->nattach == 0 && known->ndetached > 0) {
+		status = admin_conflict("cannot delete key pair %s: it holds "
+		    "detached attachments with tombstones, which keep hosts "
+		    "from accepting an older signed version; `keybound "
+		    "prune` removes them after signature_max_age", name);
+		pair_free(p);
+		return status;
+	}
 	list = attachments_text(known);
 	status = admin_conflict("cannot delete key pair %s: attached to %s; "
 	    "detach it first", name, known->nattach == 0 ? "(attached "
@@ -1295,7 +1303,7 @@ delete_unguarded(struct kb_admin *a, const char *name, const char *dn)
 
 	if ((r = pair_read(a, name, &p)) != 0)
 		return r;
-	if (p->nattach > 0)
+	if (p->nattach + p->ndetached > 0)
 		r = KB_ERR_DIR_ASSERTION;
 	else
 		r = dir_delete(a->dir, dn, NULL);
@@ -1321,7 +1329,8 @@ delete_one(struct kb_admin *a, const char *name, int dry_run, int if_exists,
 			goto missing;
 		if (r != 0)
 			return pair_read_failed(name, r);
-		status = p->nattach > 0 ? delete_refused(a, name, p) : EXIT_OK;
+		status = p->nattach + p->ndetached > 0 ?
+		    delete_refused(a, name, p) : EXIT_OK;
 		*gone = status == EXIT_OK;
 		pair_free(p);
 		return status;

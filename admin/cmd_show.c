@@ -595,6 +595,25 @@ show_field(const char *label, const char *s, size_t len)
 	putchar('\n');
 }
 
+/* The attachments detached with a tombstone, with when they ended. */
+static void
+text_detached(const struct kb_pair *p)
+{
+	char when[TIME_RFC3339_LEN];
+	time_t end;
+	size_t i;
+
+	for (i = 0; i < p->ndetached; i++) {
+		if (i > 0)
+			fputs(", ", stdout);
+		text_safe(stdout, p->detached[i].s, p->detached[i].len);
+		if (pair_attachment_end(p, p->detached[i].s,
+		    p->detached[i].len, &end, NULL) &&
+		    time_format_rfc3339(end, when, sizeof(when)) == 0)
+			printf(" (%s, tombstone kept for prune)", when);
+	}
+}
+
 static void
 table_show(const struct kb_pair *p, const struct view *v)
 {
@@ -613,6 +632,11 @@ table_show(const struct kb_pair *p, const struct view *v)
 	printf("%-13s ", "attachments:");
 	text_attachments(stdout, p, NULL);
 	putchar('\n');
+	if (p->ndetached > 0) {
+		printf("%-13s ", "detached:");
+		text_detached(p);
+		putchar('\n');
+	}
 	if (p->blocked)
 		show_field("blocked:", "yes (its key is on the blocklist)", 33);
 	show_field("not after:", v->has_not_after ? v->not_after : "never",

@@ -332,6 +332,20 @@ check_eq "$(kbs --json list | js '[x for x in d if x["name"] == "kpa"][0]["attac
     "0" "list: not among the attachments"
 case $(kbs list --wide) in *alice@web-01*) not_ok "list --wide shows alice@web-01" ;;
 *) ok "list --wide does not show it" ;; esac
+case $(kbs show kpa) in *"detached:  "*"alice@web-01 ("*) ok "show: a detached line names it" ;;
+*) not_ok "show: $(kbs show kpa)" ;; esac
+check_eq "$(kbs --json check alice@web-01 | js '[k["name"] for k in d["keys"]]')" "[]" \
+    "check: alice@web-01 gets no key"
+check_eq "$(kbs --json check bob@web-02 | js '[k["name"] for k in d["keys"]]')" '["kpa"]' \
+    "check: a live attachment of the same pair still serves"
+check_eq "$(vals "$(PDN kpc)" keyboundAttachment)$(vals "$(PDN kpc)" keyboundTombstone)" \
+    "frank@web-05|web-05|" "rotate left a tombstone on OLD"
+kbs delete kpc >/dev/null 2>"$KB_T/err"
+check_eq "$?" 4 "delete refuses a pair holding only tombstones"
+grep -q "tombstones" "$KB_T/err"
+check_eq "$?" 0 "... saying prune removes them"
+kbs delete kpa >/dev/null 2>"$KB_T/err"
+check_eq "$?" 4 "delete refuses a pair that is attached"
 kbs detach kpa alice@web-01 >"$KB_T/out"
 check_eq "$(cat "$KB_T/out")" "kpa not attached to alice@web-01" "detach again: not attached"
 kbs group remove web web-03 >/dev/null
