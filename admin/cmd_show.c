@@ -129,6 +129,28 @@ json_attachment_details(const struct kb_pair *p)
 	putchar(']');
 }
 
+/* The attachments detached with a tombstone: [{"target","ended"}]. */
+static void
+json_detached(const struct kb_pair *p)
+{
+	char when[TIME_RFC3339_LEN];
+	time_t end;
+	size_t i;
+
+	putchar('[');
+	for (i = 0; i < p->ndetached; i++) {
+		printf("%s{\"target\":", i > 0 ? "," : "");
+		json_string(stdout, p->detached[i].s, p->detached[i].len);
+		printf(",\"ended\":");
+		json_string_or_null(stdout, pair_attachment_end(p,
+		    p->detached[i].s, p->detached[i].len, &end, NULL) &&
+		    time_format_rfc3339(end, when, sizeof(when)) == 0 ? when :
+		    NULL);
+		putchar('}');
+	}
+	putchar(']');
+}
+
 /*
  * The one key pair object of every command's JSON output (keybound(1)
  * lists its fields); keyfile adds "private_key_file" (create).
@@ -158,6 +180,8 @@ json_pair(const struct kb_pair *p, const struct view *v, const char *keyfile)
 	}
 	printf("],\"attachment_details\":");
 	json_attachment_details(p);
+	printf(",\"detached\":");
+	json_detached(p);
 	printf(",\"blocked\":%s", p->blocked ? "true" : "false");
 	printf(",\"not_after\":");
 	json_string_or_null(stdout, v->has_not_after ? v->not_after : NULL);

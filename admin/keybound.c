@@ -347,17 +347,23 @@ command_find(const char *name)
 	return NULL;
 }
 
-/* 1 if command name writes key pair or group entries (they get signed). */
+/*
+ * 1 if the command (argv[0], its subcommand argv[1] if any) may write key
+ * pair or group entries: the signing key is opened for it.
+ */
 static int
-command_writes(const char *name)
+command_writes(int argc, char **argv)
 {
 	static const char *const readonly[] = { "list", "show", "check",
 	    "blocked", "verify", "signer", NULL };
 	size_t i;
 
 	for (i = 0; readonly[i] != NULL; i++)
-		if (strcmp(readonly[i], name) == 0)
+		if (strcmp(readonly[i], argv[0]) == 0)
 			return 0;
+	if (strcmp(argv[0], "group") == 0 && argc > 1 &&
+	    (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "show") == 0))
+		return 0;
 	return 1;
 }
 
@@ -1025,7 +1031,7 @@ main(int argc, char **argv)
 		}
 	}
 	optind = 0;
-	a.writes = command_writes(c->name);
+	a.writes = command_writes(argc, argv);
 	status = c->fn(&a, argc, argv);
 	if (status == EXIT_OK && a.sign_status != 0)
 		status = a.sign_status;

@@ -36,7 +36,7 @@ PAIR = {"name": str, "type": (str, type(None)), "bits": (int, type(None)),
     "not_after": (str, type(None)), "options": (str, type(None)),
     "description": (str, type(None)), "created_at": (str, type(None)),
     "status": str, "public_key": (str, type(None)),
-    "attachment_details": list, "blocked": bool}
+    "attachment_details": list, "detached": list, "blocked": bool}
 STATUS = {"active", "expired", "expiring", "unattached", "blocked"}
 def pair(o, extra=()):
     want = set(PAIR) | set(extra)

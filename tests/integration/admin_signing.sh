@@ -328,6 +328,8 @@ else not_ok "end [$end] now [$now]"; fi
 check_eq "$(vals "$(PDN kpa)" keyboundTombstone)" "web-01|" "keyboundTombstone web-01"
 check_eq "$(kbs --json show kpa | js '"alice@web-01" in d["attachments"]')" "false" \
     "show: detached, not attached"
+check_eq "$(kbs --json show kpa | js '[x["target"] for x in d["detached"]]')" \
+    '["eve@web-01", "alice@web-01"]' "show --json: detached lists it"
 check_eq "$(kbs --json list | js '[x for x in d if x["name"] == "kpa"][0]["attachments"].count("alice@web-01")')" \
     "0" "list: not among the attachments"
 case $(kbs list --wide) in *alice@web-01*) not_ok "list --wide shows alice@web-01" ;;

@@ -97,5 +97,28 @@ vg show nosuch
 check_eq "$?" 3 "valgrind: failure path: exit 3"
 vg create bad,name -o "$K/x"
 check_eq "$?" 2 "valgrind: invalid name path: exit 2"
+# signed entries: a signing key, every signing path once
+vg signer create -o "$K/signer"
+check_eq "$?" 0 "valgrind: signer create"
+vg -S "$K/signer" attach vgec s@test-host
+check_eq "$?" 0 "valgrind: attach signed (-S FILE)"
+vg -S "$K/signer" detach vgec s@test-host
+check_eq "$?" 0 "valgrind: detach signed (tombstone)"
+vg -S "$K/signer" group create vgg
+check_eq "$?" 0 "valgrind: group create signed"
+vg -S "$K/signer" group add vgg h1 h2
+vg -S "$K/signer" group remove vgg h2
+check_eq "$?" 0 "valgrind: group remove signed (tombstone)"
+vg -S "$K/signer" prune
+check_eq "$?" 0 "valgrind: prune signed"
+vg -S "$K/signer" resign --all
+check_eq "$?" 0 "valgrind: resign --all"
+vg verify --json
+check_eq "$?" 0 "valgrind: verify --json"
+vg verify vgec vgg
+check_eq "$?" 0 "valgrind: verify NAME..."
+ssh-keygen -q -t ed25519 -N secret -C '' -f "$K/encsigner"
+vg -S "$K/encsigner" attach vgec t@test-host
+check_eq "$?" 2 "valgrind: encrypted signing key refused: exit 2"
 
 kb_done
