@@ -433,6 +433,28 @@ case $(vals "$(PDN kpa)" keyboundAttachment) in *"gina@web-06|"*) ok "live attac
 sigcheck "$(PDN kpa)" >/dev/null
 check_eq "$?" 0 "kpa verifies after the second prune"
 
+# --- two admins writing and signing the same entry at once ------------------
+pb=$(sigcheck "$(PDN kpb)")
+race() {
+	local i
+	for i in 1 2 3 4 5; do
+		kbs attach kpb "$1$i@web-10" >/dev/null 2>>"$KB_T/race.err" ||
+		    echo "attach $1$i failed" >>"$KB_T/race.err"
+	done
+}
+: >"$KB_T/race.err"
+race ra &
+r1=$!
+race rb &
+r2=$!
+wait "$r1" "$r2"
+check_eq "$(cat "$KB_T/race.err")" "" "10 concurrent signed attaches: no failure"
+check_eq "$(vals "$(PDN kpb)" keyboundAttachment | tr '|' '\n' | grep -c '@web-10')" 10 \
+    "... every attachment written"
+signed_after "after the race the entry verifies" "$(PDN kpb)" "$pb"
+[ "$LAST" -ge $((pb + 10)) ] && ok "... serial grew by at least 10 ($pb -> $LAST)" ||
+    not_ok "serial $pb -> $LAST after 10 writes"
+
 # --- without a signing key ---------------------------------------------------
 sig0=$(vals "$(PDN kpa)" keyboundSignature)
 kb attach kpa judy@web-09 >/dev/null 2>"$KB_T/err"
