@@ -100,7 +100,9 @@ static const struct command commands[] = {
 	    "  --dry-run    say what would change, change nothing\n" },
 	{ "detach", cmd_detach, "detach NAME [USER@INSTANCE... | --all] "
 	    "[--targets-from FILE|-] [--dry-run]",
-	    "Remove attachments of key pair NAME.\n"
+	    "Remove attachments of key pair NAME.  With a signing key each is\n"
+	    "ended now and marked with a tombstone instead, so hosts learn\n"
+	    "of the detach; prune removes it after signature_max_age.\n"
 	    "  --all        remove all of them\n"
 	    "  --targets-from FILE|-\n"
 	    "               more targets, one per line, from FILE or stdin\n"
@@ -124,7 +126,8 @@ static const struct command commands[] = {
 	    "    group delete NAME | group list | group show NAME",
 	    "Host groups: attach NAME USER@+GROUP grants on every member.\n"
 	    "  create NAME [-d TEXT]   a new, empty group\n"
-	    "  add|remove NAME INSTANCE...  change its members\n"
+	    "  add|remove NAME INSTANCE...  change its members (with a\n"
+	    "               signing key a removed one leaves a tombstone)\n"
 	    "  delete NAME             refused while an attachment names it\n"
 	    "  list, show NAME         the groups; members and attachments\n" },
 	{ "block", cmd_block, "block FINGERPRINT|NAME [--reason TEXT]",

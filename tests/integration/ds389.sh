@@ -202,6 +202,23 @@ kb detach dskey "$user@test-host" >"$KB_T/detach2.out" 2>&1
 check_eq "$?:$(cat "$KB_T/detach2.out")" \
     "0:dskey not attached to $user@test-host" "detach again: no change, no error"
 
+# --- signed writes: no assertion control, the signature is replaced plainly
+"$KB_BUILD/keybound" signer create -o "$K/signer" >/dev/null
+check_eq "$?" 0 "signer create"
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$K/dssig"
+kb -S "$K/signer" import dssig "$K/dssig.pub" >/dev/null &&
+    kb -S "$K/signer" attach dssig "$user@test-host" >/dev/null &&
+    kb -S "$K/signer" detach dssig "$user@test-host" >/dev/null
+check_eq "$?" 0 "signed import, attach, detach on 389-ds"
+out=$(kb --json verify dssig)
+check_eq "$?" 0 "verify: the entry signed on 389-ds verifies"
+check_eq "$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["serial"])')" \
+    3 "three writes, serial 3"
+out=$(_slapd_ldap_tool ldapsearch -LLL -o ldif-wrap=no -x -H "$SLAPD_URI" \
+    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" -b "cn=dssig,$SLAPD_BASE" \
+    -s base keyboundTombstone | grep '^keyboundTombstone:')
+check_eq "$out" "keyboundTombstone: test-host" "the signed detach left a tombstone"
+
 # --- delete ------------------------------------------------------------------
 kb delete dskey >/dev/null
 check_eq "$?" 0 "keybound delete on 389-ds"
