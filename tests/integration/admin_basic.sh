@@ -301,7 +301,7 @@ check_eq "$?" 0 "list --json"
 check_eq "$(echo "$json" | js '[p["name"] for p in d] == sorted(p["name"] for p in d)')" \
     true "list sorted by name"
 check_eq "$(echo "$json" | js 'sorted(d[0].keys())')" \
-    '["attachment_details", "attachments", "bits", "blocked", "created_at", "description", "fingerprint_md5", "fingerprint_sha256", "name", "not_after", "options", "public_key", "status", "type"]' \
+    '["attachment_details", "attachments", "bits", "blocked", "created_at", "description", "detached", "fingerprint_md5", "fingerprint_sha256", "name", "not_after", "options", "public_key", "status", "type"]' \
     "list --json keys"
 check_eq "$(echo "$json" | js '[p for p in d if p["name"] == "ked"][0]["attachments"]')" \
     '["alice@test-host", "bob@web-1.example", "carol@x@test-host"]' "list --json attachments"
