@@ -107,6 +107,28 @@ ssh-keygen -Q -f "$KB_T/keybound.krl" "$KB_T/oncall.pub" 2>/dev/null |
     grep -q REVOKED && ok "the README's KRL revokes the blocked key" ||
     not_ok "the README's KRL does not revoke the blocked key"
 
+# --- the signed key pairs examples, run in order --------------------------------
+signed=$(sed -n '/^## Signed key pairs/,/^## [A-Z]/p' "$README" |
+    sed -n 's/^    \$ \(keybound .*\)/\1/p' | sed 's/ *#.*$//')
+[ "$(printf '%s\n' "$signed" | grep -c .)" -ge 3 ] &&
+    ok "the signed key pairs section shows its commands" ||
+    not_ok "signed key pairs commands missing from the README"
+while IFS= read -r c; do
+	[ -n "$c" ] || continue
+	eval "$c" >"$KB_T/out" 2>&1
+	rc=$?
+	check_eq "$rc" 0 "README: $c"
+	[ $rc -eq 0 ] || sed 's/^/    /' "$KB_T/out" >&2
+	case "$c" in
+	*"signer create"*) grep -q '^ssh-ed25519 ' "$KB_T/out" &&
+	    ok "signer create prints the public line" ||
+	    not_ok "signer create printed no public line" ;;
+	*verify*) grep -q 'deploy-key' "$KB_T/out" &&
+	    ok "verify reports the README's key pairs" ||
+	    not_ok "verify does not list deploy-key" ;;
+	esac
+done <<<"$signed"
+
 # --- the PAM line command of the deployment section ---------------------------
 sedcmd=$(sed -n "s/^\(sed -i '0,.*pam_keybound.so.*\) \/etc\/pam.d\/sshd$/\1/p" "$README")
 [ -n "$sedcmd" ] || fail "README's PAM line command not found"
