@@ -125,7 +125,9 @@ floor_read(struct kb_floors *f, const char *name, uint64_t *vp)
 	    buf[0] < '1' || buf[0] > '9')
 		goto out;
 	for (i = 0; i < (size_t)n - 1; i++) {
-		if (buf[i] < '0' || buf[i] > '9' || v > (UINT64_MAX - 9) / 10)
+		if (buf[i] < '0' || buf[i] > '9' || v > UINT64_MAX / 10 ||
+		    (v == UINT64_MAX / 10 &&
+		    (uint64_t)(buf[i] - '0') > UINT64_MAX % 10))
 			goto out;
 		v = v * 10 + (uint64_t)(buf[i] - '0');
 	}
