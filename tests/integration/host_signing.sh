@@ -39,8 +39,9 @@ kb_install_keys_cmd || fail "cannot install keybound-keys"
 ssh-keygen -q -t ed25519 -N '' -C '' -f "$KB_T/admin" || fail "keygen admin"
 ssh-keygen -q -t ed25519 -N '' -C '' -f "$KB_T/rogue" || fail "keygen rogue"
 SIGNERS=$KB_T/trusted_signers
+# the shipped example (comments only) with the administrator's key added
 {
-	echo "# keybound trusted signers"
+	grep '^#' "$KB_SRC/config-examples/trusted_signers"
 	echo "admin $(cut -d' ' -f1,2 "$KB_T/admin.pub")"
 } >"$SIGNERS"
 chown root:root "$SIGNERS" && chmod 0644 "$SIGNERS"
@@ -468,9 +469,16 @@ chmod 0644 "$SIGNERS"
 echo "broken ssh-ed25519 AAAA" >>"$SIGNERS"
 run "$conf" --has-keys "$u"
 check_eq "$KK_RC" 2 "trusted_signers with a bad line: --has-keys exit 2"
-kb_syslog_wait "$(kk_re "$SIGNERS"):3: trusted_signers:" ||
+kb_syslog_wait "$(kk_re "$SIGNERS"):$(wc -l <"$SIGNERS"): trusted_signers:" ||
     not_ok "trusted_signers bad line: no message with its line"
 sed -i '$d' "$SIGNERS"
+# an empty file (no signer) is refused, and promptly
+cp "$SIGNERS" "$KB_T/signers.saved"
+: >"$SIGNERS"
+kk_as_cmd_argv
+timeout 10 "${KK_AS_CMD[@]}" -c "$conf" "$u" </dev/null >/dev/null 2>&1
+check_eq "$?" 2 "trusted_signers empty: exit 2 (not a hang)"
+cp "$KB_T/signers.saved" "$SIGNERS"
 rm_conf=$KB_T/missing.conf
 kb_write_config "$rm_conf" "cache_dir $KB_CACHE_DIR" \
     "trusted_signers $KB_T/no-such-file" || fail "config"
