@@ -258,6 +258,8 @@ uu=kbu$$
 fresh unsigned "$uu" || fail "write"
 pair_put unsigned 1 "$NOW" unsigned || fail "unsign"
 refused "$conf" "$uu" unsigned "entry is not signed" "unsigned entry"
+run "$conf" --has-keys "$uu"
+check_eq "$KK_RC" 3 "unsigned entry: --has-keys does not count it (exit 3)"
 
 ua=kba$$
 fresh added "$ua-x" || fail "write"
@@ -498,5 +500,28 @@ b64=$(sed '1d;$d' "$KB_T/rec.sig" | tr -d '\n')
 ldap_modify interop "replace: keyboundSignature" \
     "keyboundSignature: 1 $(gentime "$NOW") $b64" || fail "write signature"
 served "$conf" "$ux" "$FX" "a record signed by ssh-keygen -Y sign -n keybound"
+
+# --- under valgrind: the signed paths leak nothing, touch nothing wrong ---
+vg() {	# vg LABEL ARGS...: exit 0, no valgrind error, no definite leak
+	local label=$1 log=$KB_T/vg.log rc
+	shift
+	rm -f "$log"
+	valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+	    --show-leak-kinds=definite --error-exitcode=99 --log-file="$log" \
+	    "$KB_KEYS_CMD" "$@" >"$KB_T/vg.out" 2>/dev/null
+	rc=$?
+	check_eq "$rc" 0 "valgrind, $label: exit 0, no error"
+	grep -q 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]' "$log" &&
+	    not_ok "valgrind, $label: $(cat "$log")"
+	ok "valgrind, $label: zero errors, zero definite leaks"
+}
+if command -v valgrind >/dev/null; then
+	vg "signed directory, group grant" -c "$conf" "$ug"
+	vg "signed cache hit, group grant" -c "$conf_cached" "$ug"
+	vg "replayed entry refused" -c "$conf" "$ud"
+	vg "forged cache refused" -c "$conf_cached" "$uz"
+else
+	ok "valgrind not installed: the valgrind runs are left out"
+fi
 
 kb_done
