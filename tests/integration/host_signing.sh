@@ -458,6 +458,19 @@ served "$conf_plain" "$uu" "$(ssh-keygen -l -f "$KB_T/k1.pub" | awk '{print $2}'
 check_eq "$(grep -c 'keyboundSignature' "$SLAPD_LOG")" "$before" \
     "no trusted_signers: keyboundSignature is not asked for"
 
+# --- keybound check decides as the host does -------------------------------
+kbc() {
+	"$KB_BUILD/keybound" -c "$conf" -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" \
+	    -y "$SLAPD_ROOTPW_FILE" --json check "$1" 2>"$KB_T/check.err" |
+	    python3 -c 'import json,sys; print(" ".join(k["name"] for k in json.load(sys.stdin)["keys"]))'
+}
+check_eq "$(kbc "$u@test-host")" direct "keybound check: the signed pair"
+check_eq "$(kbc "$ug@test-host")" viagroup "keybound check: the signed group grant"
+check_eq "$(kbc "$uu@test-host")" "" "keybound check: not the unsigned entry"
+# serial floors are each host's own (its cache_dir): check judges
+# signatures and age only, so the restored version 1 passes there
+check_eq "$(kbc "$ud@test-host")" replay "keybound check: no floors (the restored version 1 verifies)"
+
 # --- trusted_signers itself ------------------------------------------------
 chown "$KB_CMD_USER:" "$SIGNERS"
 run "$conf" "$u"
