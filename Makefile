@@ -105,6 +105,7 @@ $(B)/admin/%.o: admin/%.c admin/admin.h $(wildcard lib/*.h) Makefile
 
 $(B)/lib/directory.o: KB_CFLAGS += -DKB_LDAP_SONAME='"$(LDAP_SONAME)"'
 $(B)/lib/sshkey.o: KB_CFLAGS += -DKB_CRYPTO_SONAME='"$(CRYPTO_SONAME)"'
+$(B)/lib/sshsig.o: KB_CFLAGS += -DKB_CRYPTO_SONAME='"$(CRYPTO_SONAME)"'
 
 $(LIBKB): $(LIB_OBJ)
 	@mkdir -p $(@D)

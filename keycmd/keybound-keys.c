@@ -39,9 +39,11 @@
 #include "clock.h"
 #include "config.h"
 #include "fdio.h"
+#include "floors.h"
 #include "log.h"
 #include "lookup.h"
 #include "names.h"
+#include "signed.h"
 
 #define EXIT_KEYS	0	/* answered (--has-keys: attached) */
 #define EXIT_NO_ANSWER	1	/* neither directory nor cache answered */
@@ -62,6 +64,8 @@ struct run {
 	struct timespec start;
 	struct timespec deadline;
 	struct kb_cache *cache;
+	struct kb_signers *signers;	/* trusted_signers, or NULL */
+	struct kb_floors *floors;	/* their serial floors (cache_dir) */
 	struct kb_answer *offline;	/* cached answer usable offline */
 	size_t notes;
 	size_t notes_suppressed;
@@ -612,6 +616,37 @@ directory_answer(struct run *rn)
 	return code;
 }
 
+/*
+ * trusted_signers: root-owned, not writable by group or others, every
+ * line good.  Anything else is a config error: nothing is served.
+ */
+static int
+load_signers(struct run *rn)
+{
+	struct kb_logline l;
+	char msg[512];
+	unsigned line = 0;
+	int r;
+
+	if ((r = signers_load(rn->cfg->trusted_signers, 1, &rn->signers,
+	    &line)) == 0)
+		return 0;
+	if (line > 0)
+		snprintf(msg, sizeof(msg), "%s:%u: trusted_signers: %s",
+		    rn->cfg->trusted_signers, line, kb_strerror(r));
+	else
+		snprintf(msg, sizeof(msg), "%s: trusted_signers: %s",
+		    rn->cfg->trusted_signers, r == KB_ERR_CONFIG_PERM ?
+		    "must be owned by root and writable by no one else" :
+		    kb_strerror(r));
+	log_config_problem(NULL, msg);
+	log_subject(rn, &l);
+	logline_str(&l, "result", "config-error");
+	logline_str(&l, "config", rn->cfgpath);
+	emit(LOG_ERR, &l);
+	return -1;
+}
+
 static int
 run_lookup(struct run *rn)
 {
@@ -636,6 +671,20 @@ run_lookup(struct run *rn)
 	rn->q.userlen = rn->userlen;
 	rn->q.instance = rn->cfg->instance;
 	rn->q.fingerprint = rn->fingerprint;
+	rn->q.signers = rn->signers;
+	/*
+	 * Signed entries need their serial floors: without a cache_dir
+	 * this account owns, a restored older version could not be told
+	 * from the newest, so nothing is served (fail closed).
+	 */
+	if (rn->signers != NULL) {
+		if ((r = floors_open(rn->cfg->cache_dir, &rn->floors)) != 0) {
+			log_decision(rn, NULL, NULL, "error", r, "serial floors: "
+			    "cache_dir missing or not this account's");
+			return EXIT_NO_ANSWER;
+		}
+		rn->q.floors = rn->floors;
+	}
 
 	r = cache_open(rn->cfg->cache_dir, &rn->cache);
 	if (r != 0)
@@ -698,10 +747,15 @@ main(int argc, char **argv)
 		emit(LOG_ERR, &l);
 		goto out;
 	}
+	/* read as root, before the privilege drop: root's file */
+	if (rn.cfg->trusted_signers != NULL && load_signers(&rn) != 0)
+		goto out;
 	code = run_lookup(&rn);
  out:
 	lookup_answer_free(rn.offline);
 	cache_close(rn.cache);
+	floors_close(rn.floors);
+	signers_free(rn.signers);
 	config_free(rn.cfg);
 	closelog();
 	return code;

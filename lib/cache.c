@@ -11,6 +11,8 @@
  *	[touch *|SHA256:...]
  *	answer *|SHA256:... SECONDS.NANOSECONDS NKEYS
  *	key SHA256:... NAME TYPE BASE64 HEX(options)|- NOTAFTER|-
+ *	[signed-pair BASE64(record) BASE64(SSHSIG)]
+ *	[signed-group BASE64(record) BASE64(SSHSIG)]
  *	...
  *	end NANSWERS
  *
@@ -20,6 +22,13 @@
  * it was stored, and only this account can write cache_dir); the stored
  * fingerprint (used to remove a revoked key) must be the one the key
  * hashes to.
+ *
+ * With trusted_signers every key must carry its signed records (the
+ * pair's, and the host group's when a group attachment granted it): on
+ * load the decision is made again from the records alone
+ * (lookup_add_signed_key()), so the account that owns cache_dir can no
+ * longer grant a key no trusted signer vouched for; an answer with a key
+ * whose records are missing or refused is not served at all.
  *
  * An answer the directory gives again unchanged is not rewritten: the
  * file's modification time is set to the new stamp instead (one
@@ -80,6 +89,8 @@ struct ckey {
 	const char *key_text;		/* "TYPE BASE64" */
 	const char *opts;		/* raw options or NULL */
 	const char *not_after;		/* or NULL */
+	const char *signed_pair;	/* "B64 B64" records, or NULL */
+	const char *signed_group;
 };
 
 /* One answer the directory gave: all keys ("*") or one fingerprint. */
@@ -458,6 +469,31 @@ parse_key(char *line, struct ckey *k)
 	return 0;
 }
 
+/*
+ * An optional "TAG B64 B64" line after a key line: its value (in the
+ * buffer), NULL when the next line is not one.
+ */
+static int
+parse_signed(char **p, char *end, const char *tag, const char **vp)
+{
+	size_t tlen = strlen(tag);
+	char *line, *v, *sp;
+
+	*vp = NULL;
+	if ((size_t)(end - *p) <= tlen || strncmp(*p, tag, tlen) != 0)
+		return 0;
+	if ((line = next_line(p, end)) == NULL)
+		return KB_ERR_CACHE_CORRUPT;
+	v = line + tlen;
+	if ((sp = strchr(v, ' ')) == NULL || sp == v || sp[1] == '\0' ||
+	    strchr(sp + 1, ' ') != NULL ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/= ") != strlen(v))
+		return KB_ERR_CACHE_CORRUPT;
+	*vp = v;
+	return 0;
+}
+
 /* "answer FP STAMP NKEYS" and its key lines. */
 static int
 parse_answer(char *line, char **p, char *end, struct cfile *cf)
@@ -481,7 +517,12 @@ parse_answer(char *line, char **p, char *end, struct cfile *cf)
 	for (i = 0; i < nkeys; i++) {
 		if ((line = next_line(p, end)) == NULL)
 			return KB_ERR_CACHE_CORRUPT;
-		if ((r = parse_key(line, &an->keys[i])) != 0)
+		if ((r = parse_key(line, &an->keys[i])) != 0 ||
+		    (r = parse_signed(p, end, "signed-pair ",
+		    &an->keys[i].signed_pair)) != 0 ||
+		    (an->keys[i].signed_pair != NULL &&
+		    (r = parse_signed(p, end, "signed-group ",
+		    &an->keys[i].signed_group)) != 0))
 			return r;
 		an->nkeys++;
 	}
@@ -582,11 +623,16 @@ answer_from(const struct kb_config *cfg, const struct kb_query *q,
 	for (i = 0; i < an->nkeys; i++) {
 		k = &an->keys[i];
 		before = a->nkeys;
-		r = lookup_add_cached_key(cfg, q, now, k->name,
-		    strlen(k->name),
-		    k->key_text, strlen(k->key_text), k->opts,
-		    k->opts ? strlen(k->opts) : 0, k->not_after,
-		    k->not_after ? strlen(k->not_after) : 0, note, ctx, a);
+		if (cfg->trusted_signers != NULL)
+			r = lookup_add_signed_key(cfg, q, now, k->signed_pair,
+			    k->signed_group, note, ctx, a);
+		else
+			r = lookup_add_cached_key(cfg, q, now, k->name,
+			    strlen(k->name), k->key_text,
+			    strlen(k->key_text), k->opts,
+			    k->opts ? strlen(k->opts) : 0, k->not_after,
+			    k->not_after ? strlen(k->not_after) : 0, note,
+			    ctx, a);
 		if (r != 0)
 			goto out;
 		if (a->nkeys > before &&
@@ -712,6 +758,8 @@ add_directory_answer(struct cfile *cf, const char *fp,
 		an->keys[i].key_text = a->keys[i].key_text;
 		an->keys[i].opts = a->keys[i].options;
 		an->keys[i].not_after = a->keys[i].not_after;
+		an->keys[i].signed_pair = a->keys[i].signed_pair;
+		an->keys[i].signed_group = a->keys[i].signed_group;
 	}
 	an->nkeys = a->nkeys;
 	return 0;
@@ -898,9 +946,19 @@ format_key(struct buf *b, const struct ckey *k)
 	else
 		r = buf_str(b, "-");
 	if (r != 0 || (r = buf_str(b, " ")) != 0 ||
-	    (r = buf_str(b, k->not_after ? k->not_after : "-")) != 0)
+	    (r = buf_str(b, k->not_after ? k->not_after : "-")) != 0 ||
+	    (r = buf_str(b, "\n")) != 0)
 		return r;
-	return buf_str(b, "\n");
+	if (k->signed_pair != NULL && ((r = buf_str(b, "signed-pair ")) != 0 ||
+	    (r = buf_str(b, k->signed_pair)) != 0 ||
+	    (r = buf_str(b, "\n")) != 0))
+		return r;
+	if (k->signed_pair != NULL && k->signed_group != NULL &&
+	    ((r = buf_str(b, "signed-group ")) != 0 ||
+	    (r = buf_str(b, k->signed_group)) != 0 ||
+	    (r = buf_str(b, "\n")) != 0))
+		return r;
+	return 0;
 }
 
 static int
@@ -1101,6 +1159,10 @@ prunable(struct kb_cache *c, const char *n, long long horizon_s, time_t now)
 
 	if (strncmp(n, ".tmp-", 5) == 0)
 		return 1;		/* only lock holders write these */
+	/* floors.c's, left by a crash (a live one lasts milliseconds) */
+	if (strncmp(n, ".ftmp-", 6) == 0)
+		return fstatat(c->dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_mtime + KB_CACHE_PRUNE_S < now;
 	if (strncmp(n, "a-", 2) == 0 && strlen(n) == NAME_LEN)
 		return 1;		/* the format before answer stamps */
 	if (!is_user_file(n))

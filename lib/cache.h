@@ -9,7 +9,11 @@
  * text, options, not-after), never rendered lines; on load every field
  * goes through lookup_add_cached_key() again as untrusted input (every
  * check of lookup_add_key() but the cryptographic ones, which the key
- * passed before it was stored: a hit never loads libcrypto).
+ * passed before it was stored: a hit never loads libcrypto).  With
+ * trusted_signers each key also keeps its signed records, and on load the
+ * decision is made again from them alone (lookup_add_signed_key(): the
+ * signatures checked, libcrypto loaded); an answer with a key whose
+ * records are missing or refused is not served at all.
  *
  * Revocation rules (cache_record):
  *   - every directory answer supersedes every older answer for that user

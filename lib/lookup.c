@@ -20,15 +20,22 @@
 #include "keyopts.h"
 #include "lookup.h"
 #include "filter.h"
+#include "floors.h"
 #include "names.h"
+#include "b64.h"
+#include "record.h"
+#include "signed.h"
 #include "sshkey.h"
+#include "strbuf.h"
 
 #define MAX_ASSERTIONS		KB_FILTER_MAX_SUBJECT_ITEMS
-#define MAX_ATTRS		(7 + MAX_ASSERTIONS)
+#define MAX_ATTRS		(16 + MAX_ASSERTIONS)
 #define OPTS_MAX		4096
 #define GENTIME_MAX		32
 #define ANSWER_MAX_KEYS		(KB_DIR_MAX_ENTRIES * 4)
 #define ANSWER_MAX_BYTES	(16 * 1024 * 1024)	/* of kept records */
+#define TOMB_PREFIX		"(&(objectClass=keyboundKeyPair)(|(" \
+				KB_ATTR_TOMBSTONE "="
 
 /* A user assertion from the filter template, as bytes the entry must hold. */
 struct assertion {
@@ -59,11 +66,20 @@ struct search_ctx {
 	struct filter_item target;	/* the first targets item ... */
 	const struct filter_item *target_item;	/* ... or NULL */
 	char *groups[KB_LOOKUP_MAX_GROUPS];	/* sorted, valid names */
+	char *group_signed[KB_LOOKUP_MAX_GROUPS]; /* their signed records
+						   (trusted_signers) */
 	size_t ngroups;
 	size_t groups_over;	/* member of more groups than kept */
 	lookup_note_fn note;
 	void *note_ctx;
 	struct kb_answer *a;
+	const struct kb_signers *signers;	/* trusted_signers, or NULL */
+};
+
+/* The signed records that grant a key, for the cache (or NULL). */
+struct signed_src {
+	const char *pair;
+	const char *group;
 };
 
 static void
@@ -227,6 +243,8 @@ keyrec_clear(struct kb_keyrec *r)
 	free(r->line);
 	free(r->via);
 	free(r->until);
+	free(r->signed_pair);
+	free(r->signed_group);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -264,7 +282,9 @@ keyrec_bytes(const struct kb_keyrec *r)
 	    (r->not_after != NULL ? strlen(r->not_after) : 0) +
 	    strlen(r->fingerprint) + strlen(r->line) +
 	    (r->via != NULL ? strlen(r->via) : 0) +
-	    (r->until != NULL ? strlen(r->until) : 0);
+	    (r->until != NULL ? strlen(r->until) : 0) +
+	    (r->signed_pair != NULL ? strlen(r->signed_pair) : 0) +
+	    (r->signed_group != NULL ? strlen(r->signed_group) : 0);
 }
 
 /* Max-heap on keyrec_cmp: restore the order below node i of n. */
@@ -390,12 +410,19 @@ build_record(const struct kb_key *k, struct kb_keyopts *o, const char *name,
 	return key_render_line(k, o, name, &r->line);
 }
 
-/* Record which attachment granted r and until when. */
+/* Record which attachment granted r, until when, and the signed records. */
 static int
-grant_record(const struct grant *g, struct kb_keyrec *r)
+grant_record(const struct grant *g, const struct signed_src *ss,
+    struct kb_keyrec *r)
 {
 	char gt[16];
 	int rc;
+
+	if (ss != NULL && ((ss->pair != NULL &&
+	    (r->signed_pair = strdup(ss->pair)) == NULL) ||
+	    (ss->group != NULL &&
+	    (r->signed_group = strdup(ss->group)) == NULL)))
+		return KB_ERR_NOMEM;
 
 	if (g->via != NULL &&
 	    (r->via = strndup(g->via->bytes, g->via->len)) == NULL)
@@ -418,8 +445,8 @@ static int
 add_key(const struct kb_config *cfg, const struct kb_query *q,
     time_t now, const char *name, size_t namelen, const char *key,
     size_t keylen, const char *opts, size_t optslen, const char *notafter,
-    size_t notafterlen, const struct grant *g, lookup_note_fn note,
-    void *ctx, struct kb_answer *a, unsigned keyflags)
+    size_t notafterlen, const struct grant *g, const struct signed_src *ss,
+    lookup_note_fn note, void *ctx, struct kb_answer *a, unsigned keyflags)
 {
 	struct kb_keyopts o;
 	struct kb_keyrec rec;
@@ -498,7 +525,7 @@ add_key(const struct kb_config *cfg, const struct kb_query *q,
 	if ((skip = parse_options(opts, optslen, kpname, note, ctx, &o)) != 0)
 		goto skipped;
 	if ((r = build_record(k, &o, kpname, fp, has_na, na, &rec)) != 0 ||
-	    (g != NULL && (r = grant_record(g, &rec)) != 0))
+	    (g != NULL && (r = grant_record(g, ss, &rec)) != 0))
 		goto out;
 	r = answer_keep(a, cfg->max_keys, &rec);
 	goto out;
@@ -522,7 +549,7 @@ lookup_add_key(const struct kb_config *cfg, const struct kb_query *q,
     size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
 {
 	return add_key(cfg, q, now, name, namelen, key, keylen, opts, optslen,
-	    notafter, notafterlen, NULL, note, ctx, a, 0);
+	    notafter, notafterlen, NULL, NULL, note, ctx, a, 0);
 }
 
 int
@@ -532,7 +559,8 @@ lookup_add_cached_key(const struct kb_config *cfg, const struct kb_query *q,
     size_t notafterlen, lookup_note_fn note, void *ctx, struct kb_answer *a)
 {
 	return add_key(cfg, q, now, name, namelen, key, keylen, opts, optslen,
-	    notafter, notafterlen, NULL, note, ctx, a, KB_KEY_STRUCTURAL);
+	    notafter, notafterlen, NULL, NULL, note, ctx, a,
+	    KB_KEY_STRUCTURAL);
 }
 
 void
@@ -757,6 +785,141 @@ single_value(const struct kb_attr *at, const struct kb_val **vp)
 	return 0;
 }
 
+/* ---- signed entries (trusted_signers) ---- */
+
+/*
+ * Judge a verified entry: its serial against its floor (raised to it with
+ * raise: every verified entry teaches the host), then its age.  *whyp
+ * gets a detail for the note.
+ */
+static int
+signed_judge(const struct kb_config *cfg, struct kb_floors *floors,
+    int raise, enum kb_record_kind kind, const char *name, size_t namelen,
+    uint64_t serial, uint64_t signed_at, time_t now, const char **whyp)
+{
+	int r;
+
+	*whyp = "signature";
+	if (floors != NULL && (r = floors_check(floors, kind, name, namelen,
+	    serial, raise)) != 0) {
+		if (r != KB_ERR_SIG_REPLAYED)
+			*whyp = "signature: serial floor unusable";
+		return r;
+	}
+	if (signed_at <= (uint64_t)now &&
+	    (uint64_t)now - signed_at > cfg->signature_max_age)
+		return KB_ERR_SIG_TOO_OLD;
+	if (signed_at > (uint64_t)now + KB_SIG_FUTURE_S) {
+		*whyp = "signature: signed in the future";
+		return KB_ERR_TIME;
+	}
+	return 0;
+}
+
+/* "BASE64(record) BASE64(SSHSIG)", what the cache keeps. */
+static int
+signed_text(const struct kb_signed_info *si, char **outp)
+{
+	char *rec = NULL, *sig = NULL;
+	int r;
+
+	*outp = NULL;
+	if ((r = b64_encode(si->record, si->reclen, &rec)) != 0 ||
+	    (r = b64_encode(si->sig, si->siglen, &sig)) != 0)
+		goto out;
+	if (asprintf(outp, "%s %s", rec, sig) < 0) {
+		*outp = NULL;
+		r = KB_ERR_NOMEM;
+	}
+ out:
+	free(rec);
+	free(sig);
+	return r;
+}
+
+/* The entry's cn as a printable name for a note, or NULL. */
+static const char *
+note_name(const struct kb_attr *attrs, size_t nattrs, char *buf,
+    size_t buflen)
+{
+	const struct kb_attr *cn = find_attr(attrs, nattrs, "cn");
+
+	if (cn == NULL || cn->nvals != 1 || cn->vals[0].len >= buflen ||
+	    memchr(cn->vals[0].bytes, '\0', cn->vals[0].len) != NULL)
+		return NULL;
+	memcpy(buf, cn->vals[0].bytes, cn->vals[0].len);
+	buf[cn->vals[0].len] = '\0';
+	return name_keypair_valid(buf) == 0 ? buf : NULL;
+}
+
+/*
+ * Verify and judge an entry of kind as received.  0 with *textp (the
+ * caller's) when it may count; else *errp and *whyp say why (and the
+ * return is 0 too); < 0 only for fatal errors.
+ */
+static int
+entry_verify(struct search_ctx *sc, enum kb_record_kind kind,
+    const struct kb_attr *attrs, size_t nattrs, char **textp, int *errp,
+    const char **whyp)
+{
+	struct kb_signed_info si;
+	const struct kb_attr *cn;
+	int r;
+
+	*textp = NULL;
+	*whyp = "signature";
+	*errp = signed_entry_verify(sc->signers, kind, attrs, nattrs, &si);
+	if (*errp == KB_ERR_NOMEM)
+		return KB_ERR_NOMEM;
+	if (*errp != 0)
+		return 0;
+	/* the record holds exactly one cn, or it would not have verified */
+	cn = find_attr(attrs, nattrs, "cn");
+	*errp = signed_judge(sc->cfg, sc->q->floors, 1, kind,
+	    cn->vals[0].bytes, cn->vals[0].len, si.serial, si.signed_at,
+	    sc->now, whyp);
+	r = *errp == 0 ? signed_text(&si, textp) : 0;
+	signed_info_clear(&si);
+	return r;
+}
+
+/* Does a keyboundTombstone value name this instance or one of its groups? */
+static int
+tombstoned_here(const struct search_ctx *sc, const struct kb_attr *attrs,
+    size_t nattrs)
+{
+	const struct kb_attr *ts = find_attr(attrs, nattrs, KB_ATTR_TOMBSTONE);
+	const struct kb_val *v;
+	size_t i, ilen = strlen(sc->q->instance);
+
+	for (i = 0; ts != NULL && i < ts->nvals; i++) {
+		v = &ts->vals[i];
+		if (v->len == ilen && memcmp(v->bytes, sc->q->instance,
+		    ilen) == 0)
+			return 1;
+		if (v->len > 1 && v->bytes[0] == '+' &&
+		    in_groups(sc, v->bytes + 1, v->len - 1))
+			return 1;
+	}
+	return 0;
+}
+
+/* The signed record of the group whose attachment via is, or NULL. */
+static const char *
+via_group_signed(const struct search_ctx *sc, const struct kb_val *via)
+{
+	size_t ulen = sc->q->userlen, glen, i;
+
+	if (via == NULL || via->len < ulen + 3 || via->bytes[ulen + 1] != '+')
+		return NULL;
+	glen = via->len - ulen - 2;
+	for (i = 0; i < sc->ngroups; i++)
+		if (strlen(sc->groups[i]) == glen &&
+		    memcmp(sc->groups[i], via->bytes + ulen + 2, glen) == 0)
+			return sc->group_signed[i];
+	return NULL;
+}
+
 /* Re-check one entry and hand its keys to lookup_add_key(). */
 static int
 entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
@@ -766,17 +929,36 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 	const struct kb_attr *keys;
 	const struct kb_val *cn = NULL, *opts = NULL, *na = NULL, *blk = NULL;
 	struct grant g;
-	char gen[KB_KEYPAIR_NAME_MAX + 1];
+	struct signed_src ss = { NULL, NULL };
+	char gen[KB_KEYPAIR_NAME_MAX + 1], *stext = NULL;
+	char nbuf[KB_KEYPAIR_NAME_BYTES + 1];
+	const char *why = NULL;
 	size_t i;
-	int r, named;
+	int r = 0, named, matched, err = 0;
 
 	if (++sc->nentries > 1 && cfg->schema == KB_SCHEMA_OPENSSH_LPK)
 		return KB_ERR_DIR_AMBIGUOUS;
-	if (!entry_matches(sc, attrs, nattrs, &g)) {
-		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
-		    KB_ERR_USER_NAME, NULL, "attachment mismatch", 0);
+	if (sc->signers != NULL && (r = entry_verify(sc, KB_RECORD_PAIR,
+	    attrs, nattrs, &stext, &err, &why)) != 0)
+		return r;
+	matched = entry_matches(sc, attrs, nattrs, &g);
+	if (err != 0) {
+		/* one line for an entry this user's answer would have used;
+		   a tombstone's carrier for another user is not ours */
+		if (matched)
+			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+			    err, note_name(attrs, nattrs, nbuf, sizeof(nbuf)),
+			    why, 0);
 		return 0;
 	}
+	if (!matched) {
+		if (sc->signers == NULL || !tombstoned_here(sc, attrs, nattrs))
+			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+			    KB_ERR_USER_NAME, NULL, "attachment mismatch", 0);
+		goto out;
+	}
+	ss.pair = stext;
+	ss.group = via_group_signed(sc, g.via);
 	named = cfg->schema == KB_SCHEMA_KEYBOUND;
 	keys = find_attr(attrs, nattrs, cfg->key_attribute);
 	if ((named && single_value(find_attr(attrs, nattrs, "cn"), &cn)) ||
@@ -789,7 +971,7 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 	    NULL), &blk)) {
 		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
 		    KB_ERR_DIR_PROTOCOL, NULL, "malformed entry", 0);
-		return 0;
+		goto out;
 	}
 	/* anything but an exact FALSE is blocked: fail closed */
 	g.blocked = blk != NULL && !(blk->len == 5 &&
@@ -804,11 +986,14 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 		    keys->vals[i].bytes, keys->vals[i].len,
 		    opts ? opts->bytes : NULL, opts ? opts->len : 0,
 		    na ? na->bytes : NULL, na ? na->len : 0, &g,
-		    sc->note, sc->note_ctx, sc->a, 0);
+		    sc->signers != NULL ? &ss : NULL, sc->note, sc->note_ctx,
+		    sc->a, 0);
 		if (r != 0)
-			return r;
+			goto out;
 	}
-	return 0;
+ out:
+	free(stext);
+	return r;
 }
 
 static int
@@ -839,9 +1024,10 @@ on_group(void *vctx, const char *dn, const struct kb_attr *attrs,
 	struct search_ctx *sc = vctx;
 	const struct kb_attr *mem;
 	const struct kb_val *cn = NULL;
-	char name[KB_KEYPAIR_NAME_MAX + 1], *dup;
+	char name[KB_KEYPAIR_NAME_MAX + 1], *dup, *stext = NULL;
+	const char *why = NULL;
 	size_t i, at, ilen = strlen(sc->q->instance);
-	int c, member = 0;
+	int c, r, err = 0, member = 0;
 
 	(void)dn;
 	if (single_value(find_attr(attrs, nattrs, "cn"), &cn) != 0 ||
@@ -858,34 +1044,56 @@ on_group(void *vctx, const char *dn, const struct kb_attr *attrs,
 		    KB_ERR_KEYPAIR_NAME, NULL, "malformed host group", 0);
 		return KB_DIR_ENTRY_RELEASED;
 	}
+	if (sc->signers != NULL) {
+		if ((r = entry_verify(sc, KB_RECORD_GROUP, attrs, nattrs,
+		    &stext, &err, &why)) != 0)
+			return r;
+		if (err != 0) {
+			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+			    err, name, why, 0);
+			return KB_DIR_ENTRY_RELEASED;
+		}
+	}
 	mem = find_attr(attrs, nattrs, KB_ATTR_MEMBER);
 	for (i = 0; mem != NULL && i < mem->nvals; i++)
 		if (mem->vals[i].len == ilen &&
 		    memcmp(mem->vals[i].bytes, sc->q->instance, ilen) == 0)
 			member = 1;
 	if (!member) {
-		notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
-		    KB_ERR_INSTANCE_NAME, name, "member mismatch", 0);
-		return KB_DIR_ENTRY_RELEASED;
+		/* signed: returned for its tombstone, its floor now known */
+		if (sc->signers == NULL)
+			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+			    KB_ERR_INSTANCE_NAME, name, "member mismatch", 0);
+		goto released;
 	}
 	for (at = 0; at < sc->ngroups; at++) {
 		if ((c = strcmp(sc->groups[at], name)) == 0)
-			return KB_DIR_ENTRY_RELEASED;	/* seen */
+			goto released;	/* seen */
 		if (c > 0)
 			break;
 	}
 	if (sc->ngroups == KB_LOOKUP_MAX_GROUPS) {
 		sc->groups_over++;
 		if (at == sc->ngroups)
-			return KB_DIR_ENTRY_RELEASED;	/* sorts last */
-		free(sc->groups[--sc->ngroups]);
+			goto released;	/* sorts last */
+		sc->ngroups--;
+		free(sc->groups[sc->ngroups]);
+		free(sc->group_signed[sc->ngroups]);
 	}
-	if ((dup = strdup(name)) == NULL)
+	if ((dup = strdup(name)) == NULL) {
+		free(stext);
 		return KB_ERR_NOMEM;
+	}
 	memmove(&sc->groups[at + 1], &sc->groups[at],
 	    (sc->ngroups - at) * sizeof(sc->groups[0]));
+	memmove(&sc->group_signed[at + 1], &sc->group_signed[at],
+	    (sc->ngroups - at) * sizeof(sc->group_signed[0]));
 	sc->groups[at] = dup;
+	sc->group_signed[at] = stext;
+	stext = NULL;
 	sc->ngroups++;
+ released:
+	free(stext);
 	return KB_DIR_ENTRY_RELEASED;
 }
 
@@ -899,6 +1107,8 @@ search_groups(struct search_ctx *sc, struct kb_dir *d, const char *base,
     char *errbuf, size_t errlen)
 {
 	static const char *const attrs[] = { "cn", KB_ATTR_MEMBER, NULL };
+	static const char *const signed_attrs[] = { "cn", KB_ATTR_MEMBER,
+	    KB_ATTR_SIGNATURE, KB_ATTR_TOMBSTONE, NULL };
 	char *inst = NULL, *filter = NULL;
 	size_t dropped = 0;
 	int r = KB_ERR_INTERNAL;
@@ -906,14 +1116,25 @@ search_groups(struct search_ctx *sc, struct kb_dir *d, const char *base,
 	if ((r = filter_escape(sc->q->instance, strlen(sc->q->instance),
 	    &inst)) != 0)
 		goto out;
-	if (asprintf(&filter, "(&(objectClass=%s)(%s=%s))", KB_OC_HOST_GROUP,
-	    KB_ATTR_MEMBER, inst) < 0) {
+	if ((sc->signers == NULL && asprintf(&filter, "(&(objectClass=%s)"
+	    "(%s=%s))", KB_OC_HOST_GROUP, KB_ATTR_MEMBER, inst) < 0) ||
+	    (sc->signers != NULL && asprintf(&filter, "(&(objectClass=%s)"
+	    "(|(%s=%s)(%s=%s)))", KB_OC_HOST_GROUP, KB_ATTR_MEMBER, inst,
+	    KB_ATTR_TOMBSTONE, inst) < 0)) {
 		filter = NULL;
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
-	r = dir_search_values(d, base, KB_SCOPE_SUB, filter, attrs, 0,
-	    KB_ATTR_MEMBER, sc->q->instance, on_group, sc, &dropped);
+	/*
+	 * A signed group's record needs every member: no matched-values
+	 * control then (the group entry is bounded like any other).
+	 */
+	if (sc->signers != NULL)
+		r = dir_search(d, base, KB_SCOPE_SUB, filter, signed_attrs, 0,
+		    on_group, sc, &dropped);
+	else
+		r = dir_search_values(d, base, KB_SCOPE_SUB, filter, attrs, 0,
+		    KB_ATTR_MEMBER, sc->q->instance, on_group, sc, &dropped);
 	if (r != 0 && errlen > 0 && errbuf[0] == '\0')
 		snprintf(errbuf, errlen, "host groups: %s", kb_strerror(r));
 	if (r == 0 && dropped > 0)
@@ -929,8 +1150,56 @@ search_groups(struct search_ctx *sc, struct kb_dir *d, const char *base,
 }
 
 /*
+ * With trusted_signers: base widened to the key pairs whose tombstone
+ * names this instance or one of its groups, so that the host learns the
+ * serial a detach signed (one search; keyboundTombstone is indexed):
+ * "(|BASE(&(objectClass=keyboundKeyPair)(|(keyboundTombstone=I)
+ * (keyboundTombstone=+G1)...)))".
+ */
+static int
+widen_tombstones(const struct search_ctx *sc, char **basep)
+{
+	struct strbuf b = STRBUF_INIT;
+	char *v = NULL, *out = NULL;
+	size_t i;
+	int r;
+
+	if ((r = filter_escape(sc->q->instance, strlen(sc->q->instance),
+	    &v)) != 0)
+		goto out;
+	if ((r = sb_put(&b, "(|", 2)) != 0 ||
+	    (r = sb_put(&b, *basep, strlen(*basep))) != 0 ||
+	    (r = sb_put(&b, TOMB_PREFIX, strlen(TOMB_PREFIX))) != 0 ||
+	    (r = sb_put(&b, v, strlen(v))) != 0 ||
+	    (r = sb_putc(&b, ')')) != 0)
+		goto out;
+	for (i = 0; i < sc->ngroups; i++) {
+		free(v);
+		/* group names are valid key pair names: nothing to escape
+		   but what filter_escape() escapes */
+		if ((r = filter_escape(sc->groups[i], strlen(sc->groups[i]),
+		    &v)) != 0)
+			goto out;
+		if ((r = sb_put(&b, "(" KB_ATTR_TOMBSTONE "=+",
+		    strlen(KB_ATTR_TOMBSTONE) + 3)) != 0 ||
+		    (r = sb_put(&b, v, strlen(v))) != 0 ||
+		    (r = sb_putc(&b, ')')) != 0)
+			goto out;
+	}
+	if ((r = sb_put(&b, ")))", 3)) != 0 || (r = sb_finish(&b, &out)) != 0)
+		goto out;
+	free(*basep);
+	*basep = out;
+ out:
+	free(b.s);
+	free(v);
+	return r;
+}
+
+/*
  * The filter to send: the key filter, its attachment item widened to
- * this instance's groups, narrowed by fingerprint if we can.
+ * this instance's groups (and with trusted_signers to tombstones),
+ * narrowed by fingerprint if we can.
  */
 static int
 build_filter(const struct kb_config *cfg, const struct kb_query *q,
@@ -943,6 +1212,8 @@ build_filter(const struct kb_config *cfg, const struct kb_query *q,
 	if ((r = filter_expand_targets(cfg->key_filter, sc->target_item,
 	    q->user, q->instance, (const char *const *)sc->groups,
 	    sc->ngroups, NULL, &base)) != 0)
+		goto out;
+	if (sc->signers != NULL && (r = widen_tombstones(sc, &base)) != 0)
 		goto out;
 	if (q->fingerprint != NULL && cfg->fingerprint_attribute != NULL) {
 		if ((r = filter_escape(q->fingerprint, strlen(q->fingerprint),
@@ -985,6 +1256,7 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
     struct kb_answer **ap, char *errbuf, size_t errlen)
 {
 	struct search_ctx sc;
+	struct kb_signers *owned = NULL;
 	struct kb_dir *d = NULL;
 	struct timespec sent;
 	const char *attrs[MAX_ATTRS + 1], *groups_base;
@@ -1009,6 +1281,20 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	if ((r = collect_assertions(cfg->key_filter, q, &sc)) != 0 ||
 	    (r = lookup_answer_new(&sc.a)) != 0)
 		goto out;
+	if (cfg->trusted_signers != NULL) {
+		sc.signers = q->signers;
+		if (sc.signers == NULL) {
+			if ((r = signers_load(cfg->trusted_signers, 1, &owned,
+			    NULL)) != 0) {
+				snprintf(errbuf, errlen, "trusted_signers %s: "
+				    "%s", cfg->trusted_signers,
+				    kb_strerror(r));
+				r = KB_ERR_SIGNERS;
+				goto out;
+			}
+			sc.signers = owned;
+		}
+	}
 	groups_base = sc.target_item != NULL ? config_group_base(cfg) : NULL;
 	if (cfg->schema == KB_SCHEMA_KEYBOUND) {
 		add_attr(attrs, &nattrs, "cn");
@@ -1020,6 +1306,18 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	add_attr(attrs, &nattrs, cfg->expiry_attribute);
 	for (i = 0; i < sc.nas; i++)
 		add_attr(attrs, &nattrs, sc.as[i].attr);
+	if (sc.signers != NULL) {
+		/* every attribute of the signed record, and the marks */
+		add_attr(attrs, &nattrs, "cn");
+		add_attr(attrs, &nattrs, KB_ATTR_S_PUBKEY);
+		add_attr(attrs, &nattrs, KB_ATTR_S_ATTACHMENT);
+		add_attr(attrs, &nattrs, KB_ATTR_S_END);
+		add_attr(attrs, &nattrs, KB_ATTR_S_NOTAFTER);
+		add_attr(attrs, &nattrs, KB_ATTR_S_OPTIONS);
+		add_attr(attrs, &nattrs, KB_ATTR_S_BLOCKED);
+		add_attr(attrs, &nattrs, KB_ATTR_SIGNATURE);
+		add_attr(attrs, &nattrs, KB_ATTR_TOMBSTONE);
+	}
 	attrs[nattrs] = NULL;
 
 	if ((r = dir_open(cfg, NULL, deadline, &d, errbuf, errlen)) != 0)
@@ -1071,9 +1369,175 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		free(sc.as[i].attr);
 		free(sc.as[i].value);
 	}
-	for (i = 0; i < sc.ngroups; i++)
+	for (i = 0; i < sc.ngroups; i++) {
 		free(sc.groups[i]);
+		free(sc.group_signed[i]);
+	}
+	signers_free(owned);
 	lookup_answer_free(sc.a);
 	free(filter);
+	return r;
+}
+
+/*
+ * One "BASE64(record) BASE64(SSHSIG)" from the cache: verified with the
+ * signers, decoded as kind, judged (floor not raised).  *r is the
+ * caller's to record_free().
+ */
+static int
+cached_record(const struct kb_config *cfg, const struct kb_query *q,
+    time_t now, const char *text, enum kb_record_kind kind,
+    struct kb_record *r, const char **whyp)
+{
+	const char *sp;
+	unsigned char *rec = NULL, *sig = NULL;
+	size_t reclen = 0, siglen = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	*whyp = "signature";
+	if (text == NULL || (sp = strchr(text, ' ')) == NULL ||
+	    b64_decode_strict(text, (size_t)(sp - text), &rec, &reclen) != 0 ||
+	    b64_decode_strict(sp + 1, strlen(sp + 1), &sig, &siglen) != 0) {
+		rc = text == NULL ? KB_ERR_SIG_MISSING : KB_ERR_SIG_FORMAT;
+		goto out;
+	}
+	if ((rc = signers_verify(q->signers, rec, reclen, sig, siglen,
+	    NULL)) != 0 || (rc = record_decode(rec, reclen, r)) != 0)
+		goto out;
+	if (r->kind != kind) {
+		rc = KB_ERR_RECORD;
+		goto out;
+	}
+	rc = signed_judge(cfg, q->floors, 0, kind, r->name, strlen(r->name),
+	    r->serial, r->signed_at, now, whyp);
+ out:
+	if (rc != 0)
+		record_free(r);
+	free(rec);
+	free(sig);
+	return rc;
+}
+
+/* Does the group record list instance? */
+static int
+group_lists(const struct kb_record *gr, const char *instance)
+{
+	size_t i;
+
+	for (i = 0; i < gr->nmembers; i++)
+		if (strcmp(gr->members[i], instance) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The attachment of pr that grants q (USER@INSTANCE, or USER@+G for the
+ * verified group record gr listing the instance) lasting longest; its
+ * index or -1.  *endedp when one names q but every such one has ended.
+ */
+static long
+record_grant(const struct kb_query *q, const struct kb_record *pr,
+    const struct kb_record *gr, time_t now, int *endedp)
+{
+	const struct kb_record_att *at;
+	size_t i, ulen = q->userlen, ilen = strlen(q->instance);
+	long best = -1;
+	int direct;
+
+	*endedp = 0;
+	for (i = 0; i < pr->natts; i++) {
+		at = &pr->atts[i];
+		if (strlen(at->value) < ulen + 2 ||
+		    memcmp(at->value, q->user, ulen) != 0 ||
+		    at->value[ulen] != '@')
+			continue;
+		direct = strlen(at->value) == ulen + 1 + ilen &&
+		    memcmp(at->value + ulen + 1, q->instance, ilen) == 0;
+		if (!direct && (gr == NULL || at->value[ulen + 1] != '+' ||
+		    strcmp(at->value + ulen + 2, gr->name) != 0 ||
+		    !group_lists(gr, q->instance)))
+			continue;
+		if (at->end != 0 && at->end <= (uint64_t)now) {
+			*endedp = 1;
+			continue;
+		}
+		/* keep the one held unless this one lasts longer, or as
+		   long and is the direct attachment (as entry_matches) */
+		if (best >= 0 && pr->atts[best].end == 0 &&
+		    (at->end != 0 || !direct))
+			continue;
+		if (best >= 0 && pr->atts[best].end != 0 && at->end != 0 &&
+		    (at->end < pr->atts[best].end ||
+		    (at->end == pr->atts[best].end && !direct)))
+			continue;
+		best = (long)i;
+	}
+	return best;
+}
+
+int
+lookup_add_signed_key(const struct kb_config *cfg, const struct kb_query *q,
+    time_t now, const char *signed_pair, const char *signed_group,
+    lookup_note_fn note, void *ctx, struct kb_answer *a)
+{
+	struct kb_record pr, gr;
+	struct kb_key *k = NULL;
+	struct kb_val via;
+	struct grant g;
+	struct signed_src ss;
+	char na[16], *text = NULL;
+	const char *why = NULL;
+	long i;
+	int r, ended;
+
+	memset(&pr, 0, sizeof(pr));
+	memset(&gr, 0, sizeof(gr));
+	memset(&g, 0, sizeof(g));
+	na[0] = '\0';
+	if (q->signers == NULL) {
+		r = KB_ERR_SIGNERS;
+		goto refused;
+	}
+	if ((r = cached_record(cfg, q, now, signed_pair, KB_RECORD_PAIR, &pr,
+	    &why)) != 0 || (signed_group != NULL && (r = cached_record(cfg, q,
+	    now, signed_group, KB_RECORD_GROUP, &gr, &why)) != 0))
+		goto refused;
+	if ((r = key_from_blob(pr.key_blob, pr.key_bloblen, &k)) != 0 ||
+	    (r = key_public_text(k, &text)) != 0 ||
+	    (pr.not_after != 0 && (r = lookup_format_gentime(
+	    (time_t)pr.not_after, na, sizeof(na))) != 0))
+		goto refused;
+	/* the decision, made again from the records alone */
+	g.blocked = pr.blocked;
+	i = record_grant(q, &pr, signed_group != NULL ? &gr : NULL, now,
+	    &ended);
+	if (i < 0)
+		g.ended = 1;	/* refused below, with a note */
+	else {
+		via.bytes = pr.atts[i].value;
+		via.len = strlen(pr.atts[i].value);
+		g.via = &via;
+		g.has_end = pr.atts[i].end != 0;
+		g.end = (time_t)pr.atts[i].end;
+	}
+	ss.pair = signed_pair;
+	ss.group = signed_group;
+	r = add_key(cfg, q, now, pr.name, strlen(pr.name), text, strlen(text),
+	    pr.options, strlen(pr.options), na, strlen(na), &g, &ss, note,
+	    ctx, a, 0);
+	goto out;
+ refused:
+	a->skipped++;
+	notify(note, ctx, KB_NOTE_KEY_SKIPPED, r, pr.name != NULL &&
+	    name_keypair_valid(pr.name) == 0 ? pr.name : NULL,
+	    why != NULL ? why : "signature", 0);
+	if (r == 0)
+		r = KB_ERR_INTERNAL;
+ out:
+	record_free(&pr);
+	record_free(&gr);
+	key_free(k);
+	free(text);
 	return r;
 }

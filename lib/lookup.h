@@ -12,9 +12,13 @@
 #include <time.h>
 
 struct kb_config;
+struct kb_floors;
+struct kb_signers;
 
 #define KB_LOOKUP_MAX_NOTES	20	/* notes reported per answer */
 #define KB_LOOKUP_MAX_GROUPS	64	/* host groups one instance is in */
+#define KB_SIG_FUTURE_S		300	/* signing times further ahead are
+					   refused (clock skew allowed) */
 
 /* keybound schema attributes beyond the profile's keywords */
 #define KB_ATTR_ATTACHMENT_END	"keyboundAttachmentEnd"
@@ -28,6 +32,13 @@ struct kb_query {
 	size_t userlen;
 	const char *instance;		/* cfg->instance */
 	const char *fingerprint;	/* "SHA256:..." or NULL for all */
+	/*
+	 * With cfg->trusted_signers: the signers (NULL: lookup_directory()
+	 * loads them itself, root-owned) and the serial floors (NULL: none
+	 * judged nor raised, as for `keybound check`).
+	 */
+	const struct kb_signers *signers;
+	struct kb_floors *floors;
 };
 
 /* One usable key, everything rebuilt from parsed data. */
@@ -43,6 +54,11 @@ struct kb_keyrec {
 				   "USER@INSTANCE" or "USER@+GROUP" */
 	char *until;		/* that attachment's end "YYYYMMDDHHMMSSZ",
 				   or NULL when permanent */
+	/* with trusted_signers, what the cache keeps to re-verify it:
+	   "BASE64(record) BASE64(SSHSIG)" of the pair, and of the host
+	   group whose attachment granted it (else NULL) */
+	char *signed_pair;
+	char *signed_group;
 };
 
 /* A decided answer; nkeys == 0 means "nothing attached". */
@@ -90,8 +106,20 @@ typedef void (*lookup_note_fn)(void *ctx, const struct kb_note *n);
  * pair flagged keyboundBlocked, or whose every matching attachment has
  * ended, is skipped with a note, and a time-boxed key's not-after is the
  * earlier of the attachment's end and keyboundNotAfter.  For
- * openssh-lpk more than one entry is KB_ERR_DIR_AMBIGUOUS.  Notes (if note
- * is not NULL) report skipped keys and dropped options.  On success *ap
+ * openssh-lpk more than one entry is KB_ERR_DIR_AMBIGUOUS.
+ *
+ * With cfg->trusted_signers every host group and key pair entry must
+ * verify (signed.h) over exactly the attributes received, be signed
+ * within signature_max_age and not more than KB_SIG_FUTURE_S ahead, and
+ * hold a serial no lower than its floor (q->floors); others are skipped
+ * with a KB_NOTE_ENTRY_SKIPPED note naming the entry and the reason.
+ * Both searches are widened to entries whose keyboundTombstone names this
+ * instance (or one of its groups), so that floors are raised from every
+ * verified entry returned, served or not; the group search then asks for
+ * whole member lists (no matched-values control).  Served keys carry
+ * their signed records (signed_pair, signed_group) for the cache.
+ *
+ * Notes (if note is not NULL) report skipped keys and dropped options.  On success *ap
  * owns the answer, sorted by key pair name and cut to max_keys.  errbuf
  * gets a short printable reason on failure.
  */
@@ -144,6 +172,23 @@ int lookup_add_cached_key(const struct kb_config *cfg,
     const char *key, size_t keylen, const char *opts, size_t optslen,
     const char *notafter, size_t notafterlen, lookup_note_fn note,
     void *ctx, struct kb_answer *a);
+
+/*
+ * With trusted_signers, a key read back from the cache: the decision is
+ * made again from the signed records alone (signed_pair, and signed_group
+ * when a host group's attachment granted it, each "BASE64(record)
+ * BASE64(SSHSIG)"): both verified with q->signers, judged for age and
+ * against q->floors (not raised), the group's record listing
+ * q->instance; the attachment USER@INSTANCE or USER@+GROUP for that
+ * group, its end, not-after, options, blocked and the key all from the
+ * records; then every check of lookup_add_key().  A record that does not
+ * verify or is refused: a KB_NOTE_KEY_SKIPPED note and that error (the
+ * caller serves nothing of the answer); 0 otherwise, as lookup_add_key().
+ */
+int lookup_add_signed_key(const struct kb_config *cfg,
+    const struct kb_query *q, time_t now, const char *signed_pair,
+    const char *signed_group, lookup_note_fn note, void *ctx,
+    struct kb_answer *a);
 
 /*
  * Sort by key pair name and keep the first max_keys; a KB_NOTE_MAX_KEYS

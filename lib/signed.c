@@ -103,7 +103,8 @@ signed_value_parse(const char *v, size_t len, uint64_t *serialp,
 	if (len > KB_SIGNED_VALUE_MAX || len == 0 || v[0] < '1' || v[0] > '9')
 		return KB_ERR_SIG_FORMAT;
 	for (; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
-		if (serial > (UINT64_MAX - 9) / 10)
+		if (serial > UINT64_MAX / 10 || (serial == UINT64_MAX / 10 &&
+		    (uint64_t)(v[i] - '0') > UINT64_MAX % 10))
 			return KB_ERR_SIG_FORMAT;
 		serial = serial * 10 + (uint64_t)(v[i] - '0');
 	}
@@ -378,12 +379,13 @@ signers_parse(const char *text, size_t len, struct kb_signers **sp,
 		goto out;
 	memcpy(buf, text, len);
 	buf[len] = '\0';
-	for (line = buf; *line != '\0' || line == buf; line = nl) {
+	/* up to the end of the text: an empty text has no line at all */
+	for (line = buf; line < buf + len; line = nl) {
 		lineno++;
 		if ((nl = strchr(line, '\n')) != NULL)
 			*nl++ = '\0';
 		else
-			nl = line + strlen(line);
+			nl = buf + len;
 		r = KB_ERR_SIGNERS;
 		for (i = 0; line[i] != '\0'; i++)
 			if ((unsigned char)line[i] < 0x20 ||
@@ -393,8 +395,6 @@ signers_parse(const char *text, size_t len, struct kb_signers **sp,
 			continue;
 		if ((r = signer_line(s, line)) != 0)
 			goto out;
-		if (*nl == '\0')
-			break;
 	}
 	r = s->n > 0 ? 0 : KB_ERR_SIGNERS;
 	lineno = 0;

@@ -20,7 +20,9 @@
  * Key parsing and validation stay in lib/sshkey.c (key_from_blob()); this
  * file only turns validated blobs into libcrypto keys.
  */
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,104 @@
 #define PK_END			"-----END OPENSSH PRIVATE KEY-----"
 #define PK_BLOCK		8		/* padding of cipher "none" */
 
+/* libcrypto's SONAME, from the libcrypto the tree is built against. */
+#ifndef KB_CRYPTO_SONAME
+#error "KB_CRYPTO_SONAME must name libcrypto's SONAME (set by the Makefile)"
+#endif
+
+/*
+ * Every libcrypto function this file calls.  libcrypto is loaded with
+ * dlopen() on the first signature made or checked, as lib/sshkey.c does:
+ * keybound-keys links no libcrypto, so a cache hit without trusted_signers
+ * never maps it.
+ */
+#define SIG_CRYPTO_FUNCS(X) \
+	X(BN_CTX_free) \
+	X(BN_CTX_secure_new) \
+	X(BN_bin2bn) \
+	X(BN_bn2bin) \
+	X(BN_clear_free) \
+	X(BN_free) \
+	X(BN_div) \
+	X(BN_num_bits) \
+	X(BN_secure_new) \
+	X(BN_sub) \
+	X(BN_value_one) \
+	X(CRYPTO_free) \
+	X(ECDSA_SIG_free) \
+	X(ECDSA_SIG_get0) \
+	X(ECDSA_SIG_new) \
+	X(ECDSA_SIG_set0) \
+	X(d2i_ECDSA_SIG) \
+	X(i2d_ECDSA_SIG) \
+	X(EVP_Digest) \
+	X(EVP_DigestSign) \
+	X(EVP_DigestSignInit) \
+	X(EVP_DigestVerify) \
+	X(EVP_DigestVerifyInit) \
+	X(EVP_MD_CTX_free) \
+	X(EVP_MD_CTX_new) \
+	X(EVP_PKEY_CTX_free) \
+	X(EVP_PKEY_CTX_new_from_name) \
+	X(EVP_PKEY_free) \
+	X(EVP_PKEY_fromdata) \
+	X(EVP_PKEY_fromdata_init) \
+	X(EVP_PKEY_get_size) \
+	X(EVP_PKEY_new_raw_private_key) \
+	X(EVP_PKEY_new_raw_public_key) \
+	X(EVP_sha256) \
+	X(EVP_sha384) \
+	X(EVP_sha512) \
+	X(OPENSSL_init_crypto) \
+	X(OSSL_PARAM_BLD_free) \
+	X(OSSL_PARAM_BLD_new) \
+	X(OSSL_PARAM_BLD_push_BN) \
+	X(OSSL_PARAM_BLD_push_octet_string) \
+	X(OSSL_PARAM_BLD_push_utf8_string) \
+	X(OSSL_PARAM_BLD_to_param) \
+	X(OSSL_PARAM_free)
+
+/* One pointer per function, of the exact type the headers declare. */
+#define SIG_CRYPTO_FIELD(name)	__typeof__(name) *name;
+static struct {
+	SIG_CRYPTO_FUNCS(SIG_CRYPTO_FIELD)
+} sc;
+#undef SIG_CRYPTO_FIELD
+
+static pthread_once_t sc_once = PTHREAD_ONCE_INIT;
+static int sc_status = KB_ERR_CRYPTO;	/* 0: every symbol resolved */
+
+static void
+sc_load_once(void)
+{
+	void *h, *sym;
+
+	if ((h = dlopen(KB_CRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL)
+		goto fail;
+#define SIG_CRYPTO_RESOLVE(name) \
+	if ((sym = dlsym(h, #name)) == NULL) \
+		goto fail; \
+	sc.name = (__typeof__(sc.name))sym;
+	SIG_CRYPTO_FUNCS(SIG_CRYPTO_RESOLVE)
+#undef SIG_CRYPTO_RESOLVE
+	if (sc.OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+		goto fail;
+	sc_status = 0;
+	return;
+ fail:
+	memset(&sc, 0, sizeof(sc));
+	sc_status = KB_ERR_CRYPTO;
+}
+
+/* 0 when libcrypto is loaded, else KB_ERR_CRYPTO.  Any thread. */
+static int
+sc_load(void)
+{
+	if (pthread_once(&sc_once, sc_load_once) != 0)
+		return KB_ERR_CRYPTO;
+	return sc_status;
+}
+
 struct kb_privkey {
 	struct kb_key *pub;
 	EVP_PKEY *pkey;
@@ -72,28 +172,30 @@ static int
 sig_alg_for(const struct kb_key *k, struct sig_alg *a)
 {
 	memset(a, 0, sizeof(*a));
+	if (sc_load() != 0)
+		return KB_ERR_CRYPTO;
 	switch (key_type(k)) {
 	case KB_KT_ED25519:
 		a->sigtype = "ssh-ed25519";
 		return 0;
 	case KB_KT_ECDSA_P256:
 		a->sigtype = key_type_name(k);
-		a->md = EVP_sha256();
+		a->md = sc.EVP_sha256();
 		a->group = "prime256v1";
 		return 0;
 	case KB_KT_ECDSA_P384:
 		a->sigtype = key_type_name(k);
-		a->md = EVP_sha384();
+		a->md = sc.EVP_sha384();
 		a->group = "secp384r1";
 		return 0;
 	case KB_KT_ECDSA_P521:
 		a->sigtype = key_type_name(k);
-		a->md = EVP_sha512();
+		a->md = sc.EVP_sha512();
 		a->group = "secp521r1";
 		return 0;
 	case KB_KT_RSA:
 		a->sigtype = "rsa-sha2-512";
-		a->md = EVP_sha512();
+		a->md = sc.EVP_sha512();
 		return 0;
 	default:
 		return KB_ERR_SIG_KEYTYPE;
@@ -109,8 +211,10 @@ sig_signed_data(const unsigned char *msg, size_t len, unsigned char **outp,
 	struct kb_wblob w;
 	int r;
 
+	if (sc_load() != 0)
+		return KB_ERR_CRYPTO;
 	memset(&w, 0, sizeof(w));
-	if (EVP_Digest(msg, len, md, NULL, EVP_sha512(), NULL) != 1)
+	if (sc.EVP_Digest(msg, len, md, NULL, sc.EVP_sha512(), NULL) != 1)
 		return KB_ERR_CRYPTO;
 	blob_put_raw(&w, SIG_MAGIC, SIG_MAGIC_LEN);
 	blob_put_cstring(&w, SSHSIG_NAMESPACE);
@@ -136,6 +240,8 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 	BIGNUM *e = NULL, *n = NULL;
 	int r = KB_ERR_INTERNAL;
 
+	if (sc_load() != 0)
+		return KB_ERR_CRYPTO;
 	*pkeyp = NULL;
 	if ((r = sig_alg_for(k, &a)) != 0)
 		goto out;
@@ -152,7 +258,7 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 			r = KB_ERR_INTERNAL;
 			goto out;
 		}
-		if ((*pkeyp = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519,
+		if ((*pkeyp = sc.EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519,
 		    NULL, p1, l1)) == NULL)
 			goto out;
 		break;
@@ -164,16 +270,16 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 			r = KB_ERR_INTERNAL;
 			goto out;
 		}
-		if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    OSSL_PARAM_BLD_push_utf8_string(bld,
+		if ((bld = sc.OSSL_PARAM_BLD_new()) == NULL ||
+		    sc.OSSL_PARAM_BLD_push_utf8_string(bld,
 		    OSSL_PKEY_PARAM_GROUP_NAME, a.group, 0) != 1 ||
-		    OSSL_PARAM_BLD_push_octet_string(bld,
+		    sc.OSSL_PARAM_BLD_push_octet_string(bld,
 		    OSSL_PKEY_PARAM_PUB_KEY, p2, l2) != 1 ||
-		    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC",
+		    (params = sc.OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+		    (ctx = sc.EVP_PKEY_CTX_new_from_name(NULL, "EC",
 		    NULL)) == NULL ||
-		    EVP_PKEY_fromdata_init(ctx) != 1 ||
-		    EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_PUBLIC_KEY,
+		    sc.EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    sc.EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_PUBLIC_KEY,
 		    params) != 1)
 			goto out;
 		break;
@@ -183,18 +289,18 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 			r = KB_ERR_INTERNAL;
 			goto out;
 		}
-		if ((e = BN_bin2bn(p1, (int)l1, NULL)) == NULL ||
-		    (n = BN_bin2bn(p2, (int)l2, NULL)) == NULL ||
-		    (bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N,
+		if ((e = sc.BN_bin2bn(p1, (int)l1, NULL)) == NULL ||
+		    (n = sc.BN_bin2bn(p2, (int)l2, NULL)) == NULL ||
+		    (bld = sc.OSSL_PARAM_BLD_new()) == NULL ||
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N,
 		    n) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E,
 		    e) != 1 ||
-		    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA",
+		    (params = sc.OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+		    (ctx = sc.EVP_PKEY_CTX_new_from_name(NULL, "RSA",
 		    NULL)) == NULL ||
-		    EVP_PKEY_fromdata_init(ctx) != 1 ||
-		    EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_PUBLIC_KEY,
+		    sc.EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    sc.EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_PUBLIC_KEY,
 		    params) != 1)
 			goto out;
 		break;
@@ -204,11 +310,11 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 	}
 	r = 0;
  out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(e);
-	BN_free(n);
+	sc.EVP_PKEY_CTX_free(ctx);
+	sc.OSSL_PARAM_free(params);
+	sc.OSSL_PARAM_BLD_free(bld);
+	sc.BN_free(e);
+	sc.BN_free(n);
 	return r;
 }
 
@@ -233,6 +339,8 @@ sig_verify_raw(const struct kb_key *k, const unsigned char *data,
 	size_t vlen;
 	int derlen, r = KB_ERR_INTERNAL;
 
+	if (sc_load() != 0)
+		return KB_ERR_CRYPTO;
 	if ((r = sig_alg_for(k, &a)) != 0)
 		goto out;
 	blob_init(&b, sig, siglen);
@@ -268,20 +376,20 @@ sig_verify_raw(const struct kb_key *k, const unsigned char *data,
 			goto out;
 		}
 		r = KB_ERR_CRYPTO;
-		if ((esig = ECDSA_SIG_new()) == NULL ||
-		    (br = BN_bin2bn(rp, (int)rlen, NULL)) == NULL ||
-		    (bs = BN_bin2bn(sp, (int)splen, NULL)) == NULL ||
-		    ECDSA_SIG_set0(esig, br, bs) != 1)
+		if ((esig = sc.ECDSA_SIG_new()) == NULL ||
+		    (br = sc.BN_bin2bn(rp, (int)rlen, NULL)) == NULL ||
+		    (bs = sc.BN_bin2bn(sp, (int)splen, NULL)) == NULL ||
+		    sc.ECDSA_SIG_set0(esig, br, bs) != 1)
 			goto out;
 		br = bs = NULL;
-		if ((derlen = i2d_ECDSA_SIG(esig, &der)) <= 0)
+		if ((derlen = sc.i2d_ECDSA_SIG(esig, &der)) <= 0)
 			goto out;
 		vsig = der;
 		vlen = (size_t)derlen;
 		break;
 	case KB_KT_RSA:
 		/* OpenSSH accepts a signature shorter than the modulus */
-		modlen = (size_t)EVP_PKEY_get_size(pkey);
+		modlen = (size_t)sc.EVP_PKEY_get_size(pkey);
 		if (slen == 0 || slen > modlen) {
 			r = KB_ERR_SIG_FORMAT;
 			goto out;
@@ -301,18 +409,18 @@ sig_verify_raw(const struct kb_key *k, const unsigned char *data,
 		goto out;
 	}
 	r = KB_ERR_CRYPTO;
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(md, NULL, a.md, NULL, pkey) != 1)
+	if ((md = sc.EVP_MD_CTX_new()) == NULL ||
+	    sc.EVP_DigestVerifyInit(md, NULL, a.md, NULL, pkey) != 1)
 		goto out;
-	r = EVP_DigestVerify(md, vsig, vlen, data, datalen) == 1 ?
+	r = sc.EVP_DigestVerify(md, vsig, vlen, data, datalen) == 1 ?
 	    0 : KB_ERR_SIG_BAD;
  out:
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pkey);
-	ECDSA_SIG_free(esig);
-	BN_free(br);
-	BN_free(bs);
-	OPENSSL_free(der);
+	sc.EVP_MD_CTX_free(md);
+	sc.EVP_PKEY_free(pkey);
+	sc.ECDSA_SIG_free(esig);
+	sc.BN_free(br);
+	sc.BN_free(bs);
+	sc.CRYPTO_free(der, __FILE__, __LINE__);
 	free(padded);
 	return r;
 }
@@ -332,6 +440,8 @@ sig_sign_raw(const struct kb_privkey *k, const unsigned char *data,
 	size_t slen = 0, iblen;
 	int nlen, r = KB_ERR_INTERNAL;
 
+	if (sc_load() != 0)
+		return KB_ERR_CRYPTO;
 	memset(&w, 0, sizeof(w));
 	memset(&inner, 0, sizeof(inner));
 	*sigp = NULL;
@@ -339,15 +449,15 @@ sig_sign_raw(const struct kb_privkey *k, const unsigned char *data,
 	if ((r = sig_alg_for(k->pub, &a)) != 0)
 		goto out;
 	r = KB_ERR_CRYPTO;
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(md, NULL, a.md, NULL, k->pkey) != 1 ||
-	    EVP_DigestSign(md, NULL, &slen, data, datalen) != 1)
+	if ((md = sc.EVP_MD_CTX_new()) == NULL ||
+	    sc.EVP_DigestSignInit(md, NULL, a.md, NULL, k->pkey) != 1 ||
+	    sc.EVP_DigestSign(md, NULL, &slen, data, datalen) != 1)
 		goto out;
 	if ((s = malloc(slen)) == NULL) {
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
-	if (EVP_DigestSign(md, s, &slen, data, datalen) != 1)
+	if (sc.EVP_DigestSign(md, s, &slen, data, datalen) != 1)
 		goto out;
 	blob_put_cstring(&w, a.sigtype);
 	switch (key_type(k->pub)) {
@@ -359,15 +469,15 @@ sig_sign_raw(const struct kb_privkey *k, const unsigned char *data,
 	case KB_KT_ECDSA_P384:
 	case KB_KT_ECDSA_P521:
 		dp = s;
-		if ((esig = d2i_ECDSA_SIG(NULL, &dp, (long)slen)) == NULL)
+		if ((esig = sc.d2i_ECDSA_SIG(NULL, &dp, (long)slen)) == NULL)
 			goto out;
-		ECDSA_SIG_get0(esig, &br, &bs);
-		if ((nlen = BN_bn2bin(br, num)) < 0 ||
-		    (size_t)BN_num_bytes(br) > sizeof(num))
+		sc.ECDSA_SIG_get0(esig, &br, &bs);
+		if ((nlen = sc.BN_bn2bin(br, num)) < 0 ||
+		    (size_t)((sc.BN_num_bits(br) + 7) / 8) > sizeof(num))
 			goto out;
 		blob_put_mpint(&inner, num, (size_t)nlen);
-		if ((size_t)BN_num_bytes(bs) > sizeof(num) ||
-		    (nlen = BN_bn2bin(bs, num)) < 0)
+		if ((size_t)((sc.BN_num_bits(bs) + 7) / 8) > sizeof(num) ||
+		    (nlen = sc.BN_bn2bin(bs, num)) < 0)
 			goto out;
 		blob_put_mpint(&inner, num, (size_t)nlen);
 		if ((r = blob_w_done(&inner, &ib, &iblen)) != 0)
@@ -380,8 +490,8 @@ sig_sign_raw(const struct kb_privkey *k, const unsigned char *data,
 	}
 	r = blob_w_done(&w, sigp, siglenp);
  out:
-	EVP_MD_CTX_free(md);
-	ECDSA_SIG_free(esig);
+	sc.EVP_MD_CTX_free(md);
+	sc.ECDSA_SIG_free(esig);
 	blob_w_free(&w);
 	blob_w_free(&inner);
 	free(s);
@@ -744,6 +854,8 @@ pk_private_pkey(const struct kb_key *pub, struct kb_blob *b, EVP_PKEY **pkeyp,
 	BN_CTX *bnctx = NULL;
 	int r = KB_ERR_PRIVKEY;
 
+	if (sc_load() != 0)
+		return KB_ERR_CRYPTO;
 	*pkeyp = NULL;
 	if ((r = sig_alg_for(pub, &a)) != 0)
 		goto out;
@@ -759,7 +871,7 @@ pk_private_pkey(const struct kb_key *pub, struct kb_blob *b, EVP_PKEY **pkeyp,
 			goto out;
 		blob_put_string(pubw, p[0], l[0]);
 		r = KB_ERR_CRYPTO;
-		if ((*pkeyp = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519,
+		if ((*pkeyp = sc.EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519,
 		    NULL, p[1], ED25519_LEN)) == NULL)
 			goto out;
 		break;
@@ -774,20 +886,20 @@ pk_private_pkey(const struct kb_key *pub, struct kb_blob *b, EVP_PKEY **pkeyp,
 		blob_put_string(pubw, p[0], l[0]);
 		blob_put_string(pubw, p[1], l[1]);
 		r = KB_ERR_CRYPTO;
-		if ((bn[0] = BN_secure_new()) == NULL ||
-		    BN_bin2bn(p[2], (int)l[2], bn[0]) == NULL ||
-		    (bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    OSSL_PARAM_BLD_push_utf8_string(bld,
+		if ((bn[0] = sc.BN_secure_new()) == NULL ||
+		    sc.BN_bin2bn(p[2], (int)l[2], bn[0]) == NULL ||
+		    (bld = sc.OSSL_PARAM_BLD_new()) == NULL ||
+		    sc.OSSL_PARAM_BLD_push_utf8_string(bld,
 		    OSSL_PKEY_PARAM_GROUP_NAME, a.group, 0) != 1 ||
-		    OSSL_PARAM_BLD_push_octet_string(bld,
+		    sc.OSSL_PARAM_BLD_push_octet_string(bld,
 		    OSSL_PKEY_PARAM_PUB_KEY, p[1], l[1]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY,
 		    bn[0]) != 1 ||
-		    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC",
+		    (params = sc.OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+		    (ctx = sc.EVP_PKEY_CTX_new_from_name(NULL, "EC",
 		    NULL)) == NULL ||
-		    EVP_PKEY_fromdata_init(ctx) != 1 ||
-		    EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_KEYPAIR,
+		    sc.EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    sc.EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_KEYPAIR,
 		    params) != 1)
 			goto out;
 		break;
@@ -801,41 +913,41 @@ pk_private_pkey(const struct kb_key *pub, struct kb_blob *b, EVP_PKEY **pkeyp,
 		blob_put_mpint(pubw, p[0], l[0]);
 		r = KB_ERR_CRYPTO;
 		for (i = 0; i < 6; i++) {
-			if ((bn[i] = BN_secure_new()) == NULL ||
-			    BN_bin2bn(p[i], (int)l[i], bn[i]) == NULL)
+			if ((bn[i] = sc.BN_secure_new()) == NULL ||
+			    sc.BN_bin2bn(p[i], (int)l[i], bn[i]) == NULL)
 				goto out;
 		}
 		/* d mod (p-1), d mod (q-1) */
-		if ((bnctx = BN_CTX_secure_new()) == NULL ||
-		    (bn[6] = BN_secure_new()) == NULL ||
-		    (bn[7] = BN_secure_new()) == NULL ||
-		    BN_sub(bn[6], bn[4], BN_value_one()) != 1 ||
-		    BN_mod(bn[6], bn[2], bn[6], bnctx) != 1 ||
-		    BN_sub(bn[7], bn[5], BN_value_one()) != 1 ||
-		    BN_mod(bn[7], bn[2], bn[7], bnctx) != 1)
+		if ((bnctx = sc.BN_CTX_secure_new()) == NULL ||
+		    (bn[6] = sc.BN_secure_new()) == NULL ||
+		    (bn[7] = sc.BN_secure_new()) == NULL ||
+		    sc.BN_sub(bn[6], bn[4], sc.BN_value_one()) != 1 ||
+		    sc.BN_div(NULL, bn[6], bn[2], bn[6], bnctx) != 1 ||
+		    sc.BN_sub(bn[7], bn[5], sc.BN_value_one()) != 1 ||
+		    sc.BN_div(NULL, bn[7], bn[2], bn[7], bnctx) != 1)
 			goto out;
-		if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N,
+		if ((bld = sc.OSSL_PARAM_BLD_new()) == NULL ||
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N,
 		    bn[0]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E,
 		    bn[1]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D,
 		    bn[2]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1,
 		    bn[4]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2,
 		    bn[5]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1,
 		    bn[6]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2,
+		    sc.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2,
 		    bn[7]) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld,
+		    sc.OSSL_PARAM_BLD_push_BN(bld,
 		    OSSL_PKEY_PARAM_RSA_COEFFICIENT1, bn[3]) != 1 ||
-		    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA",
+		    (params = sc.OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+		    (ctx = sc.EVP_PKEY_CTX_new_from_name(NULL, "RSA",
 		    NULL)) == NULL ||
-		    EVP_PKEY_fromdata_init(ctx) != 1 ||
-		    EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_KEYPAIR,
+		    sc.EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    sc.EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_KEYPAIR,
 		    params) != 1)
 			goto out;
 		break;
@@ -845,12 +957,12 @@ pk_private_pkey(const struct kb_key *pub, struct kb_blob *b, EVP_PKEY **pkeyp,
 	}
 	r = 0;
  out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_CTX_free(bnctx);
+	sc.EVP_PKEY_CTX_free(ctx);
+	sc.OSSL_PARAM_free(params);
+	sc.OSSL_PARAM_BLD_free(bld);
+	sc.BN_CTX_free(bnctx);
 	for (i = 0; i < sizeof(bn) / sizeof(bn[0]); i++)
-		BN_clear_free(bn[i]);
+		sc.BN_clear_free(bn[i]);
 	return r;
 }
 
@@ -1040,6 +1152,7 @@ sshsig_privkey_free(struct kb_privkey *k)
 	if (k == NULL)
 		return;
 	key_free(k->pub);
-	EVP_PKEY_free(k->pkey);
+	if (k->pkey != NULL)		/* only made once libcrypto is loaded */
+		sc.EVP_PKEY_free(k->pkey);
 	free(k);
 }

@@ -49,7 +49,7 @@ done
 # Every "#keyword value" line shown at its default, uncommented, changes
 # nothing: the documented defaults are the real ones.  Keywords whose
 # commented value is an illustration, not a default, are left alone.
-illustrations=" binddn bindpw_file sasl_mech tls_cacert tls_cacertdir tls_cert tls_key signing_key "
+illustrations=" binddn bindpw_file sasl_mech tls_cacert tls_cacertdir tls_cert tls_key signing_key trusted_signers "
 keywords=$(sed -n 's/^[[:space:]]*{ "\([a-z_]*\)", set_.*/\1/p' \
     "$KB_SRC/lib/config.c")
 [ -n "$keywords" ] || fail "no keyword table found in lib/config.c"

@@ -62,6 +62,8 @@ print_config(const struct kb_config *c)
 	printf("allowed_key_types 0x%x\n", c->allowed_key_types);
 	printf("min_rsa_bits %u\n", c->min_rsa_bits);
 	printf("max_keys %u\n", c->max_keys);
+	print_str("trusted_signers", c->trusted_signers);
+	printf("signature_max_age %u\n", c->signature_max_age);
 }
 
 int

@@ -95,9 +95,9 @@ unlinkat(int dfd, const char *p, int flags)
 	return (int)syscall(SYS_unlinkat, dfd, p, flags);
 }
 
-static const struct kb_query qall = { "alice", 5, "web-01", NULL };
-static const struct kb_query qec = { "alice", 5, "web-01", EC1_FP };
-static const struct kb_query qed = { "alice", 5, "web-01", ED1_FP };
+static const struct kb_query qall = { "alice", 5, "web-01", NULL, NULL, NULL };
+static const struct kb_query qec = { "alice", 5, "web-01", EC1_FP, NULL, NULL };
+static const struct kb_query qed = { "alice", 5, "web-01", ED1_FP, NULL, NULL };
 
 static void
 note(void *ctx, const struct kb_note *n)
@@ -281,8 +281,8 @@ test_round_trip(void)
 	struct kb_cache *c = NULL;
 	struct kb_answer *a;
 	struct kb_cached cc;
-	struct kb_query other = { "bob", 3, "web-01", NULL };
-	struct kb_query elsewhere = { "alice", 5, "web-02", NULL };
+	struct kb_query other = { "bob", 3, "web-01", NULL, NULL, NULL };
+	struct kb_query elsewhere = { "alice", 5, "web-02", NULL, NULL, NULL };
 	struct timespec now = at(1000);
 
 	cleanup_files();
@@ -711,8 +711,8 @@ fill(size_t n, const char *tag, time_t age)
 static void
 test_full(void)
 {
-	struct kb_query madeup = { "made-up", 7, "web-01", NULL };
-	struct kb_query madeup2 = { "made-up-2", 9, "web-01", NULL };
+	struct kb_query madeup = { "made-up", 7, "web-01", NULL, NULL, NULL };
+	struct kb_query madeup2 = { "made-up-2", 9, "web-01", NULL, NULL, NULL };
 
 	cleanup_files();
 	CHECK_EQ_INT(record(&madeup, at(0), NULL, NULL), 0);

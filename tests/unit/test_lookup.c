@@ -295,7 +295,7 @@ static int
 add(const char *name, const char *key, const char *opts,
     const char *notafter, const char *fp, struct kb_answer *a)
 {
-	struct kb_query q = { "alice", 5, "web-01", fp };
+	struct kb_query q = { "alice", 5, "web-01", fp, NULL, NULL };
 
 	nnotes = 0;
 	return lookup_add_key(&cfg, &q, time(NULL), name, strlen(name), key,
