@@ -260,6 +260,38 @@ GROUP_USERS=200
 } | LDAPNOINIT=1 ldapadd -x -H "$MAIN_LDAPI" -D "$SLAPD_ROOTDN" \
     -y "$MAIN_ROOTPW" >/dev/null || die "adding the host groups failed"
 
+# Signed entries: SIGNED_USERS users' key pairs (from u21, where the
+# rotating rows start) and the three host groups, signed by the CLI with a
+# key from `keybound signer create`; the signed rows run over the same
+# users with trusted_signers naming that key, keybound-same without it.
+SIGNED_USERS=$(( BENCH_USERS - 21 < 500 ? BENCH_USERS - 21 : 500 ))
+if [ $have_kb = 1 ] && [ -x "$KB_BUILD/keybound" ]; then
+	"$KB_BUILD/keybound" signer create -o "$KB_T/signer" \
+	    >"$KB_T/signer.pub" || die "keybound signer create failed"
+	read -r st sb _ <"$KB_T/signer.pub"
+	echo "bench $st $sb" >"$KB_T/trusted_signers"
+	chmod 0644 "$KB_T/trusted_signers"
+	kb_write_config "$KB_T/admin.conf" "uri $MAIN_URI" || die "admin.conf"
+	t=$(kb_ms)
+	{
+		for ((i = 21; i < 21 + SIGNED_USERS; i++)); do
+			echo "u$i-k0"
+			echo "u$i-k1"
+		done
+	} | xargs "$KB_BUILD/keybound" -c "$KB_T/admin.conf" \
+	    -D "$SLAPD_ROOTDN" -y "$MAIN_ROOTPW" -S "$KB_T/signer" resign \
+	    bench-web bench-all bench-eu >/dev/null ||
+	    die "signing the bench entries failed"
+	say "signed $((2 * SIGNED_USERS + 3)) entries in $(( $(kb_ms) - t )) ms"
+	kb_conf signed "$MAIN_URI" "cache_ttl 0" \
+	    "trusted_signers $KB_T/trusted_signers"
+	kb_conf signed-cached "$MAIN_URI" "cache_ttl 86400" \
+	    "trusted_signers $KB_T/trusted_signers"
+	have_signed=1
+else
+	have_signed=0
+fi
+
 # --- sssd, in this namespace only -----------------------------------------
 
 SSSD_PID=
@@ -380,6 +412,14 @@ row() { local IFS=$'\t'; echo "$*"; }
 		row keybound-starttls "lines=2,$ROT" "$KB_KEYS_CMD" \
 		    -c "$KB_T/starttls.conf" u%R
 		row keybound-cached "lines=2" "$KB_KEYS_CMD" -c "$KB_T/cached.conf" u2
+		if [ $have_signed = 1 ]; then
+			row keybound-same "lines=2,rot=$SIGNED_USERS,off=21" \
+			    "$KB_KEYS_CMD" -c "$KB_T/direct.conf" u%R
+			row keybound-signed "lines=2,rot=$SIGNED_USERS,off=21" \
+			    "$KB_KEYS_CMD" -c "$KB_T/signed.conf" u%R
+			row keybound-signed-cached "lines=2" "$KB_KEYS_CMD" \
+			    -c "$KB_T/signed-cached.conf" u21
+		fi
 		row keybound-fingerprint "lines=1" "$KB_KEYS_CMD" \
 		    -c "$KB_T/direct.conf" u3 "$FP3"
 		[ -n "$BIG_URI" ] && row keybound-1m "lines=2,$ROT" \
@@ -410,6 +450,7 @@ row() { local IFS=$'\t'; echo "$*"; }
 } >"$ROWS/main"
 [ $have_kb = 1 ] || skipped keybound "build/keybound-keys not built"
 [ -n "$BIG_URI" ] || skipped keybound-1m "BENCH_1M=0"
+[ "${have_signed:-0}" = 1 ] || skipped keybound-signed "build/keybound not built"
 [ $have_python = 1 ] || skipped python-ldap "python3-ldap not installed"
 
 # Warm what the warm rows need: the cache hit, SSSD's cache of u7 and the
@@ -417,6 +458,8 @@ row() { local IFS=$'\t'; echo "$*"; }
 if [ $have_kb = 1 ]; then
 	su -s /bin/sh "$CMD_USER" -c \
 	    "'$KB_KEYS_CMD' -c '$KB_T/cached.conf' u2" >/dev/null 2>&1
+	[ $have_signed = 1 ] && su -s /bin/sh "$CMD_USER" -c \
+	    "'$KB_KEYS_CMD' -c '$KB_T/signed-cached.conf' u21" >/dev/null 2>&1
 fi
 if [ $have_sssd = 1 ]; then
 	sss_ssh_authorizedkeys u7 >/dev/null 2>&1
