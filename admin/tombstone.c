@@ -31,7 +31,9 @@ sign_next_serial(const char *old, size_t len, uint64_t *nextp, int *resetp)
 		/* a damaged value: keep counting from its serial if any */
 		serial = 0;
 		for (i = 0; i < len && old[i] >= '0' && old[i] <= '9'; i++) {
-			if (serial > (UINT64_MAX - 9) / 10) {
+			if (serial > UINT64_MAX / 10 ||
+			    (serial == UINT64_MAX / 10 &&
+			    (uint64_t)(old[i] - '0') > UINT64_MAX % 10)) {
 				serial = 0;
 				break;
 			}

@@ -320,8 +320,14 @@ test_signing_rules(void)
 	check_serial("0 20261202093000Z AAAA", 1, 1, 0);
 	check_serial("1844674407370955160 20261202093000Z AAAA",
 	    1844674407370955161ULL, 0, 0);
-	/* past what the value's parser reads: started anew, warned */
-	check_serial("18446744073709551614 20261202093000Z AAAA", 1, 1, 0);
+	/* the largest serials: the next one, then none left */
+	check_serial("18446744073709551614 20261202093000Z AAAA",
+	    18446744073709551615ULL, 0, 0);
+	check_serial("18446744073709551614 x", 18446744073709551615ULL, 0, 0);
+	check_serial("18446744073709551615 20261202093000Z AAAA", 0, 0,
+	    KB_ERR_SIG_FORMAT);
+	/* past what a serial can hold: started anew, warned */
+	check_serial("18446744073709551616 x", 1, 1, 0);
 	check_serial("99999999999999999999 x", 1, 1, 0);
 
 	/* a tombstoned attachment goes once end + max_age has passed */
