@@ -832,6 +832,13 @@ check_required(struct parse *p)
 	return 0;
 }
 
+/* Does the attribute a (may be NULL) name want (case-insensitive)? */
+static int
+same_attr(const char *a, const char *want)
+{
+	return a != NULL && strcasecmp(a, want) == 0;
+}
+
 static void
 check_transport(struct parse *p)
 {
@@ -853,6 +860,15 @@ check_transport(struct parse *p)
 	if (c->trusted_signers != NULL && c->schema != KB_SCHEMA_KEYBOUND)
 		report(p, seen_line(p, "trusted_signers"),
 		    "trusted_signers: signed entries need schema keybound");
+	/* a key, options or expiry read from elsewhere would be unsigned */
+	else if (c->trusted_signers != NULL &&
+	    (!same_attr(c->key_attribute, "keyboundPublicKey") ||
+	    !same_attr(c->options_attribute, "keyboundKeyOptions") ||
+	    !same_attr(c->expiry_attribute, "keyboundNotAfter")))
+		report(p, seen_line(p, "trusted_signers"),
+		    "trusted_signers: the signature covers keyboundPublicKey, "
+		    "keyboundKeyOptions and keyboundNotAfter; key_attribute, "
+		    "options_attribute and expiry_attribute must name them");
 }
 
 static void

@@ -420,6 +420,70 @@ test_bytes(void)
 	config_free(NULL);
 }
 
+/* The keywords of signed entries, and what they may be combined with. */
+static void
+test_signing_keywords(void)
+{
+	struct kb_config *cfg = NULL;
+	char buf[1024];
+	size_t n;
+
+	n = (size_t)snprintf(buf, sizeof(buf), "%strusted_signers /etc/ts\n"
+	    "signature_max_age 12h\nsigning_key agent:SHA256:abc\n", minimal);
+	CHECK_EQ_INT(config_parse_buffer("mem.conf", buf, n, NULL, NULL,
+	    &cfg), 0);
+	if (cfg != NULL) {
+		CHECK_EQ_STR(cfg->trusted_signers, "/etc/ts");
+		CHECK_EQ_INT(cfg->signature_max_age, 12 * 3600);
+		CHECK_EQ_STR(cfg->signing_key, "agent:SHA256:abc");
+	}
+	config_free(cfg);
+	cfg = NULL;
+	CHECK_EQ_INT(config_parse_buffer("mem.conf", minimal,
+	    sizeof(minimal) - 1, NULL, NULL, &cfg), 0);
+	if (cfg != NULL)	/* the default: 30 days */
+		CHECK_EQ_INT(cfg->signature_max_age, 30 * 86400);
+	config_free(cfg);
+
+	n = (size_t)snprintf(buf, sizeof(buf), "%ssignature_max_age 30\n",
+	    minimal);
+	bytes_refused(buf, n, "mem.conf:4: signature_max_age: not a duration "
+	    "(a positive number followed by s, m, h or d)");
+	n = (size_t)snprintf(buf, sizeof(buf), "%ssigning_key agent:abc\n",
+	    minimal);
+	bytes_refused(buf, n, "mem.conf:4: signing_key: agent: needs a "
+	    "SHA256: fingerprint");
+	n = (size_t)snprintf(buf, sizeof(buf), "%strusted_signers ts\n",
+	    minimal);
+	bytes_refused(buf, n, "mem.conf:4: trusted_signers: must be an "
+	    "absolute path");
+	n = (size_t)snprintf(buf, sizeof(buf), "%sschema openssh-lpk\n"
+	    "trusted_signers /etc/ts\n", minimal);
+	bytes_refused(buf, n, "mem.conf:5: trusted_signers: signed entries "
+	    "need schema keybound");
+	/* keys, options or expiry read from an attribute the signature
+	   does not cover would be served unsigned */
+	n = (size_t)snprintf(buf, sizeof(buf), "%skey_attribute sshPublicKey\n"
+	    "trusted_signers /etc/ts\n", minimal);
+	bytes_refused(buf, n, "mem.conf:5: trusted_signers: the signature "
+	    "covers keyboundPublicKey, keyboundKeyOptions and keyboundNotAfter;"
+	    " key_attribute, options_attribute and expiry_attribute must name "
+	    "them");
+	n = (size_t)snprintf(buf, sizeof(buf), "%soptions_attribute description"
+	    "\ntrusted_signers /etc/ts\n", minimal);
+	CHECK_EQ_INT(config_parse_buffer("mem.conf", buf, n, NULL, NULL,
+	    &cfg), KB_ERR_CONFIG);
+	n = (size_t)snprintf(buf, sizeof(buf), "%sexpiry_attribute description"
+	    "\ntrusted_signers /etc/ts\n", minimal);
+	CHECK_EQ_INT(config_parse_buffer("mem.conf", buf, n, NULL, NULL,
+	    &cfg), KB_ERR_CONFIG);
+	n = (size_t)snprintf(buf, sizeof(buf), "%skey_attribute KEYBOUNDpublickey"
+	    "\ntrusted_signers /etc/ts\n", minimal);
+	CHECK_EQ_INT(config_parse_buffer("mem.conf", buf, n, NULL, NULL,
+	    &cfg), 0);
+	config_free(cfg);
+}
+
 static void
 test_value_parsers(void)
 {
@@ -775,6 +839,7 @@ main(void)
 	umask(022);
 	test_value_parsers();
 	test_bytes();
+	test_signing_keywords();
 	test_config_permissions();
 	test_password();
 	test_owner_policy();
