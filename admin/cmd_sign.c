@@ -482,28 +482,51 @@ cmd_verify(struct kb_admin *a, int argc, char **argv)
 	return status;
 }
 
-/* The DNs of every key pair and host group, for resign --all. */
-struct dn_list {
-	char **v;
-	size_t n;
+/* The entries to re-sign: DN, name and kind of each. */
+struct resign_entry {
+	char *dn;
+	char *name;
+	const char *kind;		/* "pair" or "group" */
 };
 
+struct dn_list {
+	struct resign_entry *v;
+	size_t n;
+	const char *kind;		/* of what dn_collect() adds */
+};
+
+static int
+dn_add(struct dn_list *l, const char *dn, const char *name, size_t namelen)
+{
+	struct resign_entry *nv;
+
+	if ((nv = reallocarray(l->v, l->n + 1, sizeof(*nv))) == NULL)
+		return KB_ERR_NOMEM;
+	l->v = nv;
+	if ((nv[l->n].dn = strdup(dn)) == NULL)
+		return KB_ERR_NOMEM;
+	if ((nv[l->n].name = strndup(name, namelen)) == NULL) {
+		free(nv[l->n].dn);
+		return KB_ERR_NOMEM;
+	}
+	nv[l->n].kind = l->kind;
+	l->n++;
+	return 0;
+}
+
+/* A search callback: the entry's DN and cn (the DN when it has none). */
 static int
 dn_collect(void *ctx, const char *dn, const struct kb_attr *attrs,
     size_t nattrs)
 {
-	struct dn_list *l = ctx;
-	char **nv;
+	size_t i;
 
-	(void)attrs;
-	(void)nattrs;
-	if ((nv = reallocarray(l->v, l->n + 1, sizeof(*nv))) == NULL)
-		return KB_ERR_NOMEM;
-	l->v = nv;
-	if ((l->v[l->n] = strdup(dn)) == NULL)
-		return KB_ERR_NOMEM;
-	l->n++;
-	return 0;
+	for (i = 0; i < nattrs; i++)
+		if (strcasecmp(attrs[i].name, AT_CN) == 0 &&
+		    attrs[i].nvals == 1)
+			return dn_add(ctx, dn, attrs[i].vals[0].bytes,
+			    attrs[i].vals[0].len);
+	return dn_add(ctx, dn, dn, strlen(dn));
 }
 
 static void
@@ -511,25 +534,30 @@ dn_list_free(struct dn_list *l)
 {
 	size_t i;
 
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].dn);
+		free(l->v[i].name);
+	}
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
 }
 
-/* The DN to re-sign for NAME (a key pair, else a group); exit status. */
+/* The DN and kind to re-sign for NAME (a key pair, else a group). */
 static int
-resign_dn(struct kb_admin *a, const char *name, char **dnp)
+resign_dn(struct kb_admin *a, const char *name, char **dnp,
+    const char **kindp)
 {
 	int r;
 
 	*dnp = NULL;
+	*kindp = "pair";
 	if ((r = pair_exists(a, name)) == 1)
 		r = admin_pair_dn(a, name, dnp);
-	else if (r == 0 && (r = group_exists(a, name)) == 1)
+	else if (r == 0 && (r = group_exists(a, name)) == 1) {
+		*kindp = "group";
 		r = admin_group_dn(a, name, dnp);
-	else if (r == 0)
+	} else if (r == 0)
 		return admin_fail(EXIT_NOTFOUND, "no key pair or host group "
 		    "%s", name);
 	if (r != 0)
@@ -538,10 +566,11 @@ resign_dn(struct kb_admin *a, const char *name, char **dnp)
 	return EXIT_OK;
 }
 
-/* Re-sign every DN of l; an exit status. */
+/* Re-sign every entry of l; an exit status. */
 static int
 resign_all(struct kb_admin *a, const struct dn_list *l)
 {
+	const struct resign_entry *e;
 	unsigned long long serial;
 	size_t i;
 	int first = 1, status = EXIT_OK;
@@ -549,19 +578,21 @@ resign_all(struct kb_admin *a, const struct dn_list *l)
 	if (a->json)
 		putchar('[');
 	for (i = 0; i < l->n; i++) {
-		if (admin_sign_entry(a, l->v[i], &serial) != 0) {
+		e = &l->v[i];
+		if (admin_sign_entry(a, e->dn, &serial) != 0) {
 			status = EXIT_FAIL;
 			continue;
 		}
 		if (serial == 0)
 			continue;	/* deleted meanwhile */
 		if (a->json) {
-			printf("%s{\"dn\":", first ? "" : ",");
-			json_string(stdout, l->v[i], strlen(l->v[i]));
-			printf(",\"serial\":%llu}", serial);
+			printf("%s{\"name\":", first ? "" : ",");
+			json_string(stdout, e->name, strlen(e->name));
+			printf(",\"kind\":\"%s\",\"serial\":%llu}", e->kind,
+			    serial);
 		} else {
-			printf("signed ");
-			text_safe(stdout, l->v[i], strlen(l->v[i]));
+			printf("signed %s ", e->kind);
+			text_safe(stdout, e->name, strlen(e->name));
 			printf(" (serial %llu)\n", serial);
 		}
 		first = 0;
@@ -582,7 +613,8 @@ cmd_resign(struct kb_admin *a, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const attrs[] = { AT_CN, NULL };
-	struct dn_list l = { NULL, 0 };
+	struct dn_list l = { NULL, 0, "pair" };
+	const char *kind;
 	char *dn;
 	int ch, i, r, all = 0, status = EXIT_FAIL;
 
@@ -604,7 +636,8 @@ cmd_resign(struct kb_admin *a, int argc, char **argv)
 		if ((r = dir_search_paged(a->dir, a->cfg->base, KB_SCOPE_ONE,
 		    "(objectClass=" OC_KEYPAIR ")", attrs, dn_collect, &l,
 		    NULL, NULL)) != 0 ||
-		    (r = dir_search_paged(a->dir, admin_group_base(a),
+		    (l.kind = "group",
+		    r = dir_search_paged(a->dir, admin_group_base(a),
 		    KB_SCOPE_ONE, "(objectClass=" OC_GROUP ")", attrs,
 		    dn_collect, &l, NULL, NULL)) != 0) {
 			status = admin_fail(admin_status(r), "cannot read the "
@@ -613,9 +646,11 @@ cmd_resign(struct kb_admin *a, int argc, char **argv)
 		}
 	} else {
 		for (i = optind; i < argc; i++) {
-			if ((status = resign_dn(a, argv[i], &dn)) != EXIT_OK)
+			if ((status = resign_dn(a, argv[i], &dn, &kind)) !=
+			    EXIT_OK)
 				goto out;
-			if (dn_collect(&l, dn, NULL, 0) != 0) {
+			l.kind = kind;
+			if (dn_add(&l, dn, argv[i], strlen(argv[i])) != 0) {
 				free(dn);
 				status = admin_fail(EXIT_FAIL, "%s",
 				    kb_strerror(KB_ERR_NOMEM));

@@ -184,10 +184,12 @@ check_eq "$(echo "$out" | js '[(x["name"], x["kind"], x["valid"], x["reason"] is
     '[["kpa", "pair", false, true]]' "verify --json: kpa invalid with a reason"
 check_eq "$(echo "$out" | js 'd[0]["reason"]')" "signature does not verify" \
     "verify --json: the reason says the signature does not verify"
-kbs resign kpa >/dev/null
+out=$(kbs resign kpa)
 check_eq "$?" 0 "resign kpa"
 signed_after "resign" "$(PDN kpa)" "$pa"
 pa=$LAST
+check_eq "$out" "signed pair kpa (serial $pa)" \
+    "resign names the key pair and its new serial"
 kbs verify >/dev/null
 check_eq "$?" 0 "verify: exit 0 after resign"
 kbs detach kpa eve@web-01 >/dev/null
@@ -305,12 +307,15 @@ kb resign kpb >/dev/null 2>"$KB_T/err"
 check_eq "$?" 2 "resign without a signing key: exit 2"
 grep -q "signing key" "$KB_T/err"
 check_eq "$?" 0 "... saying it needs one"
-kbs resign --all >/dev/null
+out=$(kbs --json resign --all)
 check_eq "$?" 0 "resign --all"
 signed_after "resign --all" "$(PDN kpa)" "$pa"
 pa=$LAST
 signed_after "resign --all (group)" "$(PDN web)" "$pg"
 pg=$LAST
+check_eq "$(echo "$out" | js '[x for x in d if x["name"] in ("kpa", "web")]')" \
+    "[{\"name\": \"kpa\", \"kind\": \"pair\", \"serial\": $pa}, {\"name\": \"web\", \"kind\": \"group\", \"serial\": $pg}]" \
+    "resign --all --json: name, kind and serial of each entry"
 kbs verify >/dev/null
 check_eq "$?" 0 "verify: exit 0 after resign --all"
 
