@@ -133,12 +133,12 @@ as_admin ldapsearch -LLL -o ldif-wrap=no \
 for n in keyboundPublicKey keyboundFingerprint keyboundAttachment \
     keyboundNotAfter keyboundKeyOptions keyboundKeyPair keyboundMember \
     keyboundAttachmentEnd keyboundBlocked keyboundHostGroup \
-    keyboundBlockedKey; do
+    keyboundBlockedKey keyboundSignature keyboundTombstone; do
 	grep -qx "lDAPDisplayName: $n" "$KB_T/schema.out" &&
 	    ok "the DC's schema has $n" || not_ok "the DC's schema lacks $n"
 done
-check_eq "$(grep -c '^searchFlags: 1$' "$KB_T/schema.out")" 3 \
-    "three attributes indexed (searchFlags 1)"
+check_eq "$(grep -c '^searchFlags: 1$' "$KB_T/schema.out")" 4 \
+    "four attributes indexed (searchFlags 1)"
 
 # --- accounts, OUs, permissions -------------------------------------------------
 # One LDAPS add as Administrator; samba-tool (a second or more per call)
