@@ -129,6 +129,8 @@ sha512_update(struct kb_sha512 *c, const void *vp, size_t len)
 	const unsigned char *p = vp;
 	size_t n;
 
+	if (len == 0)
+		return;
 	c->bytes += len;
 	if (c->fill > 0) {
 		n = 128 - c->fill < len ? 128 - c->fill : len;
