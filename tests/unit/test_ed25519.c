@@ -205,6 +205,7 @@ test_rfc_vectors(void)
 	unsigned char sk[32], pk[32], msg[1024], sig[64], mypk[32], mysig[64];
 	size_t len, i, bit;
 
+	memset(msg, 0, sizeof(msg));	/* the byte after a message is read */
 	for (i = 0; i < sizeof(rfc_vectors) / sizeof(rfc_vectors[0]); i++) {
 		const struct vector *v = &rfc_vectors[i];
 
