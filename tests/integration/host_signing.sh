@@ -7,7 +7,9 @@
 # host side is under test.
 #
 #   Served: a signed pair attached directly and through a signed host
-#   group, also from a cached answer (re-verified when read).
+#   group, also from a cached answer (re-verified when read).  An Ed25519
+#   signer's signature over an Ed25519 key is checked on a cache miss
+#   without loading libcrypto (LD_DEBUG=files).
 #   Refused, each logged once with the pair or group name and the reason:
 #   an unsigned entry; an attachment added after signing; the public key
 #   replaced; keyboundNotAfter removed; the options changed; an instance
@@ -225,6 +227,23 @@ pair_put direct 1 "$NOW" || fail "write direct"
 served "$conf" "$u" "$F1" "signed pair attached directly"
 run "$conf" --has-keys "$u"
 check_eq "$KK_RC" 0 "signed pair: --has-keys counts it"
+
+# --- an Ed25519 signer and an Ed25519 key: libcrypto never loaded ----------
+# A cache miss (libldap is loaded), the signature checked by lib/ed25519.c;
+# the libraries the loader mapped, from LD_DEBUG=files.
+kk_as_cmd_argv
+"${KK_AS_CMD[@]:0:$((${#KK_AS_CMD[@]} - 1))}" LD_DEBUG=files \
+    "$KB_KEYS_CMD" -c "$conf" "$u" </dev/null >"$KB_T/kk.out" \
+    2>"$KB_T/kk.err"
+check_eq "$?:$(ssh-keygen -l -f "$KB_T/kk.out" 2>/dev/null |
+    grep -cF "$F1")" 0:1 "Ed25519 signer, cache miss under LD_DEBUG: served"
+libs=$(grep -Eo 'file=[^ ;]+' "$KB_T/kk.err" | sed 's/^file=//' | sort -u |
+    tr '\n' ' ')
+case "$libs" in
+*libcrypto*) not_ok "Ed25519 signer and key: libcrypto loaded ($libs)" ;;
+*libldap*) ok "Ed25519 signer and key, cache miss: libcrypto not loaded" ;;
+*) not_ok "Ed25519 signer, cache miss: unexpected libraries: $libs" ;;
+esac
 
 # --- and through a signed host group --------------------------------------
 ug=kbsigg$$
