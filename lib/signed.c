@@ -16,6 +16,7 @@
 #include "kb.h"
 #include "b64.h"
 #include "directory.h"
+#include "fdio.h"
 #include "lookup.h"
 #include "record.h"
 #include "signed.h"
@@ -417,7 +418,6 @@ signers_load(const char *path, int check_owner, struct kb_signers **sp,
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	ssize_t n;
 	int fd = -1, r = KB_ERR_INTERNAL;
 
 	*sp = NULL;
@@ -445,21 +445,10 @@ signers_load(const char *path, int check_owner, struct kb_signers **sp,
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, buf + len, SIGNERS_FILE_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = KB_ERR_SYSTEM;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SIGNERS_FILE_MAX) {
+	if ((r = fd_read_bounded(fd, buf, SIGNERS_FILE_MAX, &len)) != 0) {
+		if (r == KB_ERR_TOO_LONG)
 			r = KB_ERR_SIGNERS;
-			goto out;
-		}
+		goto out;
 	}
 	r = signers_parse(buf, len, sp, linep);
  out:
