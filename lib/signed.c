@@ -64,6 +64,46 @@ val_dup(const struct kb_val *v)
 	return s;
 }
 
+static void
+strings_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * Every value of a (NULL: none) as a NUL-free string: *valsp (free with
+ * strings_free()) and *np.  More than KB_RECORD_MAX_ITEMS values, or a
+ * value that cannot be copied: KB_ERR_RECORD.
+ */
+static int
+attr_strings(const struct kb_attr *a, char ***valsp, size_t *np)
+{
+	char **vals = NULL;
+	size_t i, n = a != NULL ? a->nvals : 0;
+	int r = KB_ERR_RECORD;
+
+	*valsp = NULL;
+	*np = 0;
+	if (n > KB_RECORD_MAX_ITEMS)
+		return KB_ERR_RECORD;
+	if (n > 0 && (vals = calloc(n, sizeof(*vals))) == NULL)
+		return KB_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if ((vals[i] = val_dup(&a->vals[i])) == NULL)
+			goto out;
+	*valsp = vals;
+	*np = n;
+	vals = NULL;
+	r = 0;
+ out:
+	strings_free(vals, n);
+	return r;
+}
+
 /* Absent, or exactly one value: 0; more: KB_ERR_RECORD. */
 static int
 single(const struct kb_attr *attrs, size_t nattrs, const char *name,
@@ -219,17 +259,13 @@ signed_pair_record(const struct kb_attr *attrs, size_t nattrs,
 	    memcmp(blk->bytes, "FALSE", 5) == 0);
 	att = attr_get(attrs, nattrs, KB_ATTR_S_ATTACHMENT);
 	ends = attr_get(attrs, nattrs, KB_ATTR_S_END);
-	n = att != NULL ? att->nvals : 0;
-	if (n > KB_RECORD_MAX_ITEMS)
+	if ((r = attr_strings(att, &vals, &n)) != 0)
 		goto out;
-	r = KB_ERR_NOMEM;
-	if (n > 0 && ((atts = calloc(n, sizeof(*atts))) == NULL ||
-	    (vals = calloc(n, sizeof(*vals))) == NULL))
+	if (n > 0 && (atts = calloc(n, sizeof(*atts))) == NULL) {
+		r = KB_ERR_NOMEM;
 		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		r = KB_ERR_RECORD;
-		if ((vals[i] = val_dup(&att->vals[i])) == NULL)
-			goto out;
 		atts[i].value = vals[i];
 		if ((r = att_end(ends, &att->vals[i], &atts[i].end)) != 0)
 			goto out;
@@ -240,9 +276,7 @@ signed_pair_record(const struct kb_attr *attrs, size_t nattrs,
 	if (r != 0 && r != KB_ERR_NOMEM)
 		r = KB_ERR_RECORD;
  out:
-	for (i = 0; vals != NULL && i < n; i++)
-		free(vals[i]);
-	free(vals);
+	strings_free(vals, n);
 	free(atts);
 	free(name);
 	free(options);
@@ -258,7 +292,7 @@ signed_group_record(const struct kb_attr *attrs, size_t nattrs,
 	const struct kb_attr *mem;
 	const struct kb_val *cn;
 	char *name = NULL, **vals = NULL;
-	size_t i, n = 0;
+	size_t n = 0;
 	int r;
 
 	*recp = NULL;
@@ -270,16 +304,8 @@ signed_group_record(const struct kb_attr *attrs, size_t nattrs,
 	if (cn == NULL || (name = val_dup(cn)) == NULL)
 		goto out;
 	mem = attr_get(attrs, nattrs, KB_ATTR_S_MEMBER);
-	n = mem != NULL ? mem->nvals : 0;
-	if (n > KB_RECORD_MAX_ITEMS)
+	if ((r = attr_strings(mem, &vals, &n)) != 0)
 		goto out;
-	if (n > 0 && (vals = calloc(n, sizeof(*vals))) == NULL) {
-		r = KB_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		if ((vals[i] = val_dup(&mem->vals[i])) == NULL)
-			goto out;
 	rec.kind = KB_RECORD_GROUP;
 	rec.name = name;
 	rec.serial = serial;
@@ -290,9 +316,7 @@ signed_group_record(const struct kb_attr *attrs, size_t nattrs,
 	if (r != 0 && r != KB_ERR_NOMEM)
 		r = KB_ERR_RECORD;
  out:
-	for (i = 0; vals != NULL && i < n; i++)
-		free(vals[i]);
-	free(vals);
+	strings_free(vals, n);
 	free(name);
 	return r;
 }

@@ -239,6 +239,15 @@ test_pair_record(const char *pub)
 	e.v[3][0].bytes = "alice@+web 20260301000000Z";
 	e.v[3][0].len = strlen(e.v[3][0].bytes);
 
+	/* an attachment holding a NUL refuses the record */
+	e.v[2][1].bytes = "alice@+web\0x";
+	e.v[2][1].len = 12;
+	CHECK_EQ_INT(signed_pair_record(e.a, e.n, 7, T0, &rec, &len),
+	    KB_ERR_RECORD);
+	CHECK(rec == NULL && len == 0);
+	e.v[2][1].bytes = "alice@+web";
+	e.v[2][1].len = 10;
+
 	/* a second cn, key, not-after, options or blocked value */
 	put(&e, "cn", "other");
 	CHECK_EQ_INT(signed_pair_record(e.a, e.n, 7, T0, &rec, &len),
@@ -280,6 +289,37 @@ test_pair_record(const char *pub)
 	key_free(k);
 }
 
+/* KB_RECORD_MAX_ITEMS members make a record, one more does not. */
+static void
+test_group_bound(struct entry *e)
+{
+	static char names[KB_RECORD_MAX_ITEMS + 1][8];
+	struct kb_val *many;
+	const struct kb_val *saved = e->a[1].vals;
+	unsigned char *rec = NULL;
+	size_t i, len = 0;
+
+	if ((many = calloc(KB_RECORD_MAX_ITEMS + 1, sizeof(*many))) == NULL) {
+		CHECK(0);
+		return;
+	}
+	for (i = 0; i <= KB_RECORD_MAX_ITEMS; i++) {
+		snprintf(names[i], sizeof(names[i]), "m%05zu", i);
+		many[i].bytes = names[i];
+		many[i].len = strlen(names[i]);
+	}
+	e->a[1].vals = many;
+	e->a[1].nvals = KB_RECORD_MAX_ITEMS;
+	CHECK_EQ_INT(signed_group_record(e->a, e->n, 3, T0, &rec, &len), 0);
+	free(rec);
+	e->a[1].nvals = KB_RECORD_MAX_ITEMS + 1;
+	CHECK_EQ_INT(signed_group_record(e->a, e->n, 3, T0, &rec, &len),
+	    KB_ERR_RECORD);
+	e->a[1].vals = saved;
+	e->a[1].nvals = 2;
+	free(many);
+}
+
 static void
 test_group_record(void)
 {
@@ -313,6 +353,17 @@ test_group_record(void)
 	put(&e, "cn", "db");
 	CHECK_EQ_INT(signed_group_record(e.a, e.n, 3, T0, &rec, &len),
 	    KB_ERR_RECORD);
+	e.a[0].nvals = 1;
+	/* a member holding a NUL */
+	e.a[1].nvals = 2;
+	e.v[1][1].bytes = "db\0-01";
+	e.v[1][1].len = 6;
+	CHECK_EQ_INT(signed_group_record(e.a, e.n, 3, T0, &rec, &len),
+	    KB_ERR_RECORD);
+	CHECK(rec == NULL && len == 0);
+	e.v[1][1].bytes = "db-01";
+	e.v[1][1].len = 5;
+	test_group_bound(&e);
 }
 
 static void
