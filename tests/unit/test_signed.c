@@ -20,29 +20,10 @@
 #include "signed.h"
 #include "sshkey.h"
 #include "sshsig.h"
+#include "sshsig_fixtures.h"
 #include "tap.h"
 
-#define FIX	"tests/fixtures/sshsig/"
 #define T0	1767225600ULL	/* 2026-01-01T00:00:00Z */
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE *f;
-	char *buf;
-	size_t n;
-
-	*lenp = 0;
-	if ((f = fopen(path, "rb")) == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	buf = calloc(1, 65536);
-	n = buf != NULL ? fread(buf, 1, 65535, f) : 0;
-	fclose(f);
-	*lenp = n;
-	return buf;
-}
 
 /* The public key line of a fixture, without its newline. */
 static char *
@@ -56,22 +37,6 @@ pub_line(const char *name)
 	    (nl = strchr(text, '\n')) != NULL)
 		*nl = '\0';
 	return text;
-}
-
-static struct kb_privkey *
-priv_fixture(const char *name)
-{
-	char path[128], *text;
-	size_t len;
-	struct kb_privkey *k = NULL;
-
-	snprintf(path, sizeof(path), FIX "%s", name);
-	if ((text = slurp(path, &len)) == NULL)
-		return NULL;
-	if (sshsig_privkey_parse(text, len, &k) != 0)
-		k = NULL;
-	free(text);
-	return k;
 }
 
 /* ---- attributes as a search hands them over ---- */
