@@ -49,6 +49,7 @@
 #include "b64.h"
 #include "blob.h"
 #include "ed25519.h"
+#include "fdio.h"
 #include "sha512.h"
 #include "sshkey.h"
 #include "sshsig.h"
@@ -1109,7 +1110,6 @@ sshsig_privkey_load(const char *path, struct kb_privkey **kp)
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	ssize_t n;
 	int fd = -1, r = KB_ERR_INTERNAL;
 
 	if (kp != NULL)
@@ -1139,20 +1139,8 @@ sshsig_privkey_load(const char *path, struct kb_privkey **kp)
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, buf + len, SSHSIG_PRIVKEY_MAX + 1 - len);
-		if (n == -1) {
-			r = KB_ERR_SYSTEM;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SSHSIG_PRIVKEY_MAX) {
-			r = KB_ERR_TOO_LONG;
-			goto out;
-		}
-	}
+	if ((r = fd_read_bounded(fd, buf, SSHSIG_PRIVKEY_MAX, &len)) != 0)
+		goto out;
 	r = sshsig_privkey_parse(buf, len, kp);
  out:
 	if (buf != NULL) {
