@@ -534,6 +534,16 @@ ldap_modify interop "replace: keyboundSignature" \
 served "$conf" "$ux" "$FX" "a record signed by ssh-keygen -Y sign -n keybound"
 
 # --- under valgrind: the signed paths leak nothing, touch nothing wrong ---
+# valgrind slows keybound-keys tenfold: the deadlines keycmd_valgrind.sh
+# uses, so that no run ends at its deadline on a loaded machine.
+vconf=$KB_T/vg.conf
+kb_write_config "$vconf" "cache_dir $KB_CACHE_DIR" "cache_ttl 0" \
+    "trusted_signers $SIGNERS" "timeout 10" "network_timeout 5" ||
+    fail "config"
+vconf_cached=$KB_T/vg-cached.conf
+kb_write_config "$vconf_cached" "cache_dir $KB_CACHE_DIR" "cache_ttl 600" \
+    "trusted_signers $SIGNERS" "timeout 10" "network_timeout 5" ||
+    fail "config"
 vg() {	# vg LABEL ARGS...: exit 0, no valgrind error, no definite leak
 	local label=$1 log=$KB_T/vg.log rc
 	shift
@@ -543,15 +553,16 @@ vg() {	# vg LABEL ARGS...: exit 0, no valgrind error, no definite leak
 	    "$KB_KEYS_CMD" "$@" >"$KB_T/vg.out" 2>/dev/null
 	rc=$?
 	check_eq "$rc" 0 "valgrind, $label: exit 0, no error"
-	grep -q 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]' "$log" &&
-	    not_ok "valgrind, $label: $(cat "$log")"
-	ok "valgrind, $label: zero errors, zero definite leaks"
+	# -q prints only what is wrong: any error or leak record
+	grep -Eq '== (Invalid|Conditional|Use of|Syscall param|Mismatched|[0-9,]+ bytes in)' "$log"
+	check_eq "$?" 1 "valgrind, $label: zero errors, zero definite leaks"
+	[ "$rc" = 0 ] || cat "$log"
 }
 if command -v valgrind >/dev/null; then
-	vg "signed directory, group grant" -c "$conf" "$ug"
-	vg "signed cache hit, group grant" -c "$conf_cached" "$ug"
-	vg "replayed entry refused" -c "$conf" "$ud"
-	vg "forged cache refused" -c "$conf_cached" "$uz"
+	vg "signed directory, group grant" -c "$vconf" "$ug"
+	vg "signed cache hit, group grant" -c "$vconf_cached" "$ug"
+	vg "replayed entry refused" -c "$vconf" "$ud"
+	vg "forged cache refused" -c "$vconf_cached" "$uz"
 else
 	ok "valgrind not installed: the valgrind runs are left out"
 fi
