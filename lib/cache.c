@@ -41,9 +41,7 @@
  * a touch never changes.
  */
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -58,10 +56,9 @@
 
 #include "kb.h"
 #include "cache.h"
-#include "clock.h"
 #include "config.h"
-#include "fdio.h"
 #include "lookup.h"
+#include "safefile.h"
 #include "sha256.h"
 
 #define CACHE_MAGIC	"keybound-cache 2"
@@ -119,33 +116,11 @@ int
 cache_open(const char *dir, struct kb_cache **cp)
 {
 	struct kb_cache *c = NULL;
-	struct statvfs vfs;
-	struct stat st;
 	int fd = -1, r = KB_ERR_INTERNAL;
 
 	*cp = NULL;
-	if (dir == NULL || dir[0] != '/') {
-		r = KB_ERR_INVALID_ARG;
+	if ((r = safefile_dir_open(dir, &fd)) != 0)
 		goto out;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		r = errno == ENOENT ? KB_ERR_CACHE_MISS : KB_ERR_CACHE_UNSAFE;
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		r = KB_ERR_CACHE_UNSAFE;
-		goto out;
-	}
-	/*
-	 * On a read-only file system (remounted after an error) no newer
-	 * answer can replace or remove an older one: trust none of them.
-	 */
-	if (fstatvfs(fd, &vfs) != 0 || (vfs.f_flag & ST_RDONLY)) {
-		r = KB_ERR_CACHE_UNSAFE;
-		goto out;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		r = KB_ERR_NOMEM;
 		goto out;
@@ -286,16 +261,8 @@ read_file(struct kb_cache *c, const char *name, struct buf *b,
 	ssize_t n;
 	int fd, r = KB_ERR_INTERNAL;
 
-	fd = openat(c->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
-	if (fd == -1)
-		return errno == ENOENT ? KB_ERR_CACHE_MISS : KB_ERR_CACHE_UNSAFE;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 07777) != 0600 ||
-	    st.st_nlink != 1) {
-		r = KB_ERR_CACHE_UNSAFE;
-		goto out;
-	}
+	if ((r = safefile_open(c->dfd, name, &fd, &st)) != 0)
+		return r;
 	if (st.st_size <= 0 || st.st_size > KB_CACHE_MAX_BYTES) {
 		r = KB_ERR_CACHE_CORRUPT;
 		goto out;
@@ -1017,50 +984,8 @@ static int
 write_atomic(struct kb_cache *c, const char *name, const struct buf *b,
     int durable, const struct timespec *mtime)
 {
-	struct timespec times[2];
-	unsigned char rnd[8];
-	char tmp[32];
-	size_t i;
-	int fd = -1, r = KB_ERR_SYSTEM, created = 0;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		goto out;
-	memcpy(tmp, ".tmp-", 5);
-	for (i = 0; i < sizeof(rnd); i++) {
-		tmp[5 + 2 * i] = hexdigits[rnd[i] >> 4];
-		tmp[6 + 2 * i] = hexdigits[rnd[i] & 0xf];
-	}
-	tmp[5 + 2 * sizeof(rnd)] = '\0';
-	fd = openat(c->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1)
-		goto out;
-	created = 1;
-	if (fchmod(fd, 0600) != 0 || fd_write_all(fd, b->s, b->len) != 0)
-		goto out;
-	if (mtime != NULL) {
-		times[0].tv_sec = 0;
-		times[0].tv_nsec = UTIME_OMIT;
-		times[1] = *mtime;
-		if (futimens(fd, times) != 0)
-			goto out;
-	}
-	if (durable && fsync(fd) != 0)
-		goto out;
-	r = close(fd);
-	fd = -1;
-	if (r != 0 || renameat(c->dfd, tmp, c->dfd, name) != 0) {
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
-	created = 0;
-	r = durable && fsync(c->dfd) != 0 ? KB_ERR_SYSTEM : 0;
- out:
-	if (fd != -1)
-		close(fd);
-	if (created)
-		unlinkat(c->dfd, tmp, 0);
-	return r;
+	return safefile_replace(c->dfd, name, ".tmp-", b->s, b->len, durable,
+	    mtime);
 }
 
 /* ---- the writers' lock, counting, pruning ---- */
@@ -1068,18 +993,7 @@ write_atomic(struct kb_cache *c, const char *name, const struct buf *b,
 static int
 cache_lock(struct kb_cache *c)
 {
-	struct timespec until, pause = { 0, 1000000L };
-
-	deadline_set(&until, KB_CACHE_LOCK_MS);
-	for (;;) {
-		if (flock(c->dfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return KB_ERR_SYSTEM;
-		if (deadline_left_ms(&until) == 0)
-			return KB_ERR_CACHE_BUSY;
-		nanosleep(&pause, NULL);
-	}
+	return safefile_lock(c->dfd, KB_CACHE_LOCK_MS);
 }
 
 static void

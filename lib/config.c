@@ -48,6 +48,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "fdio.h"
 #include "kb.h"
 #include "filter.h"
 #include "names.h"
@@ -1069,30 +1070,6 @@ open_regular(const char *path, int nofollow, int *fdp, struct stat *st)
 	return 0;
 }
 
-/* Read at most max bytes; KB_ERR_TOO_LONG if the file holds more. */
-static int
-read_bounded(int fd, char *buf, size_t max, size_t *lenp)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	*lenp = 0;
-	for (;;) {
-		n = read(fd, buf + len, max + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return KB_ERR_SYSTEM;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return KB_ERR_TOO_LONG;
-	}
-	*lenp = len;
-	return 0;
-}
-
 static void
 report_file(struct parse *p, int err, int saved_errno)
 {
@@ -1154,7 +1131,7 @@ config_load(const char *path, unsigned flags, config_report_fn reportfn,
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = read_bounded(fd, buf, KB_CONFIG_MAX_BYTES, &len)) != 0) {
+	if ((r = fd_read_bounded(fd, buf, KB_CONFIG_MAX_BYTES, &len)) != 0) {
 		if (r == KB_ERR_TOO_LONG) {
 			report(&p, 0, "larger than %d bytes",
 			    KB_CONFIG_MAX_BYTES);
@@ -1225,7 +1202,7 @@ read_password(const char *path, int self, char **pwp, size_t *lenp)
 		r = KB_ERR_CONFIG_PERM;
 		goto out;
 	}
-	if ((r = read_bounded(fd, buf, KB_CONFIG_MAX_PASSWORD, &len)) != 0)
+	if ((r = fd_read_bounded(fd, buf, KB_CONFIG_MAX_PASSWORD, &len)) != 0)
 		goto out;
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;

@@ -1,5 +1,5 @@
 /*
- * fdio.c - writing whole buffers to descriptors.
+ * fdio.c - reading and writing whole buffers through descriptors.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -25,5 +25,29 @@ fd_write_all(int fd, const void *p, size_t len)
 		s += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int
+fd_read_bounded(int fd, void *buf, size_t max, size_t *lenp)
+{
+	char *s = buf;
+	size_t len = 0;
+	ssize_t n;
+
+	*lenp = 0;
+	for (;;) {
+		n = read(fd, s + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return KB_ERR_SYSTEM;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return KB_ERR_TOO_LONG;
+	}
+	*lenp = len;
 	return 0;
 }

@@ -2,9 +2,7 @@
  * floors.c - the highest serial seen per signed entry (floors.h).
  */
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,13 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kb.h"
-#include "clock.h"
-#include "fdio.h"
 #include "floors.h"
+#include "safefile.h"
 #include "sha256.h"
 
 #define FLOOR_NAME_LEN	(2 + 2 * KB_SHA256_LEN)	/* "f-" + hex */
@@ -35,21 +31,10 @@ int
 floors_open(const char *dir, struct kb_floors **fp)
 {
 	struct kb_floors *f = NULL;
-	struct statvfs vfs;
-	struct stat st;
-	int fd = -1, r = KB_ERR_CACHE_UNSAFE;
+	int fd = -1, r = KB_ERR_INTERNAL;
 
 	*fp = NULL;
-	if (dir == NULL || dir[0] != '/')
-		return KB_ERR_INVALID_ARG;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		r = errno == ENOENT ? KB_ERR_CACHE_MISS : KB_ERR_CACHE_UNSAFE;
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
-	    fstatvfs(fd, &vfs) != 0 || (vfs.f_flag & ST_RDONLY))
+	if ((r = safefile_dir_open(dir, &fd)) != 0)
 		goto out;
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		r = KB_ERR_NOMEM;
@@ -109,14 +94,8 @@ floor_read(struct kb_floors *f, const char *name, uint64_t *vp)
 	int fd, r = KB_ERR_CACHE_UNSAFE;
 
 	*vp = 0;
-	fd = openat(f->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
-	if (fd == -1)
-		return errno == ENOENT ? 0 : KB_ERR_CACHE_UNSAFE;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 07777) != 0600 ||
-	    st.st_nlink != 1)
-		goto out;
+	if ((r = safefile_open(f->dfd, name, &fd, &st)) != 0)
+		return r == KB_ERR_CACHE_MISS ? 0 : r;
 	r = KB_ERR_CACHE_CORRUPT;
 	do
 		n = read(fd, buf, sizeof(buf));
@@ -142,51 +121,19 @@ floor_read(struct kb_floors *f, const char *name, uint64_t *vp)
 static int
 floor_write(struct kb_floors *f, const char *name, uint64_t serial)
 {
-	unsigned char rnd[8];
-	char tmp[32], num[FLOOR_MAX_BYTES];
-	size_t i;
-	int fd = -1, r = KB_ERR_SYSTEM, created = 0;
+	char num[FLOOR_MAX_BYTES];
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		goto out;
-	memcpy(tmp, ".ftmp-", 6);
-	for (i = 0; i < sizeof(rnd); i++) {
-		tmp[6 + 2 * i] = hexdigits[rnd[i] >> 4];
-		tmp[7 + 2 * i] = hexdigits[rnd[i] & 0xf];
-	}
-	tmp[6 + 2 * sizeof(rnd)] = '\0';
 	snprintf(num, sizeof(num), "%" PRIu64 "\n", serial);
-	fd = openat(f->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1)
-		goto out;
-	created = 1;
-	if (fchmod(fd, 0600) != 0 || fd_write_all(fd, num, strlen(num)) != 0 ||
-	    fsync(fd) != 0)
-		goto out;
-	r = close(fd);
-	fd = -1;
-	if (r != 0 || renameat(f->dfd, tmp, f->dfd, name) != 0) {
-		r = KB_ERR_SYSTEM;
-		goto out;
-	}
-	created = 0;
-	r = fsync(f->dfd) != 0 ? KB_ERR_SYSTEM : 0;
- out:
-	if (fd != -1)
-		close(fd);
-	if (created)
-		unlinkat(f->dfd, tmp, 0);
-	return r;
+	return safefile_replace(f->dfd, name, ".ftmp-", num, strlen(num), 1,
+	    NULL);
 }
 
 /* The floors' lock: a file of cache_dir's, held with flock(). */
 static int
 floors_lock(struct kb_floors *f, int *lfdp)
 {
-	struct timespec until, pause = { 0, 1000000L };
 	struct stat st;
-	int fd;
+	int fd, r;
 
 	*lfdp = -1;
 	fd = openat(f->dfd, FLOORS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
@@ -198,17 +145,9 @@ floors_lock(struct kb_floors *f, int *lfdp)
 		close(fd);
 		return KB_ERR_CACHE_UNSAFE;
 	}
-	deadline_set(&until, KB_FLOORS_LOCK_MS);
-	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			close(fd);
-			return KB_ERR_SYSTEM;
-		}
-		if (deadline_left_ms(&until) == 0) {
-			close(fd);
-			return KB_ERR_CACHE_BUSY;
-		}
-		nanosleep(&pause, NULL);
+	if ((r = safefile_lock(fd, KB_FLOORS_LOCK_MS)) != 0) {
+		close(fd);
+		return r;
 	}
 	*lfdp = fd;
 	return 0;

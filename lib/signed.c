@@ -16,6 +16,7 @@
 #include "kb.h"
 #include "b64.h"
 #include "directory.h"
+#include "fdio.h"
 #include "lookup.h"
 #include "record.h"
 #include "signed.h"
@@ -61,6 +62,46 @@ val_dup(const struct kb_val *v)
 	memcpy(s, v->bytes, v->len);
 	s[v->len] = '\0';
 	return s;
+}
+
+static void
+strings_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * Every value of a (NULL: none) as a NUL-free string: *valsp (free with
+ * strings_free()) and *np.  More than KB_RECORD_MAX_ITEMS values, or a
+ * value that cannot be copied: KB_ERR_RECORD.
+ */
+static int
+attr_strings(const struct kb_attr *a, char ***valsp, size_t *np)
+{
+	char **vals = NULL;
+	size_t i, n = a != NULL ? a->nvals : 0;
+	int r = KB_ERR_RECORD;
+
+	*valsp = NULL;
+	*np = 0;
+	if (n > KB_RECORD_MAX_ITEMS)
+		return KB_ERR_RECORD;
+	if (n > 0 && (vals = calloc(n, sizeof(*vals))) == NULL)
+		return KB_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if ((vals[i] = val_dup(&a->vals[i])) == NULL)
+			goto out;
+	*valsp = vals;
+	*np = n;
+	vals = NULL;
+	r = 0;
+ out:
+	strings_free(vals, n);
+	return r;
 }
 
 /* Absent, or exactly one value: 0; more: KB_ERR_RECORD. */
@@ -218,17 +259,13 @@ signed_pair_record(const struct kb_attr *attrs, size_t nattrs,
 	    memcmp(blk->bytes, "FALSE", 5) == 0);
 	att = attr_get(attrs, nattrs, KB_ATTR_S_ATTACHMENT);
 	ends = attr_get(attrs, nattrs, KB_ATTR_S_END);
-	n = att != NULL ? att->nvals : 0;
-	if (n > KB_RECORD_MAX_ITEMS)
+	if ((r = attr_strings(att, &vals, &n)) != 0)
 		goto out;
-	r = KB_ERR_NOMEM;
-	if (n > 0 && ((atts = calloc(n, sizeof(*atts))) == NULL ||
-	    (vals = calloc(n, sizeof(*vals))) == NULL))
+	if (n > 0 && (atts = calloc(n, sizeof(*atts))) == NULL) {
+		r = KB_ERR_NOMEM;
 		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		r = KB_ERR_RECORD;
-		if ((vals[i] = val_dup(&att->vals[i])) == NULL)
-			goto out;
 		atts[i].value = vals[i];
 		if ((r = att_end(ends, &att->vals[i], &atts[i].end)) != 0)
 			goto out;
@@ -239,9 +276,7 @@ signed_pair_record(const struct kb_attr *attrs, size_t nattrs,
 	if (r != 0 && r != KB_ERR_NOMEM)
 		r = KB_ERR_RECORD;
  out:
-	for (i = 0; vals != NULL && i < n; i++)
-		free(vals[i]);
-	free(vals);
+	strings_free(vals, n);
 	free(atts);
 	free(name);
 	free(options);
@@ -257,7 +292,7 @@ signed_group_record(const struct kb_attr *attrs, size_t nattrs,
 	const struct kb_attr *mem;
 	const struct kb_val *cn;
 	char *name = NULL, **vals = NULL;
-	size_t i, n = 0;
+	size_t n = 0;
 	int r;
 
 	*recp = NULL;
@@ -269,16 +304,8 @@ signed_group_record(const struct kb_attr *attrs, size_t nattrs,
 	if (cn == NULL || (name = val_dup(cn)) == NULL)
 		goto out;
 	mem = attr_get(attrs, nattrs, KB_ATTR_S_MEMBER);
-	n = mem != NULL ? mem->nvals : 0;
-	if (n > KB_RECORD_MAX_ITEMS)
+	if ((r = attr_strings(mem, &vals, &n)) != 0)
 		goto out;
-	if (n > 0 && (vals = calloc(n, sizeof(*vals))) == NULL) {
-		r = KB_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		if ((vals[i] = val_dup(&mem->vals[i])) == NULL)
-			goto out;
 	rec.kind = KB_RECORD_GROUP;
 	rec.name = name;
 	rec.serial = serial;
@@ -289,9 +316,7 @@ signed_group_record(const struct kb_attr *attrs, size_t nattrs,
 	if (r != 0 && r != KB_ERR_NOMEM)
 		r = KB_ERR_RECORD;
  out:
-	for (i = 0; vals != NULL && i < n; i++)
-		free(vals[i]);
-	free(vals);
+	strings_free(vals, n);
 	free(name);
 	return r;
 }
@@ -417,7 +442,6 @@ signers_load(const char *path, int check_owner, struct kb_signers **sp,
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	ssize_t n;
 	int fd = -1, r = KB_ERR_INTERNAL;
 
 	*sp = NULL;
@@ -445,21 +469,10 @@ signers_load(const char *path, int check_owner, struct kb_signers **sp,
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, buf + len, SIGNERS_FILE_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = KB_ERR_SYSTEM;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SIGNERS_FILE_MAX) {
+	if ((r = fd_read_bounded(fd, buf, SIGNERS_FILE_MAX, &len)) != 0) {
+		if (r == KB_ERR_TOO_LONG)
 			r = KB_ERR_SIGNERS;
-			goto out;
-		}
+		goto out;
 	}
 	r = signers_parse(buf, len, sp, linep);
  out:

@@ -19,6 +19,13 @@
  *
  * Key parsing and validation stay in lib/sshkey.c (key_from_blob()); this
  * file only turns validated blobs into libcrypto keys.
+ *
+ * Checking an Ed25519 signature needs no libcrypto: H(message) is
+ * lib/sha512.c's and the signature is checked by lib/ed25519.c, whose
+ * verdicts are OpenSSL's.  keybound-keys with Ed25519 trusted_signers then
+ * never loads libcrypto for them (loading and initialising OpenSSL 3 costs
+ * several milliseconds per run).  Signing, and checking ECDSA and RSA
+ * signatures, stay with libcrypto.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -41,6 +48,9 @@
 #include "agent.h"
 #include "b64.h"
 #include "blob.h"
+#include "ed25519.h"
+#include "fdio.h"
+#include "sha512.h"
 #include "sshkey.h"
 #include "sshsig.h"
 
@@ -65,9 +75,10 @@
 
 /*
  * Every libcrypto function this file calls.  libcrypto is loaded with
- * dlopen() on the first signature made or checked, as lib/sshkey.c does:
- * keybound-keys links no libcrypto, so a cache hit without trusted_signers
- * never maps it.
+ * dlopen() on the first signature made or the first ECDSA or RSA
+ * signature checked, as lib/sshkey.c does: keybound-keys links no
+ * libcrypto, so a cache hit, and a lookup whose signatures are all
+ * Ed25519, never map it.
  */
 #define SIG_CRYPTO_FUNCS(X) \
 	X(BN_CTX_free) \
@@ -88,7 +99,6 @@
 	X(ECDSA_SIG_set0) \
 	X(d2i_ECDSA_SIG) \
 	X(i2d_ECDSA_SIG) \
-	X(EVP_Digest) \
 	X(EVP_DigestSign) \
 	X(EVP_DigestSignInit) \
 	X(EVP_DigestVerify) \
@@ -102,7 +112,6 @@
 	X(EVP_PKEY_fromdata_init) \
 	X(EVP_PKEY_get_size) \
 	X(EVP_PKEY_new_raw_private_key) \
-	X(EVP_PKEY_new_raw_public_key) \
 	X(EVP_sha256) \
 	X(EVP_sha384) \
 	X(EVP_sha512) \
@@ -172,12 +181,13 @@ static int
 sig_alg_for(const struct kb_key *k, struct sig_alg *a)
 {
 	memset(a, 0, sizeof(*a));
+	if (key_type(k) == KB_KT_ED25519) {	/* no libcrypto needed */
+		a->sigtype = "ssh-ed25519";
+		return 0;
+	}
 	if (sc_load() != 0)
 		return KB_ERR_CRYPTO;
 	switch (key_type(k)) {
-	case KB_KT_ED25519:
-		a->sigtype = "ssh-ed25519";
-		return 0;
 	case KB_KT_ECDSA_P256:
 		a->sigtype = key_type_name(k);
 		a->md = sc.EVP_sha256();
@@ -202,20 +212,20 @@ sig_alg_for(const struct kb_key *k, struct sig_alg *a)
 	}
 }
 
-/* The "SSHSIG" preamble blob that is actually signed. */
+/*
+ * The "SSHSIG" preamble blob that is actually signed.  H is lib/sha512.c
+ * for every signer: the same bytes as libcrypto's, without loading it.
+ */
 static int
 sig_signed_data(const unsigned char *msg, size_t len, unsigned char **outp,
     size_t *outlenp)
 {
-	unsigned char md[64];
+	unsigned char md[KB_SHA512_LEN];
 	struct kb_wblob w;
 	int r;
 
-	if (sc_load() != 0)
-		return KB_ERR_CRYPTO;
 	memset(&w, 0, sizeof(w));
-	if (sc.EVP_Digest(msg, len, md, NULL, sc.EVP_sha512(), NULL) != 1)
-		return KB_ERR_CRYPTO;
+	sha512(msg, len, md);
 	blob_put_raw(&w, SIG_MAGIC, SIG_MAGIC_LEN);
 	blob_put_cstring(&w, SSHSIG_NAMESPACE);
 	blob_put_string(&w, "", 0);
@@ -226,7 +236,7 @@ sig_signed_data(const unsigned char *msg, size_t len, unsigned char **outp,
 	return r;
 }
 
-/* A libcrypto public key from a validated key blob. */
+/* A libcrypto public key from a validated ECDSA or RSA key blob. */
 static int
 sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 {
@@ -253,15 +263,6 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 	}
 	r = KB_ERR_CRYPTO;
 	switch (key_type(k)) {
-	case KB_KT_ED25519:
-		if (blob_get_string(&b, &p1, &l1) != 0 || l1 != ED25519_LEN) {
-			r = KB_ERR_INTERNAL;
-			goto out;
-		}
-		if ((*pkeyp = sc.EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519,
-		    NULL, p1, l1)) == NULL)
-			goto out;
-		break;
 	case KB_KT_ECDSA_P256:
 	case KB_KT_ECDSA_P384:
 	case KB_KT_ECDSA_P521:
@@ -318,18 +319,34 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 	return r;
 }
 
-/*
- * Check the SSH signature blob (string type, string data) over data with
- * key k: the type must be k's (rsa-sha2-512 for RSA), nothing after.
- */
+/* Check an Ed25519 signature s over data with key k: lib/ed25519.c. */
 static int
-sig_verify_raw(const struct kb_key *k, const unsigned char *data,
-    size_t datalen, const unsigned char *sig, size_t siglen)
+sig_verify_ed25519(const struct kb_key *k, const unsigned char *data,
+    size_t datalen, const unsigned char *s, size_t slen)
 {
-	struct kb_blob b, inner;
-	struct sig_alg a;
-	const unsigned char *type, *s, *rp, *sp;
-	size_t typelen, slen, rlen, splen, modlen;
+	struct kb_blob b;
+	const unsigned char *blob, *type, *pub;
+	size_t bloblen, typelen, publen;
+
+	if (slen != ED25519_SIG_LEN)
+		return KB_ERR_SIG_FORMAT;
+	blob = key_blob(k, &bloblen);
+	blob_init(&b, blob, bloblen);
+	if (blob_get_string(&b, &type, &typelen) != 0 ||
+	    blob_get_string(&b, &pub, &publen) != 0 || publen != ED25519_LEN)
+		return KB_ERR_INTERNAL;		/* key_from_blob() checked */
+	return ed25519_verify(s, data, datalen, pub);
+}
+
+/* Check an ECDSA or RSA signature s (of type a) over data with key k. */
+static int
+sig_verify_libcrypto(const struct kb_key *k, const struct sig_alg *a,
+    const unsigned char *data, size_t datalen, const unsigned char *s,
+    size_t slen)
+{
+	struct kb_blob inner;
+	const unsigned char *rp, *sp;
+	size_t rlen, splen, modlen;
 	EVP_PKEY *pkey = NULL;
 	EVP_MD_CTX *md = NULL;
 	ECDSA_SIG *esig = NULL;
@@ -341,30 +358,11 @@ sig_verify_raw(const struct kb_key *k, const unsigned char *data,
 
 	if (sc_load() != 0)
 		return KB_ERR_CRYPTO;
-	if ((r = sig_alg_for(k, &a)) != 0)
-		goto out;
-	blob_init(&b, sig, siglen);
-	if (blob_get_string(&b, &type, &typelen) != 0 ||
-	    blob_get_string(&b, &s, &slen) != 0 || !blob_empty(&b)) {
-		r = KB_ERR_SIG_FORMAT;
-		goto out;
-	}
-	if (typelen != strlen(a.sigtype) ||
-	    memcmp(type, a.sigtype, typelen) != 0) {
-		r = KB_ERR_SIG_FORMAT;
-		goto out;
-	}
 	if ((r = sig_public_pkey(k, &pkey)) != 0)
 		goto out;
 	vsig = s;
 	vlen = slen;
 	switch (key_type(k)) {
-	case KB_KT_ED25519:
-		if (slen != ED25519_SIG_LEN) {
-			r = KB_ERR_SIG_FORMAT;
-			goto out;
-		}
-		break;
 	case KB_KT_ECDSA_P256:
 	case KB_KT_ECDSA_P384:
 	case KB_KT_ECDSA_P521:
@@ -410,7 +408,7 @@ sig_verify_raw(const struct kb_key *k, const unsigned char *data,
 	}
 	r = KB_ERR_CRYPTO;
 	if ((md = sc.EVP_MD_CTX_new()) == NULL ||
-	    sc.EVP_DigestVerifyInit(md, NULL, a.md, NULL, pkey) != 1)
+	    sc.EVP_DigestVerifyInit(md, NULL, a->md, NULL, pkey) != 1)
 		goto out;
 	r = sc.EVP_DigestVerify(md, vsig, vlen, data, datalen) == 1 ?
 	    0 : KB_ERR_SIG_BAD;
@@ -423,6 +421,33 @@ sig_verify_raw(const struct kb_key *k, const unsigned char *data,
 	sc.CRYPTO_free(der, __FILE__, __LINE__);
 	free(padded);
 	return r;
+}
+
+/*
+ * Check the SSH signature blob (string type, string data) over data with
+ * key k: the type must be k's (rsa-sha2-512 for RSA), nothing after.
+ */
+static int
+sig_verify_raw(const struct kb_key *k, const unsigned char *data,
+    size_t datalen, const unsigned char *sig, size_t siglen)
+{
+	struct kb_blob b;
+	struct sig_alg a;
+	const unsigned char *type, *s;
+	size_t typelen, slen;
+	int r;
+
+	if ((r = sig_alg_for(k, &a)) != 0)
+		return r;
+	blob_init(&b, sig, siglen);
+	if (blob_get_string(&b, &type, &typelen) != 0 ||
+	    blob_get_string(&b, &s, &slen) != 0 || !blob_empty(&b) ||
+	    typelen != strlen(a.sigtype) ||
+	    memcmp(type, a.sigtype, typelen) != 0)
+		return KB_ERR_SIG_FORMAT;
+	if (key_type(k) == KB_KT_ED25519)
+		return sig_verify_ed25519(k, data, datalen, s, slen);
+	return sig_verify_libcrypto(k, &a, data, datalen, s, slen);
 }
 
 /* An SSH signature blob over data with the private key. */
@@ -1085,7 +1110,6 @@ sshsig_privkey_load(const char *path, struct kb_privkey **kp)
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	ssize_t n;
 	int fd = -1, r = KB_ERR_INTERNAL;
 
 	if (kp != NULL)
@@ -1115,20 +1139,8 @@ sshsig_privkey_load(const char *path, struct kb_privkey **kp)
 		r = KB_ERR_NOMEM;
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, buf + len, SSHSIG_PRIVKEY_MAX + 1 - len);
-		if (n == -1) {
-			r = KB_ERR_SYSTEM;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SSHSIG_PRIVKEY_MAX) {
-			r = KB_ERR_TOO_LONG;
-			goto out;
-		}
-	}
+	if ((r = fd_read_bounded(fd, buf, SSHSIG_PRIVKEY_MAX, &len)) != 0)
+		goto out;
 	r = sshsig_privkey_parse(buf, len, kp);
  out:
 	if (buf != NULL) {

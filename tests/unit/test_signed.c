@@ -20,29 +20,10 @@
 #include "signed.h"
 #include "sshkey.h"
 #include "sshsig.h"
+#include "sshsig_fixtures.h"
 #include "tap.h"
 
-#define FIX	"tests/fixtures/sshsig/"
 #define T0	1767225600ULL	/* 2026-01-01T00:00:00Z */
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE *f;
-	char *buf;
-	size_t n;
-
-	*lenp = 0;
-	if ((f = fopen(path, "rb")) == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	buf = calloc(1, 65536);
-	n = buf != NULL ? fread(buf, 1, 65535, f) : 0;
-	fclose(f);
-	*lenp = n;
-	return buf;
-}
 
 /* The public key line of a fixture, without its newline. */
 static char *
@@ -56,22 +37,6 @@ pub_line(const char *name)
 	    (nl = strchr(text, '\n')) != NULL)
 		*nl = '\0';
 	return text;
-}
-
-static struct kb_privkey *
-priv_fixture(const char *name)
-{
-	char path[128], *text;
-	size_t len;
-	struct kb_privkey *k = NULL;
-
-	snprintf(path, sizeof(path), FIX "%s", name);
-	if ((text = slurp(path, &len)) == NULL)
-		return NULL;
-	if (sshsig_privkey_parse(text, len, &k) != 0)
-		k = NULL;
-	free(text);
-	return k;
 }
 
 /* ---- attributes as a search hands them over ---- */
@@ -239,6 +204,15 @@ test_pair_record(const char *pub)
 	e.v[3][0].bytes = "alice@+web 20260301000000Z";
 	e.v[3][0].len = strlen(e.v[3][0].bytes);
 
+	/* an attachment holding a NUL refuses the record */
+	e.v[2][1].bytes = "alice@+web\0x";
+	e.v[2][1].len = 12;
+	CHECK_EQ_INT(signed_pair_record(e.a, e.n, 7, T0, &rec, &len),
+	    KB_ERR_RECORD);
+	CHECK(rec == NULL && len == 0);
+	e.v[2][1].bytes = "alice@+web";
+	e.v[2][1].len = 10;
+
 	/* a second cn, key, not-after, options or blocked value */
 	put(&e, "cn", "other");
 	CHECK_EQ_INT(signed_pair_record(e.a, e.n, 7, T0, &rec, &len),
@@ -280,6 +254,37 @@ test_pair_record(const char *pub)
 	key_free(k);
 }
 
+/* KB_RECORD_MAX_ITEMS members make a record, one more does not. */
+static void
+test_group_bound(struct entry *e)
+{
+	static char names[KB_RECORD_MAX_ITEMS + 1][8];
+	struct kb_val *many;
+	const struct kb_val *saved = e->a[1].vals;
+	unsigned char *rec = NULL;
+	size_t i, len = 0;
+
+	if ((many = calloc(KB_RECORD_MAX_ITEMS + 1, sizeof(*many))) == NULL) {
+		CHECK(0);
+		return;
+	}
+	for (i = 0; i <= KB_RECORD_MAX_ITEMS; i++) {
+		snprintf(names[i], sizeof(names[i]), "m%05zu", i);
+		many[i].bytes = names[i];
+		many[i].len = strlen(names[i]);
+	}
+	e->a[1].vals = many;
+	e->a[1].nvals = KB_RECORD_MAX_ITEMS;
+	CHECK_EQ_INT(signed_group_record(e->a, e->n, 3, T0, &rec, &len), 0);
+	free(rec);
+	e->a[1].nvals = KB_RECORD_MAX_ITEMS + 1;
+	CHECK_EQ_INT(signed_group_record(e->a, e->n, 3, T0, &rec, &len),
+	    KB_ERR_RECORD);
+	e->a[1].vals = saved;
+	e->a[1].nvals = 2;
+	free(many);
+}
+
 static void
 test_group_record(void)
 {
@@ -313,6 +318,17 @@ test_group_record(void)
 	put(&e, "cn", "db");
 	CHECK_EQ_INT(signed_group_record(e.a, e.n, 3, T0, &rec, &len),
 	    KB_ERR_RECORD);
+	e.a[0].nvals = 1;
+	/* a member holding a NUL */
+	e.a[1].nvals = 2;
+	e.v[1][1].bytes = "db\0-01";
+	e.v[1][1].len = 6;
+	CHECK_EQ_INT(signed_group_record(e.a, e.n, 3, T0, &rec, &len),
+	    KB_ERR_RECORD);
+	CHECK(rec == NULL && len == 0);
+	e.v[1][1].bytes = "db-01";
+	e.v[1][1].len = 5;
+	test_group_bound(&e);
 }
 
 static void

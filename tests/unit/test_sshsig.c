@@ -26,28 +26,8 @@
 #include "clock.h"
 #include "sshkey.h"
 #include "sshsig.h"
+#include "sshsig_fixtures.h"
 #include "tap.h"
-
-#define FIX	"tests/fixtures/sshsig/"
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE *f;
-	char *buf;
-	size_t n;
-
-	*lenp = 0;
-	if ((f = fopen(path, "rb")) == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	buf = calloc(1, 65536);
-	n = buf != NULL ? fread(buf, 1, 65535, f) : 0;
-	fclose(f);
-	*lenp = n;
-	return buf;
-}
 
 static struct kb_key *
 pub_fixture(const char *name)
@@ -62,22 +42,6 @@ pub_fixture(const char *name)
 	while (len > 0 && text[len - 1] == '\n')
 		len--;
 	if (key_parse_line(text, len, 0, &k) != 0)
-		k = NULL;
-	free(text);
-	return k;
-}
-
-static struct kb_privkey *
-priv_fixture(const char *name)
-{
-	char path[128], *text;
-	size_t len;
-	struct kb_privkey *k = NULL;
-
-	snprintf(path, sizeof(path), FIX "%s", name);
-	if ((text = slurp(path, &len)) == NULL)
-		return NULL;
-	if (sshsig_privkey_parse(text, len, &k) != 0)
 		k = NULL;
 	free(text);
 	return k;
