@@ -304,8 +304,15 @@ wait "$wpid"
 
 cat "$R"/logins.* >"$R/logins"
 check_eq "$(grep -c . "$R/logins")" "$LOGINS" "$LOGINS logins ran"
-check_eq "$(awk '$1 != 0 || $2 != 1' "$R/logins" | grep -c .)" 0 \
-    "every login succeeded (exit 0, key served): B was healthy"
+nbad=$(awk '$1 != 0 || $2 != 1' "$R/logins" | grep -c .)
+check_eq "$nbad" 0 "every login succeeded (exit 0, key served): B was healthy"
+if [ "$nbad" != 0 ]; then
+	# what the failed ones were ("rc served start_ms ms") and said
+	echo "# A killed at $t_kill ms; failed logins:"
+	awk '$1 != 0 || $2 != 1 { print "#   " $0 }' "$R/logins"
+	grep -a 'user=failover' "$KB_SYSLOG" | grep -v 'result=ok' |
+	    sed 's/^/#   /' | tail -n 20
+fi
 after=$(awk -v k="$t_kill" '$3 > k' "$R/logins" | grep -c .)
 [ "$after" -gt 0 ] && ok "$after logins started after A's death" ||
     not_ok "no login ran after A's death"
