@@ -1012,6 +1012,15 @@ dir_connect_from(struct kb_dir *d, size_t first)
 	return r;
 }
 
+int
+dir_move_on(struct kb_dir *d)
+{
+	if (d == NULL || d->ld != NULL || d->cur + 1 >= d->nuris ||
+	    deadline_left_ms(&d->deadline) <= 0)
+		return KB_ERR_DIR_UNAVAILABLE;
+	return dir_connect_from(d, d->cur + 1);
+}
+
 void
 dir_close(struct kb_dir *d)
 {

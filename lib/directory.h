@@ -92,6 +92,15 @@ const char *dir_uri(const struct kb_dir *d);
 void dir_search_sent(const struct kb_dir *d, struct timespec *t);
 
 /*
+ * When the server died during a read (the connection is gone), connect
+ * to the next URI in order, under the same deadline, so a caller whose
+ * earlier search there succeeded can start its work again.  0, or
+ * KB_ERR_DIR_UNAVAILABLE (connection alive, no URI left, deadline
+ * passed) or the connect error.
+ */
+int dir_move_on(struct kb_dir *d);
+
+/*
  * Search base with filter (already escaped), asking only for attrs
  * (NULL-terminated); sizelimit 0 means KB_DIR_MAX_ENTRIES.  Each entry is
  * handed to fn.  Values over KB_DIR_VALUE_MAX are dropped (and counted in

@@ -1250,6 +1250,27 @@ add_attr(const char **list, size_t *n, const char *name)
 	list[(*n)++] = name;
 }
 
+/* Forget what a lookup gathered, to start it again on another URI. */
+static int
+restart_state(struct search_ctx *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->ngroups; i++) {
+		free(sc->groups[i]);
+		free(sc->group_signed[i]);
+		sc->groups[i] = NULL;
+		sc->group_signed[i] = NULL;
+	}
+	sc->ngroups = 0;
+	sc->groups_over = 0;
+	sc->nentries = 0;
+	sc->generated = 0;
+	lookup_answer_free(sc->a);
+	sc->a = NULL;
+	return lookup_answer_new(&sc->a);
+}
+
 int
 lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
     const struct timespec *deadline, lookup_note_fn note, void *ctx,
@@ -1322,17 +1343,35 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 
 	if ((r = dir_open(cfg, NULL, deadline, &d, errbuf, errlen)) != 0)
 		goto out;
-	if (groups_base != NULL) {
-		if ((r = search_groups(&sc, d, groups_base, errbuf,
-		    errlen)) != 0)
+	for (;;) {
+		if (groups_base != NULL) {
+			if ((r = search_groups(&sc, d, groups_base, errbuf,
+			    errlen)) != 0)
+				goto out;
+			/* the answer is as old as the membership it
+			   relies on */
+			dir_search_sent(d, &sent);
+		}
+		if ((r = build_filter(cfg, q, &sc, &filter)) != 0)
 			goto out;
-		/* the answer is as old as the membership it relies on */
-		dir_search_sent(d, &sent);
+		r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
+		    on_entry, &sc, &dropped);
+		/*
+		 * The server died between the two searches, before any
+		 * entry: both start again on the next URI (keys from one
+		 * server, groups from another, would be stamped wrongly).
+		 */
+		if (r == 0 || groups_base == NULL || sc.nentries > 0 ||
+		    dir_move_on(d) != 0)
+			break;
+		if ((r = restart_state(&sc)) != 0)
+			goto out;
+		free(filter);
+		filter = NULL;
+		dropped = 0;
+		if (errlen > 0)
+			errbuf[0] = '\0';
 	}
-	if ((r = build_filter(cfg, q, &sc, &filter)) != 0)
-		goto out;
-	r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
-	    on_entry, &sc, &dropped);
 	if (r != 0) {
 		if (errlen > 0 && r == KB_ERR_TOO_LONG)
 			snprintf(errbuf, errlen, "%s: keys larger than %d "

@@ -99,6 +99,7 @@ badserver hs_stall_s -s "${tls[@]}" handshake-stall
 badserver hs_stall_l -l "${tls[@]}" handshake-stall
 badserver search_stall_s -s "${tls[@]}" search-stall
 badserver search_stall_l -l "${tls[@]}" search-stall
+badserver second_reset_s -s "${tls[@]}" second-search-reset
 refused=$(kb_free_port)
 
 # --- the reference answer ------------------------------------------------------
@@ -181,6 +182,10 @@ row "ldap stall in the TLS handshake" "$L:$hs_stall_s" "$SLAPD_URI" \
     "$KB_T/hs_stall_s.log"
 row "ldap stall on the search" "$L:$search_stall_s" "$SLAPD_URI" \
     "$KB_T/search_stall_s.log"
+# groups answered, then the server dies before the key search: both
+# searches start again on the next server
+row "ldap reset between the two searches" "$L:$second_reset_s" \
+    "$SLAPD_URI" "$KB_T/second_reset_s.log"
 row "ldap certificate of another CA" "$OTHER_URI" "$SLAPD_URI"
 
 row "ldaps refused" "$S:$refused" "$SLAPD_LDAPS_URI"

@@ -21,6 +21,9 @@
  *   search-stall     speak LDAP: StartTLS (-s) or TLS from the first byte
  *                    (-l) with CERT and KEY, answer a bind with success,
  *                    read the search request and never answer it
+ *   second-search-reset  as search-stall, but answer the first search
+ *                    (no entries, success) and reset the connection on
+ *                    the second: a server that dies between two searches
  *
  * -s: the client starts with StartTLS (ldap://); -l: TLS from the first
  * byte (ldaps://).  handshake-stall needs one of them; both TLS modes need
@@ -50,6 +53,7 @@
 #define LDAP_TAG_BIND_RESP	0x61
 #define LDAP_TAG_UNBIND_REQ	0x42
 #define LDAP_TAG_SEARCH_REQ	0x63
+#define LDAP_TAG_SEARCH_DONE	0x65
 #define LDAP_TAG_EXT_REQ	0x77
 #define LDAP_TAG_EXT_RESP	0x78
 
@@ -60,6 +64,7 @@ enum mode {
 	MODE_STARTTLS_STALL,
 	MODE_HANDSHAKE_STALL,
 	MODE_SEARCH_STALL,
+	MODE_SECOND_SEARCH_RESET,
 };
 
 static const struct {
@@ -72,6 +77,7 @@ static const struct {
 	{ "starttls-stall", MODE_STARTTLS_STALL },
 	{ "handshake-stall", MODE_HANDSHAKE_STALL },
 	{ "search-stall", MODE_SEARCH_STALL },
+	{ "second-search-reset", MODE_SECOND_SEARCH_RESET },
 };
 
 /* The libssl functions used, resolved at start (TLS modes only). */
@@ -316,6 +322,52 @@ stall_search(SSL_CTX *ctx, struct conn *c)
 	}
 }
 
+/*
+ * Answer binds and the first search (no entries), then reset the
+ * connection when the second search comes: 1 (reported), -1.
+ */
+static int
+reset_second_search(SSL_CTX *ctx, struct conn *c)
+{
+	struct linger lg = { 1, 0 };
+	unsigned char id[4];
+	size_t idlen;
+	int searches = 0;
+
+	if (ctx != NULL) {
+		if ((c->tls = ssl.SSL_new(ctx)) == NULL ||
+		    ssl.SSL_set_fd(c->tls, c->fd) != 1 ||
+		    ssl.SSL_accept(c->tls) != 1)
+			return -1;
+	}
+	for (;;) {
+		switch (read_ldap_msg(c, id, &idlen)) {
+		case LDAP_TAG_BIND_REQ:
+			if (send_success(c, LDAP_TAG_BIND_RESP, id, idlen) != 0)
+				return -1;
+			break;
+		case LDAP_TAG_SEARCH_REQ:
+			if (searches++ == 0) {
+				if (send_success(c, LDAP_TAG_SEARCH_DONE, id,
+				    idlen) != 0)
+					return -1;
+				break;
+			}
+			report_stall();
+			(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof(lg));
+			close(c->fd);
+			c->fd = -1;
+			return 1;
+		case -1:
+		case LDAP_TAG_UNBIND_REQ:
+			return -1;
+		default:
+			break;
+		}
+	}
+}
+
 /* Listen with a full accept queue: the kernel then drops every SYN. */
 static int
 fill_queue(const struct sockaddr_in *sin)
@@ -369,6 +421,11 @@ serve(enum mode mode, int tls_first, int starttls, SSL_CTX *ctx,
 		if (starttls && answer_starttls(c) != 0)
 			return -1;
 		return stall_search(tls_first || starttls ? ctx : NULL, c);
+	case MODE_SECOND_SEARCH_RESET:
+		if (starttls && answer_starttls(c) != 0)
+			return -1;
+		return reset_second_search(tls_first || starttls ? ctx : NULL,
+		    c);
 	default:
 		return -1;
 	}
@@ -421,8 +478,8 @@ main(int argc, char **argv)
 		usage();
 	if (mode == MODE_HANDSHAKE_STALL && !starttls && !tls_first)
 		usage();
-	if ((mode == MODE_HANDSHAKE_STALL || (mode == MODE_SEARCH_STALL &&
-	    (starttls || tls_first)))) {
+	if ((mode == MODE_HANDSHAKE_STALL || ((mode == MODE_SEARCH_STALL ||
+	    mode == MODE_SECOND_SEARCH_RESET) && (starttls || tls_first)))) {
 		if (cert == NULL || key == NULL)
 			usage();
 		ctx = tls_setup(cert, key);
