@@ -16,6 +16,7 @@ struct kb_dir;
 struct kb_key;
 struct kb_mod;
 struct kb_attr;
+struct kb_val;
 struct admin_signer;
 
 /* Exit statuses of the CLI. */
@@ -70,6 +71,8 @@ struct kb_admin {
 	int writes;			/* the command writes entries */
 	struct admin_signer *signer;	/* NULL: entries are not signed */
 	int sign_status;		/* a re-sign failed: this exit status */
+	int no_assertion;		/* the server lacks the assertion
+					   control (389-ds, AD) */
 	int verdict;			/* the exit status is an answer (verify),
 					   not an error: no --json error object */
 	struct kb_config *cfg;
@@ -443,25 +446,64 @@ void admin_signer_close(struct kb_admin *a);
 const char *admin_signer_fp(const struct kb_admin *a);
 
 /*
- * Re-sign the key pair or host group entry dn after a write: read it
- * back, serial + 1, now, sign, replace keyboundSignature guarded by the
+ * Sign the key pair or host group entry dn as it stands (resign): read
+ * it, serial + 1, now, replace keyboundSignature guarded by the
  * assertion that it still holds the value read (bounded retries; plain
- * replace where the server lacks the control).  Without a signer, only a
- * warning when the entry carries a signature.  A failure is reported and
- * sets a->sign_status.  *serialp (may be NULL) gets the new serial.
- * 0 or a KB_ERR_* code.
+ * replace where the server lacks the control).  *serialp (may be NULL)
+ * gets the new serial, 0 if dn is gone or no pair or group.  Failures
+ * are reported.  0 or a KB_ERR_* code.
  */
 int admin_sign_entry(struct kb_admin *a, const char *dn,
     unsigned long long *serialp);
 
+/* image.c: an entry as it will be after a modify */
+
+struct image_attr;
+
+/* An entry's attributes and values, all owned. */
+struct entry_image {
+	struct image_attr *attrs;
+	size_t nattrs;
+	struct kb_attr *view;		/* image_view(), rebuilt on change */
+	struct kb_val *viewvals;
+};
+
+/* A copy of attrs (values of a repeated name merged). */
+int image_from_attrs(struct entry_image *im, const struct kb_attr *attrs,
+    size_t nattrs);
+
+/*
+ * Apply mods as a server applies a modify: add (a present value is
+ * left), delete (values, or the whole attribute), replace.  Values are
+ * compared byte for byte, cn and objectClass case-insensitively.
+ */
+int image_apply(struct entry_image *im, const struct kb_mod *mods,
+    size_t nmods);
+
+/*
+ * The image as im->nattrs search attributes (valid until the next change
+ * or image_free()); NULL when empty or out of memory.
+ */
+const struct kb_attr *image_view(struct entry_image *im);
+
+void image_free(struct entry_image *im);
+
 /* KB_RECORD_PAIR or KB_RECORD_GROUP by the entry's objectClass, else 0. */
 int admin_entry_kind(const struct kb_attr *attrs, size_t nattrs);
 
-/* dir_modify() of a key pair or group entry, then admin_sign_entry(). */
+/*
+ * dir_modify() of dn.  With a signing key and a key pair or group entry:
+ * the entry read must verify (this key or trusted_signers; else reported,
+ * nothing written, KB_ERR_SIG_*), and the modify carries the signature
+ * of the entry as it will be, asserting keyboundSignature still holds
+ * the value read (together with assertion, if any); a read-back that
+ * does not verify is reported and sets sign_status.  Without a signing
+ * key, a warning when the entry carries a signature.
+ */
 int admin_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
     size_t nmods, const char *assertion, int permissive);
 
-/* dir_add() of a key pair or group entry, then admin_sign_entry(). */
+/* dir_add() of dn; a key pair or group entry is added signed (serial 1). */
 int admin_add(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
     size_t nmods);
 

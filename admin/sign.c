@@ -1,15 +1,18 @@
 /*
  * sign.c - the admin side of signed entries: the signing key (a private
- * key file or ssh-agent) and the one re-sign every write of a key pair or
- * host group entry ends with (keybound(1), SIGNED RECORDS).
+ * key file or ssh-agent) and the signature every write of a key pair or
+ * host group entry carries (keybound(1), SIGNED RECORDS).
  *
- * The record is rebuilt from the entry as the directory holds it after
- * the write (lib/signed.c, the mapping the hosts use), never from what
- * the command meant to write: what is signed is exactly what hosts get.
- * The new signature replaces the value read, guarded by the assertion
- * control, so two admins re-signing at once never leave a serial
- * behind; between the write and the re-sign the entry does not verify
- * and hosts that require signatures refuse it (fail closed).
+ * A write never vouches for what it did not check: it reads the entry,
+ * verifies the signature it carries (this signing key, or one of the
+ * config's trusted_signers), applies its own change to that image in
+ * memory (image.c), signs the result (serial + 1, now; lib/signed.c, the
+ * mapping the hosts use) and sends the change and the new signature in
+ * one modify, asserting that keyboundSignature still holds the value
+ * read.  An entry that does not verify is not written to: only `resign`
+ * signs an entry as it stands.  A change slipped in between the read and
+ * the modify leaves the entry not verifying, which the read-back
+ * reports; hosts that require signatures refuse it (fail closed).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,29 +30,27 @@
 #include "sshsig.h"
 #include "admin.h"
 
-#define SIGN_ROUNDS		5	/* re-reads after a lost race */
+#define SIGN_ROUNDS		16	/* re-reads after a lost race */
+#define SIGN_BACKOFF_MS		20	/* at most, times the round */
 #define AGENT_SIGN_MS		30000	/* a hardware token may ask */
 #define SIGN_PROBE		"keybound signing key check"
 
 struct admin_signer {
 	struct kb_privkey *key;		/* a private key file, or */
 	char *agent_fp;			/* the key ssh-agent holds */
+	struct kb_key *agent_pub;	/* ... and its public key */
+	const struct kb_key *pub;	/* the public key, either way */
 	char *fp;			/* SHA256 fingerprint */
+	struct kb_signers *trusted;	/* the config's trusted_signers */
 };
 
-/* What the read-back of one entry gives. */
+/* One read of an entry about to be signed. */
 struct sign_read {
 	int found;
 	enum kb_record_kind kind;
 	char *name;			/* first cn, for messages */
 	char *oldsig;			/* keyboundSignature value or NULL */
-	uint64_t serial;		/* the new serial */
-	int serial_reset;		/* old value unreadable: started anew */
-	uint64_t signed_at;
-	int want_record;		/* a signer is open */
-	unsigned char *rec;
-	size_t reclen;
-	int rec_err;
+	struct entry_image img;		/* the signed attributes as read */
 };
 
 static const char *const sign_attrs[] = {
@@ -64,15 +65,25 @@ static const char *const sigonly_attrs[] = {
 #define SIGNED_FILTER	"(|(objectClass=" OC_KEYPAIR ")(objectClass=" \
 			    OC_GROUP "))"
 
+static void
+signer_free(struct admin_signer *s)
+{
+	if (s == NULL)
+		return;
+	sshsig_privkey_free(s->key);
+	free(s->agent_fp);
+	key_free(s->agent_pub);
+	free(s->fp);
+	signers_free(s->trusted);
+	free(s);
+}
+
 void
 admin_signer_close(struct kb_admin *a)
 {
 	if (a->signer == NULL)
 		return;
-	sshsig_privkey_free(a->signer->key);
-	free(a->signer->agent_fp);
-	free(a->signer->fp);
-	free(a->signer);
+	signer_free(a->signer);
 	a->signer = NULL;
 }
 
@@ -115,18 +126,23 @@ signer_refused(const char *spec, int r)
 	}
 }
 
-/* The fingerprint of the key an SSHSIG blob carries; *fpp the caller's. */
+/* The config's trusted_signers for s (none set: only s's own key). */
 static int
-sig_signer_fp(const unsigned char *sig, size_t siglen, char **fpp)
+signer_trusted(struct kb_admin *a, struct admin_signer *s)
 {
-	struct kb_key *k = NULL;
+	const char *path = a->cfg != NULL ? a->cfg->trusted_signers : NULL;
+	unsigned line = 0;
 	int r;
 
-	*fpp = NULL;
-	if ((r = sshsig_parse(sig, siglen, &k)) == 0)
-		r = key_fingerprint_sha256(k, fpp);
-	key_free(k);
-	return r;
+	if (path == NULL)
+		return EXIT_OK;
+	if ((r = signers_load(path, 0, &s->trusted, &line)) == 0)
+		return EXIT_OK;
+	if (line > 0)
+		return admin_fail(EXIT_USAGE, "trusted_signers %s:%u: %s",
+		    path, line, kb_strerror(r));
+	return admin_fail(EXIT_USAGE, "trusted_signers %s: %s", path,
+	    kb_strerror(r));
 }
 
 int
@@ -159,16 +175,22 @@ admin_signer_open(struct kb_admin *a)
 		}
 		/* one signature now: nothing is written with a dead agent */
 		if ((r = signer_sign(s, (const unsigned char *)SIGN_PROBE,
-		    strlen(SIGN_PROBE), &sig, &siglen)) != 0)
+		    strlen(SIGN_PROBE), &sig, &siglen)) != 0 ||
+		    (r = sshsig_parse(sig, siglen, &s->agent_pub)) != 0 ||
+		    (r = sshsig_verify(s->agent_pub,
+		    (const unsigned char *)SIGN_PROBE, strlen(SIGN_PROBE), sig,
+		    siglen)) != 0)
 			goto fail;
-		if ((r = sig_signer_fp(sig, siglen, &s->fp)) != 0)
-			goto fail;
+		s->pub = s->agent_pub;
 	} else {
-		if ((r = sshsig_privkey_load(spec, &s->key)) != 0 ||
-		    (r = key_fingerprint_sha256(sshsig_privkey_public(s->key),
-		    &s->fp)) != 0)
+		if ((r = sshsig_privkey_load(spec, &s->key)) != 0)
 			goto fail;
+		s->pub = sshsig_privkey_public(s->key);
 	}
+	if ((r = key_fingerprint_sha256(s->pub, &s->fp)) != 0)
+		goto fail;
+	if ((status = signer_trusted(a, s)) != EXIT_OK)
+		goto out;
 	a->signer = s;
 	s = NULL;
 	status = EXIT_OK;
@@ -178,12 +200,7 @@ admin_signer_open(struct kb_admin *a)
 	    kb_strerror(r)) : signer_refused(spec, r);
  out:
 	free(sig);
-	if (s != NULL) {
-		sshsig_privkey_free(s->key);
-		free(s->agent_fp);
-		free(s->fp);
-		free(s);
-	}
+	signer_free(s);
 	return status;
 }
 
@@ -192,7 +209,7 @@ sign_read_clear(struct sign_read *sr)
 {
 	free(sr->name);
 	free(sr->oldsig);
-	free(sr->rec);
+	image_free(&sr->img);
 	memset(sr, 0, sizeof(*sr));
 }
 
@@ -207,96 +224,128 @@ attr_find(const struct kb_attr *attrs, size_t nattrs, const char *name)
 	return NULL;
 }
 
-int
-admin_entry_kind(const struct kb_attr *attrs, size_t nattrs)
+/* The first value of attribute name as a string (*outp NULL: none). */
+static int
+first_value(const struct kb_attr *attrs, size_t nattrs, const char *name,
+    char **outp)
 {
-	const struct kb_attr *oc = attr_find(attrs, nattrs, "objectClass");
-	size_t i;
+	const struct kb_attr *at = attr_find(attrs, nattrs, name);
 
-	for (i = 0; oc != NULL && i < oc->nvals; i++) {
-		if (strcasecmp(oc->vals[i].bytes, OC_KEYPAIR) == 0)
-			return KB_RECORD_PAIR;
-		if (strcasecmp(oc->vals[i].bytes, OC_GROUP) == 0)
-			return KB_RECORD_GROUP;
-	}
-	return 0;
+	*outp = NULL;
+	if (at == NULL || at->nvals == 0)
+		return 0;
+	return (*outp = strndup(at->vals[0].bytes, at->vals[0].len)) ==
+	    NULL ? KB_ERR_NOMEM : 0;
 }
 
-/* Read back one entry: its kind, old signature, the record to sign. */
+/* Keep what sign_read() asked for of the one entry found. */
 static int
 sign_collect(void *ctx, const char *dn, const struct kb_attr *attrs,
     size_t nattrs)
 {
 	struct sign_read *sr = ctx;
-	const struct kb_attr *at;
-	int kind;
+	int kind, r;
 
 	(void)dn;
 	if (sr->found++ > 0 || (kind = admin_entry_kind(attrs, nattrs)) == 0)
 		return 0;
 	sr->kind = (enum kb_record_kind)kind;
-	if ((at = attr_find(attrs, nattrs, AT_CN)) != NULL && at->nvals > 0 &&
-	    (sr->name = strndup(at->vals[0].bytes, at->vals[0].len)) == NULL)
-		return KB_ERR_NOMEM;
-	if ((at = attr_find(attrs, nattrs, AT_SIGNATURE)) != NULL &&
-	    at->nvals > 0 && (sr->oldsig = strndup(at->vals[0].bytes,
-	    at->vals[0].len)) == NULL)
-		return KB_ERR_NOMEM;
-	if (!sr->want_record)
-		return 0;
-	if (sign_next_serial(sr->oldsig, sr->oldsig ? strlen(sr->oldsig) : 0,
-	    &sr->serial, &sr->serial_reset) != 0) {
-		sr->rec_err = KB_ERR_SIG_FORMAT;
-		return 0;
-	}
-	sr->signed_at = (uint64_t)time(NULL);
-	sr->rec_err = sr->kind == KB_RECORD_PAIR ?
-	    signed_pair_record(attrs, nattrs, sr->serial, sr->signed_at,
-	    &sr->rec, &sr->reclen) :
-	    signed_group_record(attrs, nattrs, sr->serial, sr->signed_at,
-	    &sr->rec, &sr->reclen);
-	return 0;
+	if ((r = first_value(attrs, nattrs, AT_CN, &sr->name)) != 0 ||
+	    (r = first_value(attrs, nattrs, AT_SIGNATURE, &sr->oldsig)) != 0)
+		return r;
+	return image_from_attrs(&sr->img, attrs, nattrs);
 }
 
-/* Read dn for signing (attrs: everything, or only the signature). */
+/* Read dn for signing (attrs: everything signed, or the signature). */
 static int
 sign_read(struct kb_admin *a, const char *dn, int full, struct sign_read *sr)
 {
 	int r;
 
 	sign_read_clear(sr);
-	sr->want_record = full;
 	r = dir_search(a->dir, dn, KB_SCOPE_BASE, SIGNED_FILTER,
 	    full ? sign_attrs : sigonly_attrs, 2, sign_collect, sr, NULL);
 	if (r == KB_ERR_DIR_NO_SUCH_OBJECT)
-		r = 0;			/* deleted meanwhile: nothing to sign */
+		r = 0;			/* gone: found stays 0 */
 	return r;
 }
 
-/* Report a failed re-sign of entry name; sets a->sign_status. */
-static void
-sign_failed(struct kb_admin *a, const char *name, const char *why)
+/* The name of the entry for messages. */
+static const char *
+sign_name(const struct sign_read *sr, const char *dn)
 {
-	a->sign_status = EXIT_FAIL;
-	admin_fail(EXIT_FAIL, "cannot sign %s: %s; it does not verify on "
-	    "hosts that require signatures until `keybound resign %s` "
-	    "succeeds", name, why, name);
+	return sr->name != NULL ? sr->name : dn;
+}
+
+/*
+ * 0 if the signature the image carries verifies over the image with this
+ * signing key or one of the trusted signers, else why not.
+ */
+static int
+sign_vouch(const struct admin_signer *s, struct sign_read *sr)
+{
+	const struct kb_attr *sa, *attrs = image_view(&sr->img);
+	size_t nattrs = sr->img.nattrs;
+	struct kb_signed_info info;
+	unsigned char *rec = NULL, *sig = NULL;
+	size_t reclen = 0, siglen = 0;
+	uint64_t serial, at;
+	int r;
+
+	if (attrs == NULL && nattrs > 0)
+		return KB_ERR_NOMEM;
+	sa = attr_find(attrs, nattrs, AT_SIGNATURE);
+	if (sa == NULL || sa->nvals == 0)
+		return KB_ERR_SIG_MISSING;
+	if (sa->nvals != 1)
+		return KB_ERR_SIG_FORMAT;
+	if ((r = signed_value_parse(sa->vals[0].bytes, sa->vals[0].len,
+	    &serial, &at, &sig, &siglen)) != 0)
+		goto out;
+	r = sr->kind == KB_RECORD_PAIR ?
+	    signed_pair_record(attrs, nattrs, serial, at, &rec, &reclen) :
+	    signed_group_record(attrs, nattrs, serial, at, &rec, &reclen);
+	if (r != 0)
+		goto out;
+	r = sshsig_verify(s->pub, rec, reclen, sig, siglen);
+	if (r == KB_ERR_SIG_KEY && s->trusted != NULL) {
+		r = signed_entry_verify(s->trusted, sr->kind, attrs, nattrs,
+		    &info);
+		signed_info_clear(&info);
+	} else if (r == KB_ERR_SIG_KEY)
+		r = KB_ERR_SIG_UNTRUSTED;
+ out:
+	free(rec);
+	free(sig);
+	return r;
+}
+
+/* Why a write to an entry that does not verify is refused (reported). */
+static int
+sign_refuse(struct kb_admin *a, const char *name, int r)
+{
+	admin_err("%s: %s%s; a signed write would vouch for all it holds, "
+	    "so nothing was written: review it (keybound verify %s, "
+	    "keybound show %s) and, if it is right, sign it as it stands "
+	    "with keybound resign %s", name, kb_strerror(r),
+	    r == KB_ERR_SIG_UNTRUSTED ? " (neither this signing key nor "
+	    "one of trusted_signers)" : "", name, name, name);
+	return r;
 }
 
 /* The assertion that keyboundSignature still holds old (or none). */
 static int
-sign_assertion(const char *old, char **outp)
+sign_assertion(const char *old, const char *also, char **outp)
 {
 	char *esc = NULL;
-	int r;
+	int r = 0;
 
 	*outp = NULL;
-	if (old == NULL)
-		return (*outp = strdup("(!(" AT_SIGNATURE "=*))")) == NULL ?
-		    KB_ERR_NOMEM : 0;
-	if ((r = filter_escape(old, strlen(old), &esc)) != 0)
+	if (old != NULL && (r = filter_escape(old, strlen(old), &esc)) != 0)
 		return r;
-	if (asprintf(outp, "(" AT_SIGNATURE "=%s)", esc) < 0) {
+	if (asprintf(outp, "(&%s%s%s%s)", also != NULL ? also : "",
+	    esc != NULL ? "(" AT_SIGNATURE "=" : "(!(" AT_SIGNATURE "=*)",
+	    esc != NULL ? esc : "", ")") < 0) {
 		*outp = NULL;
 		r = KB_ERR_NOMEM;
 	}
@@ -304,33 +353,199 @@ sign_assertion(const char *old, char **outp)
 	return r;
 }
 
-/* Sign what sr holds and replace the signature; a KB_ERR_* code. */
+/*
+ * The keyboundSignature value for the image at serial (now): *valuep is
+ * the caller's.
+ */
 static int
-sign_write(struct kb_admin *a, const char *dn, const struct sign_read *sr,
-    int guard)
+sign_image(const struct admin_signer *s, struct sign_read *sr,
+    uint64_t serial, char **valuep)
 {
-	struct kb_mod mod;
-	const char *vals[2] = { NULL, NULL };
-	unsigned char *sig = NULL;
-	char *value = NULL, *assertion = NULL;
-	size_t siglen = 0;
+	const struct kb_attr *attrs = image_view(&sr->img);
+	size_t nattrs = sr->img.nattrs;
+	unsigned char *rec = NULL, *sig = NULL;
+	size_t reclen = 0, siglen = 0;
+	uint64_t now = (uint64_t)time(NULL);
 	int r;
 
-	if ((r = signer_sign(a->signer, sr->rec, sr->reclen, &sig,
-	    &siglen)) != 0 ||
-	    (r = signed_value_format(sr->serial, sr->signed_at, sig, siglen,
-	    &value)) != 0 ||
-	    (guard && (r = sign_assertion(sr->oldsig, &assertion)) != 0))
-		goto out;
-	vals[0] = value;
-	mod.op = KB_MOD_REPLACE;
-	mod.attr = AT_SIGNATURE;
-	mod.vals = vals;
-	r = dir_modify(a->dir, dn, &mod, 1, assertion, 0);
- out:
+	*valuep = NULL;
+	if (attrs == NULL && nattrs > 0)
+		return KB_ERR_NOMEM;
+	r = sr->kind == KB_RECORD_PAIR ?
+	    signed_pair_record(attrs, nattrs, serial, now, &rec, &reclen) :
+	    signed_group_record(attrs, nattrs, serial, now, &rec, &reclen);
+	if (r == 0 && (r = signer_sign(s, rec, reclen, &sig, &siglen)) == 0)
+		r = signed_value_format(serial, now, sig, siglen, valuep);
+	free(rec);
 	free(sig);
+	return r;
+}
+
+/* mods plus the replace of keyboundSignature by value; *outp the caller's. */
+static int
+mods_signed(const struct kb_mod *mods, size_t nmods, const char *const *vals,
+    struct kb_mod **outp)
+{
+	struct kb_mod *m;
+
+	if ((m = calloc(nmods + 1, sizeof(*m))) == NULL)
+		return KB_ERR_NOMEM;
+	if (nmods > 0)
+		memcpy(m, mods, nmods * sizeof(*m));
+	m[nmods].op = KB_MOD_REPLACE;
+	m[nmods].attr = AT_SIGNATURE;
+	m[nmods].vals = vals;
+	*outp = m;
+	return 0;
+}
+
+/* A pause before round (1, 2, ...) of a lost race, with jitter. */
+static void
+sign_backoff(int round)
+{
+	struct timespec ts;
+	unsigned ms;
+
+	ms = arc4random_uniform((unsigned)(SIGN_BACKOFF_MS * round) + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * After a write signed with value: the entry must verify as read back.
+ * A change someone slipped in between our read and our modify shows
+ * here; it is reported (the write itself stands) and sets sign_status.
+ */
+static void
+sign_confirm(struct kb_admin *a, const char *dn, const char *name)
+{
+	struct sign_read sr;
+	int r;
+
+	memset(&sr, 0, sizeof(sr));
+	if ((r = sign_read(a, dn, 1, &sr)) == 0 && sr.found == 0)
+		goto out;		/* deleted meanwhile */
+	if (r == 0 && sr.kind != 0)
+		r = sign_vouch(a->signer, &sr);
+	if (r == 0)
+		goto out;
+	a->sign_status = EXIT_FAIL;
+	admin_err("%s: written, but it does not verify as read back (%s): "
+	    "someone changed it while this write was made; hosts that "
+	    "require signatures refuse it until it is reviewed (keybound "
+	    "verify %s) and signed (keybound resign %s)", name,
+	    kb_strerror(r), name, name);
+ out:
+	sign_read_clear(&sr);
+}
+
+/* How a signed write treats the entry it reads. */
+enum sign_how {
+	SIGN_CHANGE,		/* verify what is there, apply mods, sign */
+	SIGN_AS_IS,		/* resign: sign what is there */
+};
+
+/*
+ * One signed modify of dn (see the top of this file).  *serialp gets the
+ * serial written (0: the entry is gone or is no pair or group).
+ */
+static int
+sign_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
+    size_t nmods, const char *assertion, int permissive, enum sign_how how,
+    uint64_t *serialp)
+{
+	struct sign_read sr;
+	struct kb_mod *all = NULL;
+	const char *vals[2] = { NULL, NULL };
+	char *value = NULL, *guard = NULL, *oldsig = NULL;
+	uint64_t serial = 0;
+	int round, reset, r = KB_ERR_INTERNAL;
+
+	memset(&sr, 0, sizeof(sr));
+	*serialp = 0;
+	for (round = 0; round < SIGN_ROUNDS; round++) {
+		if (round > 0)
+			sign_backoff(round);
+		free(value);
+		free(guard);
+		free(all);
+		value = guard = NULL;
+		all = NULL;
+		if ((r = sign_read(a, dn, 1, &sr)) != 0)
+			goto out;
+		if (sr.found == 0 || sr.kind == 0) {
+			/* gone, or no pair or group: the server says */
+			if (how == SIGN_AS_IS)
+				goto out;
+			r = dir_modify(a->dir, dn, mods, nmods, assertion,
+			    permissive);
+			goto out;
+		}
+		if (how == SIGN_CHANGE &&
+		    (r = sign_vouch(a->signer, &sr)) != 0) {
+			if (r != KB_ERR_NOMEM)
+				(void)sign_refuse(a, sign_name(&sr, dn), r);
+			goto out;
+		}
+		if ((r = sign_next_serial(sr.oldsig, sr.oldsig != NULL ?
+		    strlen(sr.oldsig) : 0, &serial, &reset)) != 0)
+			goto out;
+		if (reset)
+			admin_err("warning: %s: its keyboundSignature was "
+			    "unreadable; serial starts again at %llu (hosts "
+			    "that saw a higher one refuse it)",
+			    sign_name(&sr, dn), (unsigned long long)serial);
+		if ((r = image_apply(&sr.img, mods, nmods)) != 0 ||
+		    (r = sign_image(a->signer, &sr, serial, &value)) != 0 ||
+		    (r = mods_signed(mods, nmods, vals, &all)) != 0)
+			goto out;
+		vals[0] = value;
+		if (!a->no_assertion &&
+		    (r = sign_assertion(sr.oldsig, assertion, &guard)) != 0)
+			goto out;
+		r = dir_modify(a->dir, dn, all, nmods + 1,
+		    a->no_assertion ? assertion : guard, permissive);
+		if (r == KB_ERR_DIR_NO_CONTROL && !a->no_assertion) {
+			a->no_assertion = 1;	/* 389-ds, AD */
+			if (assertion != NULL)
+				goto out;	/* the caller's fallback */
+			round--;
+			continue;
+		}
+		if (r != KB_ERR_DIR_ASSERTION || a->no_assertion)
+			break;
+		/* whose assertion failed: ours if the signature moved */
+		free(oldsig);
+		if ((oldsig = sr.oldsig) != NULL)
+			sr.oldsig = NULL;
+		if ((r = sign_read(a, dn, 0, &sr)) != 0)
+			goto out;
+		if (sr.found == 0 || (assertion != NULL &&
+		    ((oldsig == NULL && sr.oldsig == NULL) ||
+		    (oldsig != NULL && sr.oldsig != NULL &&
+		    strcmp(oldsig, sr.oldsig) == 0)))) {
+			r = sr.found == 0 ? KB_ERR_DIR_NO_SUCH_OBJECT :
+			    KB_ERR_DIR_ASSERTION;
+			goto out;
+		}
+		r = KB_ERR_DIR_ASSERTION;
+	}
+	if (r == KB_ERR_DIR_ASSERTION) {
+		admin_err("%s: signed by others meanwhile, again and again; "
+		    "nothing was written", sign_name(&sr, dn));
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	*serialp = serial;
+	sign_confirm(a, dn, sign_name(&sr, dn));
+ out:
+	sign_read_clear(&sr);
 	free(value);
-	free(assertion);
+	free(guard);
+	free(all);
+	free(oldsig);
 	return r;
 }
 
@@ -338,81 +553,91 @@ int
 admin_sign_entry(struct kb_admin *a, const char *dn,
     unsigned long long *serialp)
 {
+	uint64_t serial = 0;
+	int r;
+
+	r = sign_modify(a, dn, NULL, 0, NULL, 0, SIGN_AS_IS, &serial);
+	if (serialp != NULL)
+		*serialp = serial;
+	if (r != 0 && r != KB_ERR_NOMEM)
+		admin_err("cannot sign %s: %s", dn, kb_strerror(r));
+	return r;
+}
+
+/* Without a signing key: warn when the entry written carries a signature. */
+static void
+sign_warn_unsigned(struct kb_admin *a, const char *dn)
+{
 	struct sign_read sr;
-	char why[256];
-	int round, guard = 1, r = KB_ERR_INTERNAL;
 
 	memset(&sr, 0, sizeof(sr));
-	if (serialp != NULL)
-		*serialp = 0;
-	for (round = 0; round < SIGN_ROUNDS; round++) {
-		if ((r = sign_read(a, dn, a->signer != NULL, &sr)) != 0)
-			break;
-		if (sr.found == 0 || sr.kind == 0)
-			goto out;	/* gone, or no pair or group */
-		if (a->signer == NULL) {
-			if (sr.oldsig != NULL)
-				admin_err("warning: %s carries a signature "
-				    "and was changed without a signing key: "
-				    "it no longer verifies on hosts that "
-				    "require signatures (-S or signing_key)",
-				    sr.name != NULL ? sr.name : dn);
-			r = 0;
-			goto out;
-		}
-		if (sr.rec_err != 0) {
-			r = sr.rec_err;
-			break;
-		}
-		if (sr.serial_reset)
-			admin_err("warning: %s: its keyboundSignature was "
-			    "unreadable; serial starts again at %llu (hosts "
-			    "that saw a higher one refuse it)", sr.name ?
-			    sr.name : dn, (unsigned long long)sr.serial);
-		r = sign_write(a, dn, &sr, guard);
-		if (r == KB_ERR_DIR_NO_CONTROL && guard) {
-			guard = 0;	/* 389-ds, AD: plain replace */
-			round--;
-			continue;
-		}
-		if (r != KB_ERR_DIR_ASSERTION)
-			break;
-	}
-	if (r == 0) {
-		if (serialp != NULL)
-			*serialp = sr.serial;
-		goto out;
-	}
-	(void)snprintf(why, sizeof(why), "%s%s", kb_strerror(r),
-	    r == KB_ERR_DIR_ASSERTION ? " (signed by others meanwhile, "
-	    "again and again)" : "");
-	sign_failed(a, sr.name != NULL ? sr.name : dn, why);
- out:
+	if (sign_read(a, dn, 0, &sr) == 0 && sr.found && sr.kind != 0 &&
+	    sr.oldsig != NULL)
+		admin_err("warning: %s carries a signature and was changed "
+		    "without a signing key: it no longer verifies on hosts "
+		    "that require signatures (-S or signing_key)",
+		    sign_name(&sr, dn));
 	sign_read_clear(&sr);
-	return r;
 }
 
 int
 admin_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
     size_t nmods, const char *assertion, int permissive)
 {
+	uint64_t serial;
 	int r;
 
+	if (a->signer != NULL)
+		return sign_modify(a, dn, mods, nmods, assertion, permissive,
+		    SIGN_CHANGE, &serial);
 	if ((r = dir_modify(a->dir, dn, mods, nmods, assertion,
-	    permissive)) != 0)
-		return r;
-	(void)admin_sign_entry(a, dn, NULL);
-	return 0;
+	    permissive)) == 0)
+		sign_warn_unsigned(a, dn);
+	return r;
 }
 
 int
 admin_add(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
     size_t nmods)
 {
-	int r;
+	struct sign_read sr;
+	struct kb_mod *all = NULL;
+	const struct kb_attr *view;
+	const char *vals[2] = { NULL, NULL };
+	char *value = NULL;
+	size_t i;
+	int kind, r;
 
-	if ((r = dir_add(a->dir, dn, mods, nmods)) != 0)
-		return r;
-	(void)admin_sign_entry(a, dn, NULL);
-	return 0;
+	if (a->signer == NULL)
+		return dir_add(a->dir, dn, mods, nmods);
+	memset(&sr, 0, sizeof(sr));
+	/* the new entry is exactly its attributes: sign them, serial 1 */
+	for (i = 0; i < nmods; i++) {
+		struct kb_mod m = mods[i];
+
+		m.op = KB_MOD_ADD;
+		if ((r = image_apply(&sr.img, &m, 1)) != 0)
+			goto out;
+	}
+	if ((view = image_view(&sr.img)) == NULL && sr.img.nattrs > 0) {
+		r = KB_ERR_NOMEM;
+		goto out;
+	}
+	if ((kind = admin_entry_kind(view, sr.img.nattrs)) == 0) {
+		r = dir_add(a->dir, dn, mods, nmods);
+		goto out;
+	}
+	sr.kind = (enum kb_record_kind)kind;
+	if ((r = first_value(view, sr.img.nattrs, AT_CN, &sr.name)) != 0 ||
+	    (r = sign_image(a->signer, &sr, 1, &value)) != 0 ||
+	    (r = mods_signed(mods, nmods, vals, &all)) != 0)
+		goto out;
+	vals[0] = value;
+	if ((r = dir_add(a->dir, dn, all, nmods + 1)) == 0)
+		sign_confirm(a, dn, sign_name(&sr, dn));
+ out:
+	sign_read_clear(&sr);
+	free(value);
+	free(all);
+	return r;
 }

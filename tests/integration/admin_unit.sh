@@ -101,6 +101,10 @@ check_eq "$?" 2 "valgrind: invalid name path: exit 2"
 vg signer create -o "$K/signer"
 check_eq "$?" 0 "valgrind: signer create"
 vg -S "$K/signer" attach vgec s@test-host
+check_eq "$?" 1 "valgrind: a signed write to an unsigned pair refused: exit 1"
+vg -S "$K/signer" resign vgec
+check_eq "$?" 0 "valgrind: resign NAME"
+vg -S "$K/signer" attach vgec s@test-host
 check_eq "$?" 0 "valgrind: attach signed (-S FILE)"
 vg -S "$K/signer" detach vgec s@test-host
 check_eq "$?" 0 "valgrind: detach signed (tombstone)"

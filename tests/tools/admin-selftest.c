@@ -1,7 +1,8 @@
 /*
  * admin-selftest.c - unit checks of the admin CLI's pure parts (JSON and
  * terminal escaping, time parsing, key generation, bcrypt_pbkdf, the
- * serial and tombstone rules of signed entries), built
+ * serial and tombstone rules of signed entries, the entry image a
+ * signed write signs), built
  * from the admin sources themselves.  Run by tests/integration/admin_unit.sh
  * (plain, ASan/UBSan and valgrind builds).
  */
@@ -17,6 +18,7 @@
 #include "../../admin/keygen.c"
 #include "../../admin/bcrypt_pbkdf.c"
 #include "../../admin/tombstone.c"
+#include "../../admin/image.c"
 
 #include "lookup.h"
 #include "sshkey.h"
@@ -342,10 +344,104 @@ test_signing_rules(void)
 	CHECK_EQ_INT(group_tombstones_expired(0, 999999, 3600), 0);
 }
 
+/* The image as "attr=v1|v2;attr=..." in attribute order. */
+static char *
+image_text(struct entry_image *im)
+{
+	const struct kb_attr *v = image_view(im);
+	char *buf = NULL;
+	size_t size = 0, i, j;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &size)) == NULL)
+		return NULL;
+	for (i = 0; v != NULL && i < im->nattrs; i++) {
+		fprintf(f, "%s%s=", i ? ";" : "", v[i].name);
+		for (j = 0; j < v[i].nvals; j++)
+			fprintf(f, "%s%.*s", j ? "|" : "", (int)v[i].vals[j].len,
+			    v[i].vals[j].bytes);
+	}
+	fclose(f);
+	return buf;
+}
+
+static void
+check_image(struct entry_image *im, const struct kb_mod *m, size_t n,
+    const char *want)
+{
+	char *t;
+
+	CHECK_EQ_INT(image_apply(im, m, n), 0);
+	t = image_text(im);
+	CHECK_EQ_STR(t, want);
+	free(t);
+}
+
+static void
+test_image(void)
+{
+	static const struct kb_val oc[] = { { "top", 3 },
+	    { "keyboundKeyPair", 15 } };
+	static const struct kb_val cn[] = { { "Web", 3 } };
+	static const struct kb_val at[] = { { "a@h1", 4 }, { "b@h2", 4 } };
+	static const struct kb_val at2[] = { { "c@h3", 4 } };
+	const struct kb_attr attrs[] = {
+		{ "objectClass", oc, 2 }, { "cn", cn, 1 },
+		{ "keyboundAttachment", at, 2 },
+		{ "KEYBOUNDATTACHMENT", at2, 1 },	/* merged */
+	};
+	const char *add1[] = { "d@h4", "a@h1", NULL };
+	const char *del1[] = { "b@h2", "x@h9", NULL };
+	const char *rep1[] = { "TRUE", NULL };
+	const char *up[] = { "A@H1", NULL };
+	const char *ocv[] = { "KEYBOUNDKEYPAIR", NULL };
+	const char *cnv[] = { "WEB", NULL };
+	struct kb_mod m[3];
+	struct entry_image im;
+	char *t;
+
+	CHECK_EQ_INT(image_from_attrs(&im, attrs, 4), 0);
+	t = image_text(&im);
+	CHECK_EQ_STR(t, "objectClass=top|keyboundKeyPair;cn=Web;"
+	    "keyboundAttachment=a@h1|b@h2|c@h3");
+	free(t);
+	CHECK_EQ_INT(admin_entry_kind(image_view(&im), im.nattrs),
+	    KB_RECORD_PAIR);
+	/* add: a present value stays single; delete: absent ones ignored */
+	m[0] = (struct kb_mod){ KB_MOD_ADD, "keyboundattachment", add1 };
+	m[1] = (struct kb_mod){ KB_MOD_DELETE, "keyboundAttachment", del1 };
+	check_image(&im, m, 2, "objectClass=top|keyboundKeyPair;cn=Web;"
+	    "keyboundAttachment=a@h1|c@h3|d@h4");
+	/* keybound values are case-exact; cn and objectClass are not */
+	m[0] = (struct kb_mod){ KB_MOD_ADD, "keyboundAttachment", up };
+	m[1] = (struct kb_mod){ KB_MOD_ADD, "objectClass", ocv };
+	m[2] = (struct kb_mod){ KB_MOD_DELETE, "cn", cnv };
+	check_image(&im, m, 3, "objectClass=top|keyboundKeyPair;"
+	    "keyboundAttachment=a@h1|c@h3|d@h4|A@H1");
+	/* replace: new attribute, then values replaced, then none */
+	m[0] = (struct kb_mod){ KB_MOD_REPLACE, "keyboundBlocked", rep1 };
+	check_image(&im, m, 1, "objectClass=top|keyboundKeyPair;"
+	    "keyboundAttachment=a@h1|c@h3|d@h4|A@H1;keyboundBlocked=TRUE");
+	m[0] = (struct kb_mod){ KB_MOD_REPLACE, "keyboundAttachment", add1 };
+	m[1] = (struct kb_mod){ KB_MOD_REPLACE, "keyboundBlocked", NULL };
+	check_image(&im, m, 2, "objectClass=top|keyboundKeyPair;"
+	    "keyboundAttachment=d@h4|a@h1");
+	/* delete of every value, or of the attribute, removes it */
+	m[0] = (struct kb_mod){ KB_MOD_DELETE, "keyboundAttachment", add1 };
+	m[1] = (struct kb_mod){ KB_MOD_DELETE, "objectClass", NULL };
+	check_image(&im, m, 2, "");
+	CHECK(image_view(&im) == NULL);
+	CHECK_EQ_INT(admin_entry_kind(image_view(&im), im.nattrs), 0);
+	m[0] = (struct kb_mod){ (enum kb_mod_op)7, "cn", cnv };
+	CHECK_EQ_INT(image_apply(&im, m, 1), KB_ERR_INVALID_ARG);
+	image_free(&im);
+}
+
 int
 main(void)
 {
 	test_signing_rules();
+	test_image();
 	test_json();
 	test_text();
 	test_time();
