@@ -34,6 +34,9 @@
 #define GENTIME_MAX		32
 #define ANSWER_MAX_KEYS		(KB_DIR_MAX_ENTRIES * 4)
 #define ANSWER_MAX_BYTES	(16 * 1024 * 1024)	/* of kept records */
+#define REPLAY_ASKS		2	/* searches again when entries come
+				   back older than seen, at most */
+#define REPLAY_HELD		8	/* their notes held, at most */
 #define TOMB_PREFIX		"(&(objectClass=keyboundKeyPair)(|(" \
 				KB_ATTR_TOMBSTONE "="
 
@@ -74,6 +77,14 @@ struct search_ctx {
 	void *note_ctx;
 	struct kb_answer *a;
 	const struct kb_signers *signers;	/* trusted_signers, or NULL */
+	size_t replayed;	/* entries older than their floor ... */
+	uint64_t replay_sum;	/* ... and a digest of which, at what serial */
+	struct {		/* their notes, held until no search follows */
+		int err;
+		char *name;
+		const char *why;
+	} held[REPLAY_HELD];
+	size_t nheld;
 };
 
 /* The signed records that grant a key, for the cache (or NULL). */
@@ -853,6 +864,59 @@ note_name(const struct kb_attr *attrs, size_t nattrs, char *buf,
 }
 
 /*
+ * A skipped entry's note.  An entry older than its floor may be asked for
+ * again (lookup_directory()): its note waits for the last answer, so one
+ * lookup logs it once.
+ */
+static void
+note_skipped(struct search_ctx *sc, int err, const char *name,
+    const char *why)
+{
+	if (err == KB_ERR_SIG_REPLAYED && sc->nheld < REPLAY_HELD &&
+	    name != NULL &&
+	    (sc->held[sc->nheld].name = strdup(name)) != NULL) {
+		sc->held[sc->nheld].err = err;
+		sc->held[sc->nheld++].why = why;
+		return;
+	}
+	notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED, err, name, why,
+	    0);
+}
+
+/* Log (or, when the searches are asked again, drop) the held notes. */
+static void
+held_notes_flush(struct search_ctx *sc, int log)
+{
+	size_t i;
+
+	for (i = 0; i < sc->nheld; i++) {
+		if (log)
+			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
+			    sc->held[i].err, sc->held[i].name,
+			    sc->held[i].why, 0);
+		free(sc->held[i].name);
+		sc->held[i].name = NULL;
+	}
+	sc->nheld = 0;
+}
+
+/* FNV-1a of kind, name and serial: which entry came back how old. */
+static uint64_t
+replay_digest(enum kb_record_kind kind, const char *name, size_t len,
+    uint64_t serial)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	h = (h ^ (uint64_t)kind) * 1099511628211ULL;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+	for (i = 0; i < 8; i++)
+		h = (h ^ ((serial >> (8 * i)) & 0xff)) * 1099511628211ULL;
+	return h;
+}
+
+/*
  * Verify and judge an entry of kind as received.  0 with *textp (the
  * caller's) when it may count; else *errp and *whyp say why (and the
  * return is 0 too); < 0 only for fatal errors.
@@ -878,6 +942,11 @@ entry_verify(struct search_ctx *sc, enum kb_record_kind kind,
 	*errp = signed_judge(sc->cfg, sc->q->floors, 1, kind,
 	    cn->vals[0].bytes, cn->vals[0].len, si.serial, si.signed_at,
 	    sc->now, whyp);
+	if (*errp == KB_ERR_SIG_REPLAYED) {
+		sc->replayed++;
+		sc->replay_sum += replay_digest(kind, cn->vals[0].bytes,
+		    cn->vals[0].len, si.serial);
+	}
 	r = *errp == 0 ? signed_text(&si, textp) : 0;
 	signed_info_clear(&si);
 	return r;
@@ -946,9 +1015,8 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 		/* one line for an entry this user's answer would have used;
 		   a tombstone's carrier for another user is not ours */
 		if (matched)
-			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
-			    err, note_name(attrs, nattrs, nbuf, sizeof(nbuf)),
-			    why, 0);
+			note_skipped(sc, err, note_name(attrs, nattrs, nbuf,
+			    sizeof(nbuf)), why);
 		return 0;
 	}
 	if (!matched) {
@@ -1049,8 +1117,7 @@ on_group(void *vctx, const char *dn, const struct kb_attr *attrs,
 		    &stext, &err, &why)) != 0)
 			return r;
 		if (err != 0) {
-			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
-			    err, name, why, 0);
+			note_skipped(sc, err, name, why);
 			return KB_DIR_ENTRY_RELEASED;
 		}
 	}
@@ -1266,6 +1333,9 @@ restart_state(struct search_ctx *sc)
 	sc->groups_over = 0;
 	sc->nentries = 0;
 	sc->generated = 0;
+	sc->replayed = 0;
+	sc->replay_sum = 0;
+	held_notes_flush(sc, 0);
 	lookup_answer_free(sc->a);
 	sc->a = NULL;
 	return lookup_answer_new(&sc->a);
@@ -1283,7 +1353,9 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	const char *attrs[MAX_ATTRS + 1], *groups_base;
 	char *filter = NULL;
 	size_t nattrs = 0, i, dropped = 0;
-	int r = KB_ERR_INTERNAL;
+	uint64_t replay_sum = 0;
+	size_t replayed = 0;
+	int asked = 0, r = KB_ERR_INTERNAL;
 
 	*ap = NULL;
 	if (errlen > 0)
@@ -1357,11 +1429,24 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
 		    on_entry, &sc, &dropped);
 		/*
+		 * An entry older than its floor: another lookup may have
+		 * seen a write that landed after this search was answered.
+		 * Both searches are asked again while the entries that come
+		 * back too old change; a restored older version comes back
+		 * the same, and stays refused.
+		 */
+		if (r == 0 && sc.replayed > 0 && asked < REPLAY_ASKS &&
+		    (sc.replayed != replayed || sc.replay_sum != replay_sum)) {
+			asked++;
+			replayed = sc.replayed;
+			replay_sum = sc.replay_sum;
+		}
+		/*
 		 * The server died between the two searches, before any
 		 * entry: both start again on the next URI (keys from one
 		 * server, groups from another, would be stamped wrongly).
 		 */
-		if (r == 0 || groups_base == NULL || sc.nentries > 0 ||
+		else if (r == 0 || groups_base == NULL || sc.nentries > 0 ||
 		    dir_move_on(d) != 0)
 			break;
 		if ((r = restart_state(&sc)) != 0)
@@ -1403,6 +1488,7 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 	sc.a = NULL;
 	r = 0;
  out:
+	held_notes_flush(&sc, 1);
 	dir_close(d);
 	for (i = 0; i < sc.nas; i++) {
 		free(sc.as[i].attr);

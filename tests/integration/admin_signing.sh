@@ -19,6 +19,10 @@
 #     tombstone and drops one older than signature_max_age (its end moved
 #     into the past by the root DN, then re-signed), and a group's
 #     tombstones once the group's signature is that old;
+#   - a signed write to an entry that does not verify (changed by the
+#     root DN, unsigned, signed by an untrusted key) is refused with
+#     nothing written; resign, or trusted_signers naming the key, lets it
+#     through; a root DN write racing signed writes is never signed over;
 #   - without a signing key: no signature written, no tombstone; a signed
 #     entry changed gets a warning on stderr.
 . "$KB_SRC/tests/lib/common.sh"
@@ -459,6 +463,128 @@ check_eq "$(vals "$(PDN kpb)" keyboundAttachment | tr '|' '\n' | grep -c '@web-1
 signed_after "after the race the entry verifies" "$(PDN kpb)" "$pb"
 [ "$LAST" -ge $((pb + 10)) ] && ok "... serial grew by at least 10 ($pb -> $LAST)" ||
     not_ok "serial $pb -> $LAST after 10 writes"
+
+# --- a signed write vouches only for what it verified ----------------------
+# A change made without the signing key is not signed over by the next
+# signed write: the write is refused, nothing written, until resign.
+sig0=$(vals "$(PDN kpb)" keyboundSignature)
+slapd_ldapmodify - <<EOF || fail "root DN adds an attachment"
+dn: $(PDN kpb)
+changetype: modify
+add: keyboundAttachment
+keyboundAttachment: mallory@web-01
+EOF
+kbs attach kpb zed@web-32 >/dev/null 2>"$KB_T/err"
+check_eq "$?" 1 "a signed attach to a pair changed behind its back: exit 1"
+grep -q "kpb: signature does not verify.*nothing was written.*keybound resign kpb" "$KB_T/err"
+check_eq "$?" 0 "... saying it does not verify, nothing was written, and resign"
+case $(vals "$(PDN kpb)" keyboundAttachment) in *zed@web-32*) not_ok "zed written anyway" ;;
+*) ok "... and nothing was written" ;; esac
+check_eq "$(vals "$(PDN kpb)" keyboundSignature)" "$sig0" \
+    "... the old signature left as it was"
+for w in "detach kpb ra1@web-10" "set kpb --options no-pty" "block kpb" \
+    "rotate kpb kpa"; do
+	# shellcheck disable=SC2086
+	kbs $w >/dev/null 2>&1
+	check_eq "$?" 1 "$w: refused too"
+done
+check_eq "$(vals "$(PDN kpb)" keyboundSignature)" "$sig0" \
+    "no refused write signed the entry"
+kbs verify kpb >/dev/null 2>&1
+check_eq "$?" 1 "verify: the root DN's attachment is still not vouched for"
+slapd_ldapmodify - <<EOF || fail "root DN takes it back"
+dn: $(PDN kpb)
+changetype: modify
+delete: keyboundAttachment
+keyboundAttachment: mallory@web-01
+EOF
+kbs attach kpb zed@web-32 >/dev/null
+check_eq "$?" 0 "once the entry verifies again, the signed attach goes through"
+signed_after "attach after the change was taken back" "$(PDN kpb)" "$pb"
+pb=$LAST
+# a group likewise
+slapd_ldapmodify - <<EOF || fail "root DN adds a member"
+dn: $(PDN web)
+changetype: modify
+add: keyboundMember
+keyboundMember: evil-host
+EOF
+kbs group add web web-04 >/dev/null 2>"$KB_T/err"
+check_eq "$?" 1 "a signed group add to a group changed behind its back: exit 1"
+case $(vals "$(PDN web)" keyboundMember) in *web-04*) not_ok "web-04 written anyway" ;;
+*) ok "... nothing written" ;; esac
+# resign is how an administrator vouches for an entry as it stands
+kbs resign web >/dev/null
+check_eq "$?" 0 "resign signs the group as it stands"
+kbs group add web web-04 >/dev/null
+check_eq "$?" 0 "... and signed writes go through again"
+case $(vals "$(PDN web)" keyboundMember) in *evil-host*web-04*|*web-04*evil-host*) ok "... over what resign vouched for" ;;
+*) not_ok "members: $(vals "$(PDN web)" keyboundMember)" ;; esac
+signed_after "group add after resign" "$(PDN web)" "$pg"
+pg=$LAST
+
+# an unsigned entry: a signed write refuses it until resign
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$K/d"
+kb import kpn "$K/d.pub" >/dev/null || fail "unsigned import"
+kbs attach kpn nick@web-33 >/dev/null 2>"$KB_T/err"
+check_eq "$?" 1 "a signed attach to an unsigned pair: exit 1"
+grep -q "kpn: entry is not signed" "$KB_T/err"
+check_eq "$?" 0 "... saying it is not signed"
+kbs resign kpn >/dev/null && kbs attach kpn nick@web-33 >/dev/null
+check_eq "$?" 0 "after resign kpn, the signed attach goes through"
+
+# signed by another key: refused unless trusted_signers names that key
+"$KB_BUILD/keybound" signer create -o "$S/other" >"$S/other.pub" ||
+    fail "second signer"
+kb -S "$S/other" import kpo "$K/d.pub" --allow-duplicate >/dev/null ||
+    fail "import signed by the other key"
+kbs attach kpo olga@web-34 >/dev/null 2>"$KB_T/err"
+check_eq "$?" 1 "a signed attach to a pair another key signed: exit 1"
+grep -q "kpo: signer is not trusted (neither this signing key nor one of trusted_signers)" "$KB_T/err"
+check_eq "$?" 0 "... saying whose signature it is not"
+{ cat "$S/trusted_signers"; echo "other $(cut -d' ' -f1,2 <"$S/other.pub")"; } \
+    >"$S/trusted2"
+kb_write_config "$KB_T/kbs2.conf" "signature_max_age 1h" \
+    "signing_key $S/sign" "trusted_signers $S/trusted2"
+"$KB_BUILD/keybound" -c "$KB_T/kbs2.conf" -H "$SLAPD_URI" \
+    -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" attach kpo olga@web-34 \
+    >/dev/null 2>"$KB_T/err"
+check_eq "$?" 0 "with trusted_signers naming that key, the attach goes through"
+signed_after "attach over a trusted signer's entry" "$(PDN kpo)" 1
+
+# a root DN write racing signed writes is never signed over: wherever it
+# lands, the entry ends up not verifying
+: >"$KB_T/race.rc"
+( sleep 0.$((RANDOM % 9 + 1))
+  slapd_ldapmodify - <<EOF
+dn: $(PDN kpb)
+changetype: modify
+add: keyboundAttachment
+keyboundAttachment: mallory@web-02
+EOF
+) >/dev/null 2>&1 &
+rpid=$!
+i=0
+while [ $i -lt 300 ]; do	# until two attempts after it landed
+	i=$((i + 1))
+	kill -0 "$rpid" 2>/dev/null || n_after=$((${n_after:-0} + 1))
+	[ "${n_after:-0}" -gt 2 ] && break
+	kbs attach kpb "rc$i@web-11" >/dev/null 2>>"$KB_T/race.err"
+	echo "$?" >>"$KB_T/race.rc"
+done
+wait "$rpid"
+case $(vals "$(PDN kpb)" keyboundAttachment) in *mallory@web-02*) ok "the racing write landed" ;;
+*) not_ok "the racing write did not land" ;; esac
+kbs verify kpb >/dev/null 2>&1
+check_eq "$?" 1 "verify: the racing write was not signed over"
+check_eq "$(tail -n 1 "$KB_T/race.rc")" 1 \
+    "signed attaches after it landed were refused"
+slapd_ldapmodify - <<EOF || fail "take the racing write back"
+dn: $(PDN kpb)
+changetype: modify
+delete: keyboundAttachment
+keyboundAttachment: mallory@web-02
+EOF
 
 # --- without a signing key ---------------------------------------------------
 sig0=$(vals "$(PDN kpa)" keyboundSignature)

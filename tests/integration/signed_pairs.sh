@@ -14,8 +14,10 @@
 #   longer ago than signature_max_age.  A cache file forged by the command
 #   user is refused.  Interop: ssh-keygen -Y verify accepts what keybound
 #   wrote, keybound serves an entry signed with ssh-keygen -Y sign; an
-#   ssh-agent holding the signing key signs an attach.  Without
-#   trusted_signers an unsigned directory works as before.
+#   ssh-agent holding the signing key signs an attach.  Logins during a
+#   run of signed writes to the pair are all served (no moment between a
+#   write and its signature).  Without trusted_signers an unsigned
+#   directory works as before.
 . "$KB_SRC/tests/lib/common.sh"
 . "$KB_SRC/tests/lib/sshd.sh"
 . "$KB_SRC/tests/lib/slapd.sh"
@@ -329,6 +331,38 @@ kagent attach kag "$u@test-host" >/dev/null 2>"$KB_T/agent.err" && ok "attach si
 keylogin "$u" kag && ok "the pair the agent signed logs in" ||
     not_ok "the pair signed through ssh-agent was refused"
 mv "$KB_T/signer.away" "$KB_T/signer"
+
+# --- a signed write leaves no moment in which the pair does not verify ----
+# The change and its signature go in one modify: logins during a run of
+# signed writes to the same pair are all served.
+touch "$KB_T/writing"
+lookups() {
+	while [ -e "$KB_T/writing" ]; do
+		out=$(kk_as_cmd -c "$conf" "$u" 2>&1)
+		rc=$?
+		case $out in *keybound:kag*) echo served ;;
+		*) echo "refused exit $rc: $(echo "$out" | awk '{print $NF}' | tr '\n' ' ')" ;;
+		esac
+	done >>"$KB_T/during.out.$1"
+}
+lookups 1 & lpid=$!
+lookups 2 & lpid2=$!
+lookups 3 & lpid3=$!
+for i in $(seq 1 40); do
+	kb attach kag "$v@other-$i" >/dev/null 2>>"$KB_T/during.err" ||
+	    echo "attach $i failed" >>"$KB_T/during.err"
+done
+rm -f "$KB_T/writing"
+wait "$lpid" "$lpid2" "$lpid3"
+cat "$KB_T"/during.out.? >"$KB_T/during.out"
+check_eq "$(cat "$KB_T/during.err" 2>/dev/null)" "" "40 signed attaches to kag"
+n_served=$(grep -c '^served$' "$KB_T/during.out")
+n_refused=$(grep -c '^refused' "$KB_T/during.out")
+[ "$n_served" -ge 5 ] && ok "$n_served lookups ran during the writes" ||
+    not_ok "only $n_served lookups ran during the writes"
+check_eq "$n_refused" 0 "no lookup during the signed writes was refused"
+[ "$n_refused" = 0 ] || { grep '^refused' "$KB_T/during.out"
+	grep -a 'keybound-keys.*keypair=kag' "$KB_SYSLOG" | grep -v 'event=served'; }
 
 # --- without trusted_signers, an unsigned directory works as before -----
 kk_keygen kplain && kk_add_keypair kplain "$KK_PUB" "$KK_FP" "$v@test-host" ||
