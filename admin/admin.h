@@ -511,12 +511,15 @@ int admin_add(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 
 /*
  * The serial after keyboundSignature value old (len bytes; NULL: none):
- * old serial + 1, or 1 when there was none.  An unreadable value whose
- * leading decimal serial still parses counts by that serial; otherwise
- * 1 and *resetp set.  KB_ERR_SIG_FORMAT when the serial cannot grow.
+ * old serial + 1, and at least now_ms (the time in milliseconds since the
+ * epoch), so that an entry deleted and made again under its name, or a
+ * group put back, is newer than anything the hosts saw of it before.  An
+ * unreadable value whose leading decimal serial still parses counts by
+ * that serial; otherwise it counts from 0 and *resetp is set.
+ * KB_ERR_SIG_FORMAT when the serial cannot grow.
  */
-int sign_next_serial(const char *old, size_t len, uint64_t *nextp,
-    int *resetp);
+int sign_next_serial(const char *old, size_t len, uint64_t now_ms,
+    uint64_t *nextp, int *resetp);
 
 /*
  * 1 if a tombstoned attachment whose end was end may be dropped at now:

@@ -14,6 +14,9 @@
  * the modify leaves the entry not verifying, which the read-back
  * reports; hosts that require signatures refuse it (fail closed).
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include "config.h"
 #include "directory.h"
 #include "filter.h"
+#include "floors.h"
 #include "signed.h"
 #include "sshkey.h"
 #include "sshsig.h"
@@ -42,6 +46,8 @@ struct admin_signer {
 	const struct kb_key *pub;	/* the public key, either way */
 	char *fp;			/* SHA256 fingerprint */
 	struct kb_signers *trusted;	/* the config's trusted_signers */
+	struct kb_floors *floors;	/* the serials this CLI has seen */
+	char *floors_dir;
 };
 
 /* One read of an entry about to be signed. */
@@ -75,6 +81,8 @@ signer_free(struct admin_signer *s)
 	key_free(s->agent_pub);
 	free(s->fp);
 	signers_free(s->trusted);
+	floors_close(s->floors);
+	free(s->floors_dir);
 	free(s);
 }
 
@@ -145,6 +153,62 @@ signer_trusted(struct kb_admin *a, struct admin_signer *s)
 	    kb_strerror(r));
 }
 
+/* mkdir dir and every missing parent, mode 0700 (XDG base directories). */
+static int
+mkdir_parents(char *dir)
+{
+	char *p;
+
+	for (p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/*
+ * The serials this CLI has seen, per entry DN, in $XDG_STATE_HOME/
+ * keybound/floors (default ~/.local/state): a write to an entry whose
+ * valid signature is older than one seen is refused, since that is an
+ * older version written back.  Unusable: one warning, none kept.
+ */
+static void
+signer_floors(struct admin_signer *s)
+{
+	const char *base = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int r;
+
+	if (base != NULL && base[0] == '/')
+		r = asprintf(&s->floors_dir, "%s/keybound/floors", base);
+	else if (home != NULL && home[0] == '/')
+		r = asprintf(&s->floors_dir, "%s/.local/state/keybound/floors",
+		    home);
+	else {
+		admin_err("warning: neither XDG_STATE_HOME nor HOME is set: "
+		    "the serials signed entries had are not remembered, so "
+		    "an older version written back is not noticed");
+		return;
+	}
+	if (r < 0) {
+		s->floors_dir = NULL;
+		return;
+	}
+	if (mkdir_parents(s->floors_dir) != 0 ||
+	    floors_open(s->floors_dir, &s->floors) != 0) {
+		admin_err("warning: %s is not usable (owned by you, mode 0700): "
+		    "the serials signed entries had are not remembered, so "
+		    "an older version written back is not noticed",
+		    s->floors_dir);
+		s->floors = NULL;
+	}
+}
+
 int
 admin_signer_open(struct kb_admin *a)
 {
@@ -191,6 +255,7 @@ admin_signer_open(struct kb_admin *a)
 		goto fail;
 	if ((status = signer_trusted(a, s)) != EXIT_OK)
 		goto out;
+	signer_floors(s);
 	a->signer = s;
 	s = NULL;
 	status = EXIT_OK;
@@ -333,6 +398,61 @@ sign_refuse(struct kb_admin *a, const char *name, int r)
 	return r;
 }
 
+/*
+ * The entry's serial against the serials this CLI has seen for it.  A
+ * write (change) refuses an older one, reported; resign warns and goes
+ * on (its serial comes out newer than both).  A floor that cannot be
+ * read or raised only warns: these floors are a second line, the
+ * hosts' own are the first.
+ */
+static int
+sign_floor(struct kb_admin *a, const struct sign_read *sr, const char *dn,
+    int change)
+{
+	struct admin_signer *s = a->signer;
+	unsigned char *sig = NULL;
+	uint64_t serial = 0, at;
+	size_t siglen;
+	const char *name = sr->name != NULL ? sr->name : dn;
+	int r;
+
+	if (s->floors == NULL || sr->oldsig == NULL ||
+	    signed_value_parse(sr->oldsig, strlen(sr->oldsig), &serial, &at,
+	    &sig, &siglen) != 0)
+		return 0;
+	free(sig);
+	r = floors_check(s->floors, sr->kind, dn, strlen(dn), serial, change);
+	if (r == KB_ERR_SIG_REPLAYED && change) {
+		admin_err("%s: its serial %llu is older than one this CLI has "
+		    "seen for it (%s): an older signed version was written "
+		    "back?  Nothing was written: review it (keybound verify "
+		    "%s, keybound show %s) and, if it is right, sign it as it "
+		    "stands with keybound resign %s", name,
+		    (unsigned long long)serial, s->floors_dir, name, name,
+		    name);
+		return r;
+	}
+	if (r == KB_ERR_SIG_REPLAYED)
+		admin_err("warning: %s: its serial %llu is older than one this "
+		    "CLI has seen for it: an older signed version written "
+		    "back is being signed as it stands", name,
+		    (unsigned long long)serial);
+	else if (r != 0)
+		admin_err("warning: %s: the serial this CLI saw for it is not "
+		    "usable in %s: %s", name, s->floors_dir, kb_strerror(r));
+	return 0;
+}
+
+/* After a signed write: this CLI has seen serial for dn. */
+static void
+sign_floor_raise(struct kb_admin *a, enum kb_record_kind kind,
+    const char *dn, uint64_t serial)
+{
+	if (a->signer->floors != NULL)
+		(void)floors_check(a->signer->floors, kind, dn, strlen(dn),
+		    serial, 1);
+}
+
 /* The assertion that keyboundSignature still holds old (or none). */
 static int
 sign_assertion(const char *old, const char *also, char **outp)
@@ -397,6 +517,17 @@ mods_signed(const struct kb_mod *mods, size_t nmods, const char *const *vals,
 	m[nmods].vals = vals;
 	*outp = m;
 	return 0;
+}
+
+/* The time now in milliseconds since the epoch (0 if unknown). */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A pause before round (1, 2, ...) of a lost race, with jitter. */
@@ -488,8 +619,10 @@ sign_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 				(void)sign_refuse(a, sign_name(&sr, dn), r);
 			goto out;
 		}
+		if ((r = sign_floor(a, &sr, dn, how == SIGN_CHANGE)) != 0)
+			goto out;
 		if ((r = sign_next_serial(sr.oldsig, sr.oldsig != NULL ?
-		    strlen(sr.oldsig) : 0, &serial, &reset)) != 0)
+		    strlen(sr.oldsig) : 0, now_ms(), &serial, &reset)) != 0)
 			goto out;
 		if (reset)
 			admin_err("warning: %s: its keyboundSignature was "
@@ -539,6 +672,7 @@ sign_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 	if (r != 0)
 		goto out;
 	*serialp = serial;
+	sign_floor_raise(a, sr.kind, dn, serial);
 	sign_confirm(a, dn, sign_name(&sr, dn));
  out:
 	sign_read_clear(&sr);
@@ -605,8 +739,9 @@ admin_add(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 	const struct kb_attr *view;
 	const char *vals[2] = { NULL, NULL };
 	char *value = NULL;
+	uint64_t serial;
 	size_t i;
-	int kind, r;
+	int kind, reset, r;
 
 	if (a->signer == NULL)
 		return dir_add(a->dir, dn, mods, nmods);
@@ -629,12 +764,15 @@ admin_add(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 	}
 	sr.kind = (enum kb_record_kind)kind;
 	if ((r = first_value(view, sr.img.nattrs, AT_CN, &sr.name)) != 0 ||
-	    (r = sign_image(a->signer, &sr, 1, &value)) != 0 ||
+	    (r = sign_next_serial(NULL, 0, now_ms(), &serial, &reset)) != 0 ||
+	    (r = sign_image(a->signer, &sr, serial, &value)) != 0 ||
 	    (r = mods_signed(mods, nmods, vals, &all)) != 0)
 		goto out;
 	vals[0] = value;
-	if ((r = dir_add(a->dir, dn, all, nmods + 1)) == 0)
+	if ((r = dir_add(a->dir, dn, all, nmods + 1)) == 0) {
+		sign_floor_raise(a, sr.kind, dn, serial);
 		sign_confirm(a, dn, sign_name(&sr, dn));
+	}
  out:
 	sign_read_clear(&sr);
 	free(value);

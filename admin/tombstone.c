@@ -12,7 +12,8 @@
 #include "admin.h"
 
 int
-sign_next_serial(const char *old, size_t len, uint64_t *nextp, int *resetp)
+sign_next_serial(const char *old, size_t len, uint64_t now_ms,
+    uint64_t *nextp, int *resetp)
 {
 	unsigned char *sig = NULL;
 	uint64_t serial = 0, at;
@@ -22,7 +23,7 @@ sign_next_serial(const char *old, size_t len, uint64_t *nextp, int *resetp)
 	*nextp = 0;
 	*resetp = 0;
 	if (old == NULL) {
-		*nextp = 1;
+		*nextp = now_ms > 0 ? now_ms : 1;
 		return 0;
 	}
 	r = signed_value_parse(old, len, &serial, &at, &sig, &siglen);
@@ -46,7 +47,7 @@ sign_next_serial(const char *old, size_t len, uint64_t *nextp, int *resetp)
 	}
 	if (serial == UINT64_MAX)
 		return KB_ERR_SIG_FORMAT;
-	*nextp = serial + 1;
+	*nextp = serial + 1 > now_ms ? serial + 1 : now_ms;
 	return 0;
 }
 

@@ -23,6 +23,8 @@
 #     root DN, unsigned, signed by an untrusted key) is refused with
 #     nothing written; resign, or trusted_signers naming the key, lets it
 #     through; a root DN write racing signed writes is never signed over;
+#   - an older signed version written back is refused by the next signed
+#     write (the CLI's own floors), resign warns and signs it newer;
 #   - without a signing key: no signature written, no tombstone; a signed
 #     entry changed gets a warning on stderr.
 . "$KB_SRC/tests/lib/common.sh"
@@ -585,6 +587,52 @@ changetype: modify
 delete: keyboundAttachment
 keyboundAttachment: mallory@web-02
 EOF
+
+# --- an older signed version written back is not signed over --------------
+# The CLI remembers the serials it saw (XDG_STATE_HOME/keybound/floors):
+# a write to an entry whose valid signature is older is refused.
+check_eq "$(stat -c %a "$XDG_STATE_HOME/keybound/floors")" 700 \
+    "the CLI's floors: a directory of mode 0700 below XDG_STATE_HOME"
+kbs attach kpb old1@web-12 >/dev/null || fail "attach old1"
+LDAPNOINIT=1 ldapsearch -LLL -o ldif-wrap=no -x -H "$SLAPD_LDAPI_URI" \
+    -b "$(PDN kpb)" -s base keyboundAttachment keyboundAttachmentEnd \
+    keyboundSignature keyboundTombstone 2>/dev/null |
+    grep -v '^dn:' | grep . >"$KB_T/kpb.old" || fail "save kpb"
+oldser=$(sigcheck "$(PDN kpb)")
+kbs detach kpb old1@web-12 >/dev/null || fail "detach old1"
+newser=$(sigcheck "$(PDN kpb)")
+{
+	echo "dn: $(PDN kpb)"
+	echo "changetype: modify"
+	for at in keyboundAttachment keyboundAttachmentEnd keyboundSignature \
+	    keyboundTombstone; do
+		echo "replace: $at"
+		grep "^$at: " "$KB_T/kpb.old"
+		echo "-"
+	done
+} | sed '$d' | slapd_ldapmodify - || fail "write back kpb's older version"
+check_eq "$(sigcheck "$(PDN kpb)")" "$oldser" \
+    "the older version written back verifies (serial $oldser)"
+kbs attach kpb old2@web-12 >/dev/null 2>"$KB_T/err"
+check_eq "$?" 1 "a signed write over it: exit 1"
+grep -q "kpb: its serial $oldser is older than one this CLI has seen" "$KB_T/err"
+check_eq "$?" 0 "... saying its serial is older than one seen"
+case $(vals "$(PDN kpb)" keyboundAttachment) in *old2@*) not_ok "old2 written anyway" ;;
+*) ok "... and nothing was written" ;; esac
+kbs resign kpb >/dev/null 2>"$KB_T/err"
+check_eq "$?" 0 "resign signs it as it stands"
+grep -q "warning: kpb: its serial $oldser is older" "$KB_T/err"
+check_eq "$?" 0 "... with a warning"
+s=$(sigcheck "$(PDN kpb)")
+[ "$s" -gt "$newser" ] && ok "... at a serial above the newest seen ($s > $newser)" ||
+    not_ok "resign serial $s not above $newser"
+# a floors directory that cannot be used: a warning, the write goes on
+: >"$KB_T/notadir"
+XDG_STATE_HOME=$KB_T/notadir kbs attach kpb old3@web-12 >/dev/null \
+    2>"$KB_T/err"
+check_eq "$?" 0 "floors unusable: the signed write still goes through"
+grep -q "warning: .*notadir/keybound/floors is not usable" "$KB_T/err"
+check_eq "$?" 0 "... with a warning naming the directory"
 
 # --- without a signing key ---------------------------------------------------
 sig0=$(vals "$(PDN kpa)" keyboundSignature)

@@ -16,8 +16,9 @@
 #   wrote, keybound serves an entry signed with ssh-keygen -Y sign; an
 #   ssh-agent holding the signing key signs an attach.  Logins during a
 #   run of signed writes to the pair are all served (no moment between a
-#   write and its signature).  Without trusted_signers an unsigned
-#   directory works as before.
+#   write and its signature).  A pair deleted and made again under its
+#   name is served.  Without trusted_signers an unsigned directory works
+#   as before.
 . "$KB_SRC/tests/lib/common.sh"
 . "$KB_SRC/tests/lib/sshd.sh"
 . "$KB_SRC/tests/lib/slapd.sh"
@@ -363,6 +364,22 @@ n_refused=$(grep -c '^refused' "$KB_T/during.out")
 check_eq "$n_refused" 0 "no lookup during the signed writes was refused"
 [ "$n_refused" = 0 ] || { grep '^refused' "$KB_T/during.out"
 	grep -a 'keybound-keys.*keypair=kag' "$KB_SYSLOG" | grep -v 'event=served'; }
+
+# --- a pair deleted and made again under its name is served -------------
+# This host's floor still holds the old pair's serial; the new pair's
+# serial (at least the time of its signing, in ms) is newer.
+kk_keygen kre && kb import kre "$KB_T/kre.pub" >/dev/null &&
+    kb attach kre "$u@test-host" >/dev/null &&
+    kb attach kre "$v@web-03" >/dev/null &&
+    kb attach kre "$v@web-04" >/dev/null || fail "kre"
+kk_as_cmd -c "$conf" "$u" | grep -q 'keybound:kre$' ||
+    fail "kre not served before its delete"
+echo "cn=kre,$SLAPD_BASE" | kk_ldap delete || fail "delete kre"
+kk_keygen kre && kb import kre "$KB_T/kre.pub" >/dev/null &&
+    kb attach kre "$u@test-host" >/dev/null || fail "kre again"
+kk_as_cmd -c "$conf" "$u" | grep -q 'keybound:kre$' &&
+    ok "a pair deleted and made again under its name is served" ||
+    not_ok "the pair made again under its name was refused"
 
 # --- without trusted_signers, an unsigned directory works as before -----
 kk_keygen kplain && kk_add_keypair kplain "$KK_PUB" "$KK_FP" "$v@test-host" ||

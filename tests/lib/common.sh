@@ -37,7 +37,9 @@ kb_tmpdir() {
 	KB_T=$(mktemp -d "${TMPDIR:-/tmp}/kbtest.XXXXXX")
 	chmod 0755 "$KB_T"
 	kb_on_exit "rm -rf '$KB_T'"
-	export KB_T
+	# the CLI remembers the serials it signed below XDG_STATE_HOME
+	XDG_STATE_HOME=$KB_T/state
+	export KB_T XDG_STATE_HOME
 }
 
 kb_free_port() {

@@ -294,22 +294,39 @@ test_bcrypt(void)
 }
 
 static void
-check_serial(const char *old, uint64_t want, int want_reset, int want_r)
+check_serial_at(const char *old, uint64_t now_ms, uint64_t want,
+    int want_reset, int want_r)
 {
 	uint64_t next = 99;
 	int reset = 9;
 
-	CHECK_EQ_INT(sign_next_serial(old, old ? strlen(old) : 0, &next,
-	    &reset), want_r);
+	CHECK_EQ_INT(sign_next_serial(old, old ? strlen(old) : 0, now_ms,
+	    &next, &reset), want_r);
 	if (want_r == 0) {
 		CHECK(next == want);
 		CHECK_EQ_INT(reset, want_reset);
 	}
 }
 
+/* Without the clock's part (now 0): the counting alone. */
+static void
+check_serial(const char *old, uint64_t want, int want_reset, int want_r)
+{
+	check_serial_at(old, 0, want, want_reset, want_r);
+}
+
 static void
 test_signing_rules(void)
 {
+	/* at least the time in ms: a name made again is newer than before */
+	check_serial_at(NULL, 1764669600000ULL, 1764669600000ULL, 0, 0);
+	check_serial_at("41 20261202093000Z AAAA", 1764669600000ULL,
+	    1764669600000ULL, 0, 0);
+	check_serial_at("1764669600000 20261202093000Z AAAA",
+	    1764669600000ULL, 1764669600001ULL, 0, 0);
+	check_serial_at("1764669600007 20261202093000Z AAAA",
+	    1764669600003ULL, 1764669600008ULL, 0, 0);	/* a clock behind */
+	check_serial_at("garbage", 1764669600000ULL, 1764669600000ULL, 1, 0);
 	/* the next serial: +1, 1 for none, damaged values keep counting */
 	check_serial(NULL, 1, 0, 0);
 	check_serial("1 20261202093000Z AAAA", 2, 0, 0);
