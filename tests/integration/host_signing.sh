@@ -18,8 +18,9 @@
 #   that never asked about that user after the detach but learned the
 #   newer serial from the tombstoned entry returned to another user's
 #   lookup; an entry older than signature_max_age; one signed in the
-#   future; an untrusted signer.  A forged cache file written by the
-#   command user is refused.  Without trusted_signers: served as before,
+#   future; an untrusted signer; a floor that cannot be raised (cache_dir
+#   on a full tmpfs).  A forged cache file written by the command user is
+#   refused.  Without trusted_signers: served as before,
 #   keyboundSignature not even asked for.  A trusted_signers file that is
 #   not root-owned, or has a bad line: config error (exit 2), logged.
 #   Interop: a record signed with `ssh-keygen -Y sign -n keybound` is
@@ -422,6 +423,39 @@ refused "$conf2" "$ut" tomb "older serial than one already seen" \
 # the control: a host that did not see the tombstone has no floor above 1
 served "$conf3" "$ut" "$FT" \
     "tombstone (control): without the other lookup, version 1 is within signature_max_age"
+
+# --- a full disk: a floor that cannot be raised refuses the entry ---------
+# cache_dir on a full tmpfs (a private mount namespace): the floor of a
+# pair this host never saw cannot be written, so the pair is refused
+# (fail closed) and logged; with room again it is served.
+full=$KB_T/full
+mkdir "$full"
+conf_full=$KB_T/full.conf
+kb_write_config "$conf_full" "cache_dir $full/cache" "cache_ttl 0" \
+    "trusted_signers $SIGNERS" || fail "config"
+kk_as_cmd_argv
+unshare --mount --propagation private bash -c '
+	dir=$1 user=$2 out=$3
+	shift 3
+	mount -t tmpfs -o size=256k,mode=0755 tmpfs "$dir" || exit 90
+	install -d -o "$user" -g "$user" -m 0700 "$dir/cache" || exit 91
+	dd if=/dev/zero of="$dir/fill" bs=4k 2>/dev/null
+	"$@" </dev/null >"$out.1" 2>/dev/null
+	echo "$?" >"$out.rc1"
+	rm -f "$dir/fill"
+	"$@" </dev/null >"$out.2" 2>/dev/null
+	echo "$?" >"$out.rc2"
+' _ "$full" "$KB_CMD_USER" "$KB_T/full.out" "${KK_AS_CMD[@]}" -c "$conf_full" \
+    "$u"
+check_eq "$?" 0 "a full tmpfs as cache_dir (private mount namespace)"
+ssh-keygen -l -f "$KB_T/full.out.1" 2>/dev/null | grep -qF "$F1" &&
+    not_ok "disk full: served although its floor could not be raised" ||
+    ok "disk full: the pair whose floor cannot be raised is not served"
+kb_syslog_wait "user=$u .*event=entry-skipped .*serial floor unusable" ||
+    not_ok "disk full: no log line saying the floor is unusable"
+ssh-keygen -l -f "$KB_T/full.out.2" 2>/dev/null | grep -qF "$F1" &&
+    ok "disk full: with room again, the pair is served" ||
+    not_ok "room again: not served (exit $(cat "$KB_T/full.out.rc2"))"
 
 # --- the floors -----------------------------------------------------------
 fl=$(find "$KB_CACHE_DIR" -maxdepth 1 -name 'f-*' | head -1)
