@@ -626,8 +626,8 @@ sign_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 			goto out;
 		if (reset)
 			admin_err("warning: %s: its keyboundSignature was "
-			    "unreadable; serial starts again at %llu (hosts "
-			    "that saw a higher one refuse it)",
+			    "unreadable; its serial is now %llu (hosts that "
+			    "saw a higher one refuse it)",
 			    sign_name(&sr, dn), (unsigned long long)serial);
 		if ((r = image_apply(&sr.img, mods, nmods)) != 0 ||
 		    (r = sign_image(a->signer, &sr, serial, &value)) != 0 ||
