@@ -250,7 +250,7 @@ check_eq "$(echo "$json" | js 'sorted((r["name"], r["reason"]) for r in d["refus
 check_eq "$(echo "$json" | js 'd["password_login_refused"]')" True \
     "check --json: password refused"
 out=$(kb check "$t@test-host" 2>/dev/null)
-echo "$out" | grep -Eq "^#   kgrp via $t@\+web, until [0-9TZ:-]+ \(1h5[0-9]m left\), options restrict\$" &&
+echo "$out" | grep -Eq "^#   kgrp via $t@\+web, until [0-9TZ:-]+ \((1h5[0-9]m|2h0m) left\), options restrict\$" &&
     ok "check: the grant explained in words" ||
     not_ok "check text: $(echo "$out" | grep kgrp)"
 echo "$out" | grep -q "^# not served: kblk: blocked\$" &&
