@@ -557,9 +557,11 @@ signed_after "attach over a trusted signer's entry" "$(PDN kpo)" 1
 # a root DN write racing signed writes is never signed over: wherever it
 # lands, the entry ends up not verifying
 : >"$KB_T/race.rc"
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$K/e"
+kbs import kpr "$K/e.pub" >/dev/null || fail "import kpr"
 ( sleep 0.$((RANDOM % 9 + 1))
   slapd_ldapmodify - <<EOF
-dn: $(PDN kpb)
+dn: $(PDN kpr)
 changetype: modify
 add: keyboundAttachment
 keyboundAttachment: mallory@web-02
@@ -571,18 +573,18 @@ while [ $i -lt 300 ]; do	# until two attempts after it landed
 	i=$((i + 1))
 	kill -0 "$rpid" 2>/dev/null || n_after=$((${n_after:-0} + 1))
 	[ "${n_after:-0}" -gt 2 ] && break
-	kbs attach kpb "rc$i@web-11" >/dev/null 2>>"$KB_T/race.err"
+	kbs attach kpr "rc$i@web-11" >/dev/null 2>>"$KB_T/race.err"
 	echo "$?" >>"$KB_T/race.rc"
 done
 wait "$rpid"
-case $(vals "$(PDN kpb)" keyboundAttachment) in *mallory@web-02*) ok "the racing write landed" ;;
+case $(vals "$(PDN kpr)" keyboundAttachment) in *mallory@web-02*) ok "the racing write landed" ;;
 *) not_ok "the racing write did not land" ;; esac
-kbs verify kpb >/dev/null 2>&1
+kbs verify kpr >/dev/null 2>&1
 check_eq "$?" 1 "verify: the racing write was not signed over"
 check_eq "$(tail -n 1 "$KB_T/race.rc")" 1 \
     "signed attaches after it landed were refused"
 slapd_ldapmodify - <<EOF || fail "take the racing write back"
-dn: $(PDN kpb)
+dn: $(PDN kpr)
 changetype: modify
 delete: keyboundAttachment
 keyboundAttachment: mallory@web-02
