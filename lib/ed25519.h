@@ -18,6 +18,10 @@
  * encoding of [S]B - [k]A, and the public key decoded as OpenSSL and
  * OpenSSH decode it: y taken modulo p (encodings of y >= p are read as
  * y - p), x = 0 accepted with either sign bit, a y with no x refused.
+ *
+ * The decoded point of the last few public keys and its multiples are
+ * kept (process-wide, under a lock) for the next signature of the same
+ * signer: a lookup checks several entries signed with one key.
  */
 #ifndef KB_ED25519_H
 #define KB_ED25519_H
@@ -37,5 +41,12 @@ int ed25519_verify(const unsigned char sig[ED25519_SIGNATURE_LEN],
 
 /* out = in mod L, in a 512-bit little-endian number (for the tests). */
 void ed25519_scalar_reduce(unsigned char out[32], const unsigned char in[64]);
+
+/*
+ * 0 if the constant multiples of the base point (ed25519_tables.h) are
+ * what this file's arithmetic computes, else KB_ERR_INTERNAL (for the
+ * tests).
+ */
+int ed25519_selftest(void);
 
 #endif /* KB_ED25519_H */
