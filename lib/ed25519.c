@@ -137,7 +137,7 @@ fe_one(struct fe *h)
 }
 
 /* Limbs back under 2^51 (limb 0 under 2^51 + 2^10). */
-static void
+static inline void
 fe_carry(struct fe *h)
 {
 	uint64_t c;
@@ -185,7 +185,7 @@ fe_neg(struct fe *h, const struct fe *f)
 }
 
 /* The five column sums of a product, reduced to limbs under 2^52. */
-static void
+static inline void
 fe_reduce128(struct fe *h, u128 r0, u128 r1, u128 r2, u128 r3, u128 r4)
 {
 	uint64_t c;
@@ -644,9 +644,12 @@ wnaf64(signed char naf[PART_DIGITS], uint64_t v, int w)
 	int i, d, top = -1;
 
 	memset(naf, 0, PART_DIGITS);
-	for (i = 0; x != 0 && i < PART_DIGITS; i++, x >>= 1) {
-		if ((x & 1) == 0)
+	for (i = 0; x != 0 && i < PART_DIGITS; ) {
+		if ((x & 1) == 0) {
+			x >>= 1;
+			i++;
 			continue;
+		}
 		d = (int)(x & ((1U << w) - 1));
 		if (d >= 1 << (w - 1))
 			d -= 1 << w;
@@ -656,6 +659,8 @@ wnaf64(signed char naf[PART_DIGITS], uint64_t v, int w)
 			x -= (u128)d;
 		else
 			x += (u128)-d;	/* carried upwards */
+		x >>= w;		/* the next w - 1 digits are 0 */
+		i += w;
 	}
 	return top;
 }
