@@ -537,8 +537,8 @@ signed_info_clear(struct kb_signed_info *info)
 }
 
 int
-signed_entry_verify(const struct kb_signers *s, enum kb_record_kind kind,
-    const struct kb_attr *attrs, size_t nattrs, struct kb_signed_info *info)
+signed_entry_prepare(enum kb_record_kind kind, const struct kb_attr *attrs,
+    size_t nattrs, struct kb_signed_info *info)
 {
 	const struct kb_attr *sa;
 	int r;
@@ -565,12 +565,32 @@ signed_entry_verify(const struct kb_signers *s, enum kb_record_kind kind,
 		r = KB_ERR_INVALID_ARG;
 		break;
 	}
-	if (r != 0)
-		goto out;
-	r = signers_verify(s, info->record, info->reclen, info->sig,
-	    info->siglen, &info->signer);
  out:
 	if (r != 0)
 		signed_info_clear(info);
 	return r;
+}
+
+int
+signed_info_verify(const struct kb_signers *s, struct kb_signed_info *info)
+{
+	int r;
+
+	info->signer = NULL;
+	r = signers_verify(s, info->record, info->reclen, info->sig,
+	    info->siglen, &info->signer);
+	if (r != 0)
+		signed_info_clear(info);
+	return r;
+}
+
+int
+signed_entry_verify(const struct kb_signers *s, enum kb_record_kind kind,
+    const struct kb_attr *attrs, size_t nattrs, struct kb_signed_info *info)
+{
+	int r;
+
+	if ((r = signed_entry_prepare(kind, attrs, nattrs, info)) != 0)
+		return r;
+	return signed_info_verify(s, info);
 }

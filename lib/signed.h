@@ -127,6 +127,19 @@ int signed_entry_verify(const struct kb_signers *s,
     enum kb_record_kind kind, const struct kb_attr *attrs, size_t nattrs,
     struct kb_signed_info *info);
 
+/*
+ * signed_entry_verify() in two steps, for a caller that checks the
+ * signature later (while it waits for the directory): the value parsed
+ * and the record rebuilt into *info (info->signer NULL: not verified
+ * yet) ...
+ */
+int signed_entry_prepare(enum kb_record_kind kind,
+    const struct kb_attr *attrs, size_t nattrs, struct kb_signed_info *info);
+
+/* ... then its signature checked; *info is cleared if that fails. */
+int signed_info_verify(const struct kb_signers *s,
+    struct kb_signed_info *info);
+
 void signed_info_clear(struct kb_signed_info *info);
 
 #endif /* KB_SIGNED_H */
