@@ -46,7 +46,6 @@
 #define A_ODD		(1 << (A_W - 2))	/* 1P, 3P, ..., 15P */
 #define B_W		7		/* width of the forms of S's parts */
 #define B_ODD		(1 << (B_W - 2))	/* 1P, 3P, ..., 63P */
-#define MEMO_KEYS	4		/* public keys kept prepared */
 
 typedef unsigned __int128 u128;
 
@@ -765,7 +764,7 @@ key_prepare(struct prepared_key *pk, const unsigned char pub[32])
  * public data; filled under the lock, copied out under it, so a thread
  * never reads a slot another one is replacing.
  */
-static struct prepared_key memo[MEMO_KEYS];
+static struct prepared_key memo[ED25519_KEPT_KEYS];
 static unsigned memo_used, memo_next;
 static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -786,10 +785,18 @@ key_prepared(struct prepared_key *pk, const unsigned char pub[32])
 	key_prepare(pk, pub);
 	pthread_mutex_lock(&memo_lock);
 	memo[memo_next] = *pk;
-	memo_next = (memo_next + 1) % MEMO_KEYS;
-	if (memo_used < MEMO_KEYS)
+	memo_next = (memo_next + 1) % ED25519_KEPT_KEYS;
+	if (memo_used < ED25519_KEPT_KEYS)
 		memo_used++;
 	pthread_mutex_unlock(&memo_lock);
+}
+
+void
+ed25519_prepare(const unsigned char pub[ED25519_PUBLIC_LEN])
+{
+	struct prepared_key pk;
+
+	key_prepared(&pk, pub);
 }
 
 /* ---- verification ----------------------------------------------------- */

@@ -39,6 +39,15 @@ int ed25519_verify(const unsigned char sig[ED25519_SIGNATURE_LEN],
     const unsigned char *msg, size_t len,
     const unsigned char pub[ED25519_PUBLIC_LEN]);
 
+/*
+ * Decode pub and compute its multiples now, kept as a verification keeps
+ * them (the last ED25519_KEPT_KEYS keys): work for a moment the caller
+ * would spend waiting, so that its first signature costs no more than
+ * the next ones.
+ */
+#define ED25519_KEPT_KEYS	4
+void ed25519_prepare(const unsigned char pub[ED25519_PUBLIC_LEN]);
+
 /* out = in mod L, in a 512-bit little-endian number (for the tests). */
 void ed25519_scalar_reduce(unsigned char out[32], const unsigned char in[64]);
 

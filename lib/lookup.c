@@ -1160,6 +1160,18 @@ verify_groups_idle(void *ctx)
 	verify_groups(ctx);
 }
 
+/*
+ * While a search travels (the group search, or the key search when no
+ * group is to be verified): the signers' keys, ready to verify.
+ */
+static void
+prepare_signers_idle(void *ctx)
+{
+	const struct search_ctx *sc = ctx;
+
+	signers_prepare(sc->signers);
+}
+
 /* Re-check one entry and hand its keys to lookup_add_key(). */
 static int
 entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
@@ -1567,8 +1579,11 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		goto out;
 	for (;;) {
 		if (groups_base != NULL) {
-			if ((r = search_groups(&sc, d, groups_base, errbuf,
-			    errlen)) != 0)
+			if (sc.signers != NULL)
+				dir_set_idle(d, prepare_signers_idle, &sc);
+			r = search_groups(&sc, d, groups_base, errbuf, errlen);
+			dir_set_idle(d, NULL, NULL);
+			if (r != 0)
 				goto out;
 			/* the answer is as old as the membership it
 			   relies on */
@@ -1579,6 +1594,8 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		/* the groups' signatures are checked while it travels */
 		if (sc.npending > 0)
 			dir_set_idle(d, verify_groups_idle, &sc);
+		else if (sc.signers != NULL)
+			dir_set_idle(d, prepare_signers_idle, &sc);
 		r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
 		    on_entry, &sc, &dropped);
 		dir_set_idle(d, NULL, NULL);

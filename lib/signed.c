@@ -16,6 +16,7 @@
 #include "kb.h"
 #include "b64.h"
 #include "directory.h"
+#include "ed25519.h"
 #include "fdio.h"
 #include "lookup.h"
 #include "record.h"
@@ -498,6 +499,15 @@ const struct kb_key *
 signers_key(const struct kb_signers *s, size_t i)
 {
 	return s != NULL && i < s->n ? s->v[i].key : NULL;
+}
+
+void
+signers_prepare(const struct kb_signers *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; s != NULL && i < s->n && n < ED25519_KEPT_KEYS; i++)
+		n += (size_t)sshsig_prepare(s->v[i].key);
 }
 
 int

@@ -97,6 +97,12 @@ const char *signers_name(const struct kb_signers *s, size_t i);
 const struct kb_key *signers_key(const struct kb_signers *s, size_t i);
 
 /*
+ * The signers' keys made ready to verify (sshsig_prepare()), as many as
+ * are kept: work for a moment spent waiting (the host group search).
+ */
+void signers_prepare(const struct kb_signers *s);
+
+/*
  * Check that sig is a keybound SSHSIG over exactly rec by one of the
  * trusted signers; *namep (may be NULL) gets its name (owned by s).
  * KB_ERR_SIG_UNTRUSTED, or sshsig_verify()'s errors.

@@ -338,6 +338,24 @@ sig_verify_ed25519(const struct kb_key *k, const unsigned char *data,
 	return ed25519_verify(s, data, datalen, pub);
 }
 
+int
+sshsig_prepare(const struct kb_key *signer)
+{
+	struct kb_blob b;
+	const unsigned char *blob, *type, *pub;
+	size_t bloblen, typelen, publen;
+
+	if (signer == NULL || key_type(signer) != KB_KT_ED25519)
+		return 0;
+	blob = key_blob(signer, &bloblen);
+	blob_init(&b, blob, bloblen);
+	if (blob_get_string(&b, &type, &typelen) != 0 ||
+	    blob_get_string(&b, &pub, &publen) != 0 || publen != ED25519_LEN)
+		return 0;
+	ed25519_prepare(pub);
+	return 1;
+}
+
 /* Check an ECDSA or RSA signature s (of type a) over data with key k. */
 static int
 sig_verify_libcrypto(const struct kb_key *k, const struct sig_alg *a,
