@@ -66,7 +66,9 @@ struct run {
 	struct kb_cache *cache;
 	struct kb_signers *signers;	/* trusted_signers, or NULL */
 	struct kb_floors *floors;	/* their serial floors (cache_dir) */
-	struct kb_answer *offline;	/* cached answer usable offline */
+	int offline_seen;		/* the cache held an answer usable
+					   offline when the run started */
+	struct kb_answer *offline;	/* that answer, built when needed */
 	size_t notes;
 	size_t notes_suppressed;
 	/* the answer is claimed once, by the main thread or the watchdog */
@@ -337,24 +339,40 @@ release_stdout(void)
 	}
 }
 
+static void
+log_cache_problem(struct run *rn, const char *what, int err)
+{
+	struct kb_logline l;
+
+	log_subject(rn, &l);
+	logline_str(&l, "event", what);
+	logline_str(&l, "error", kb_strerror(err));
+	emit(LOG_WARNING, &l);
+}
+
 /*
- * The offline answer was read when the run started; another run may have
- * recorded a newer directory answer since (after a detach, say).  Read
- * the cache again and keep only what it still says.
+ * The directory did not answer and the cache held an answer usable
+ * offline when the run started: build it now (its keys and signatures
+ * are checked only when it may be served), from the cache read again:
+ * another run may have recorded a newer directory answer since (after a
+ * detach, say), and only what the cache still says is kept.  The
+ * watchdog passes no notes: the main thread may still be logging its
+ * own.
  */
 static void
-offline_recheck(struct run *rn)
+offline_load(struct run *rn, int notes)
 {
 	struct kb_cached cc;
 	struct timespec now;
+	int r;
 
-	if (rn->offline == NULL || rn->cache == NULL)
+	if (!rn->offline_seen || rn->cache == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	(void)cache_consult(rn->cache, rn->cfg, &rn->q, &now, NULL, NULL,
-	    &cc);
-	lookup_answer_free(rn->offline);
-	rn->offline = NULL;
+	r = cache_consult(rn->cache, rn->cfg, &rn->q, &now,
+	    notes ? log_note : NULL, rn, &cc);
+	if (r != 0 && notes)
+		log_cache_problem(rn, "cache-ignored", r);
 	if (cc.state == KB_CACHE_FRESH || cc.state == KB_CACHE_OFFLINE)
 		rn->offline = cc.answer;
 	else
@@ -363,9 +381,9 @@ offline_recheck(struct run *rn)
 
 /* The directory did not answer: the offline cache, or nothing. */
 static int
-serve_offline(struct run *rn, int err, const char *why)
+serve_offline(struct run *rn, int err, const char *why, int notes)
 {
-	offline_recheck(rn);
+	offline_load(rn, notes);
 	if (rn->offline != NULL)
 		return serve(rn, rn->offline, "cache", "offline", err, why);
 	log_decision(rn, NULL, NULL, "unavailable", err, why);
@@ -440,22 +458,12 @@ drop_privileges(const char *dir, int *as_nobody, char *why, size_t whylen)
 	return 0;
 }
 
-static void
-log_cache_problem(struct run *rn, const char *what, int err)
-{
-	struct kb_logline l;
-
-	log_subject(rn, &l);
-	logline_str(&l, "event", what);
-	logline_str(&l, "error", kb_strerror(err));
-	emit(LOG_WARNING, &l);
-}
-
 /*
  * Ask the cache which answer may be served now: returns a fresh answer or
- * NULL, and keeps an answer usable only offline in rn->offline.  The
- * policy (ages, superseding, which of a user's answers speaks for the
- * query) is cache_consult()'s.
+ * NULL, and notes whether one usable only offline is there (built by
+ * offline_load() if the directory does not answer).  The policy (ages,
+ * superseding, which of a user's answers speaks for the query) is
+ * cache_consult()'s.
  */
 static struct kb_answer *
 cache_lookup(struct run *rn)
@@ -467,14 +475,16 @@ cache_lookup(struct run *rn)
 	if (rn->cache == NULL)
 		return NULL;
 	clock_gettime(CLOCK_REALTIME, &now);
-	r = cache_consult(rn->cache, rn->cfg, &rn->q, &now, log_note, rn, &cc);
+	r = cache_consult_fresh(rn->cache, rn->cfg, &rn->q, &now, log_note,
+	    rn, &cc);
 	if (r != 0)
 		log_cache_problem(rn, "cache-ignored", r);
 	switch (cc.state) {
 	case KB_CACHE_FRESH:
 		return cc.answer;
 	case KB_CACHE_OFFLINE:
-		rn->offline = cc.answer;
+		rn->offline_seen = 1;
+		lookup_answer_free(cc.answer);	/* NULL: not built */
 		return NULL;
 	case KB_CACHE_FUTURE:
 		log_cache_problem(rn, "cache-ignored", KB_ERR_CACHE_STALE);
@@ -508,7 +518,7 @@ watchdog(void *arg)
 	}
 	rn->claimed = 1;
 	pthread_mutex_unlock(&rn->mu);
-	code = serve_offline(rn, KB_ERR_DIR_TIMEOUT, "deadline");
+	code = serve_offline(rn, KB_ERR_DIR_TIMEOUT, "deadline", 0);
 	_exit(code);
 }
 
@@ -607,7 +617,7 @@ directory_answer(struct run *rn)
 		    (store = cache_record(rn->cache, rn->cfg, &rn->q, a)) != 0)
 			log_cache_problem(rn, "cache-store-failed", store);
 	} else if (offline_allowed(r))
-		code = serve_offline(rn, r, errbuf);
+		code = serve_offline(rn, r, errbuf, 1);
 	else {
 		log_decision(rn, "directory", NULL, "error", r, errbuf);
 		code = EXIT_NO_ANSWER;

@@ -672,10 +672,11 @@ judge_age(const struct kb_config *cfg, long long age_ns)
 	return KB_CACHE_TOO_OLD;
 }
 
-int
-cache_consult(struct kb_cache *c, const struct kb_config *cfg,
+/* cache_consult(); an OFFLINE answer is built only with offline. */
+static int
+consult(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, const struct timespec *now,
-    lookup_note_fn note, void *ctx, struct kb_cached *out)
+    lookup_note_fn note, void *ctx, int offline, struct kb_cached *out)
 {
 	struct cfile cf;
 	const struct canswer *an;
@@ -696,7 +697,8 @@ cache_consult(struct kb_cache *c, const struct kb_config *cfg,
 	age = ts_ns(now) - ts_ns(&an->stamp);
 	out->age_ms = age / 1000000;
 	out->state = judge_age(cfg, age);
-	if (out->state == KB_CACHE_FRESH || out->state == KB_CACHE_OFFLINE) {
+	if (out->state == KB_CACHE_FRESH ||
+	    (out->state == KB_CACHE_OFFLINE && offline)) {
 		r = answer_from(cfg, q, an, now->tv_sec, note, ctx,
 		    &out->answer);
 		if (r != 0)
@@ -705,6 +707,22 @@ cache_consult(struct kb_cache *c, const struct kb_config *cfg,
  out:
 	cfile_free(&cf);
 	return r;
+}
+
+int
+cache_consult(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct timespec *now,
+    lookup_note_fn note, void *ctx, struct kb_cached *out)
+{
+	return consult(c, cfg, q, now, note, ctx, 1, out);
+}
+
+int
+cache_consult_fresh(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct timespec *now,
+    lookup_note_fn note, void *ctx, struct kb_cached *out)
+{
+	return consult(c, cfg, q, now, note, ctx, 0, out);
 }
 
 /* ---- superseding ---- */

@@ -75,7 +75,8 @@ enum kb_cache_state {
 /* The verdict of cache_consult(). */
 struct kb_cached {
 	enum kb_cache_state state;
-	struct kb_answer *answer;	/* FRESH and OFFLINE only; caller frees */
+	struct kb_answer *answer;	/* FRESH, and OFFLINE from
+					   cache_consult(); caller frees */
 	long long age_ms;		/* age of the newest answer found */
 };
 
@@ -99,6 +100,18 @@ void cache_close(struct kb_cache *c);
  * that was ignored (out->state is then NONE), or a fatal error.
  */
 int cache_consult(struct kb_cache *c, const struct kb_config *cfg,
+    const struct kb_query *q, const struct timespec *now,
+    lookup_note_fn note, void *ctx, struct kb_cached *out);
+
+/*
+ * As cache_consult(), but an answer usable only offline is not built:
+ * out->state is then KB_CACHE_OFFLINE with out->answer NULL.  Checking
+ * its keys (and their signatures) is work lost whenever the directory
+ * answers; a caller that needs it after all calls cache_consult(), which
+ * reads the file again (another run may have recorded a newer answer
+ * since).
+ */
+int cache_consult_fresh(struct kb_cache *c, const struct kb_config *cfg,
     const struct kb_query *q, const struct timespec *now,
     lookup_note_fn note, void *ctx, struct kb_cached *out);
 

@@ -133,6 +133,8 @@ struct kb_dir {
 	size_t passwordlen;
 	int may_move_on;		/* nothing answered yet on this URI */
 	struct timespec search_sent;	/* CLOCK_REALTIME, last search sent */
+	dir_idle_fn idle;		/* dir_set_idle(): once, after a send */
+	void *idle_ctx;
 	int nullfd;			/* /dev/null, to disarm a socket */
 	struct ldap_conncb conncb;	/* hands new sockets to watch */
 	struct dir_watchdog *watch;	/* during an ldaps:// connect */
@@ -1505,6 +1507,26 @@ dir_parse_page_result(struct kb_dir *d, LDAPMessage *msg,
 	return dir_map_result(err);
 }
 
+void
+dir_set_idle(struct kb_dir *d, dir_idle_fn fn, void *ctx)
+{
+	if (d == NULL)
+		return;
+	d->idle = fn;
+	d->idle_ctx = ctx;
+}
+
+/* The work set with dir_set_idle(), once. */
+static void
+dir_run_idle(struct kb_dir *d)
+{
+	dir_idle_fn fn = d->idle;
+
+	d->idle = NULL;
+	if (fn != NULL)
+		fn(d->idle_ctx);
+}
+
 /* Run one search (or one page, pg not NULL) on the current connection. */
 static int
 dir_search_once(struct kb_dir *d, const char *base, int scope,
@@ -1526,6 +1548,7 @@ dir_search_once(struct kb_dir *d, const char *base, int scope,
 	if ((r = dir_send_search(d, base, scope, filter, attrs, nattrs,
 	    st->limit, nctrls > 0 ? ctrls : NULL, &msgid)) != 0)
 		goto out;
+	dir_run_idle(d);
 	for (;;) {
 		if ((r = dir_wait(d, msgid, LDAP_MSG_ONE, &msg)) != 0)
 			goto out;

@@ -92,6 +92,15 @@ const char *dir_uri(const struct kb_dir *d);
 void dir_search_sent(const struct kb_dir *d, struct timespec *t);
 
 /*
+ * Work for the next search to do once its request is sent, before it
+ * waits for the answer: fn(ctx) then runs while the server works and the
+ * answer travels.  Called at most once (cleared when called); NULL
+ * clears it.  fn must not use d.
+ */
+typedef void (*dir_idle_fn)(void *ctx);
+void dir_set_idle(struct kb_dir *d, dir_idle_fn fn, void *ctx);
+
+/*
  * When the server died during a read (the connection is gone), connect
  * to the next URI in order, under the same deadline, so a caller whose
  * earlier search there succeeded can start its work again.  0, or

@@ -15,13 +15,22 @@
  * x = X/Z, y = Y/Z, xy = T/Z and the addition and doubling formulas of
  * RFC 8032 section 5.1.4; the formulas' last step is kept apart (struct
  * ge_done) so that a doubling followed by another doubling skips T.
- * [S]B - [k]A is one joint double-and-add (Straus/Shamir) over the
- * width-5 non-adjacent forms of S and k: about 253 doublings and 85
- * additions of odd multiples (1..15) of B and -A.
+ *
+ * [S]B - [k]A is one joint double-and-add (Straus/Shamir) over S and k
+ * cut into four 64-bit parts each: S = sum S_i 2^(64 i), so [S]B is
+ * sum [S_i](2^(64 i) B), and the same for k and -A.  Eight scalars of 64
+ * bits share 64 doublings instead of 253.  The multiples of B are
+ * constants (ed25519_tables.h: 1, 3, ..., 63 times each 2^(64 i) B in
+ * affine form, width-7 non-adjacent forms); those of -A (1, 3, ..., 15
+ * times each 2^(64 i) (-A), width 5) cost 192 doublings and the
+ * decoding of A, done once per public key and kept for the next
+ * signature of the same signer: about 65 doublings and 75 additions
+ * per signature after the first.
  *
  * Everything is variable-time: only public data passes through here
  * (see ed25519.h).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -30,9 +39,13 @@
 #include "sha512.h"
 
 #define MASK51		((UINT64_C(1) << 51) - 1)
-#define WNAF_W		5		/* width of the non-adjacent forms */
-#define WNAF_ODD	(1 << (WNAF_W - 2))	/* odd multiples 1P..15P */
-#define SCALAR_BITS	256
+#define PARTS		4		/* scalars cut into 64-bit parts */
+#define PART_BITS	64
+#define PART_DIGITS	(PART_BITS + 1)	/* a w-NAF is at most one longer */
+#define A_W		5		/* width of the forms of k's parts */
+#define A_ODD		(1 << (A_W - 2))	/* 1P, 3P, ..., 15P */
+#define B_W		7		/* width of the forms of S's parts */
+#define B_ODD		(1 << (B_W - 2))	/* 1P, 3P, ..., 63P */
 
 typedef unsigned __int128 u128;
 
@@ -56,6 +69,21 @@ struct ge_cached {
 	struct fe YpX, YmX, Z2, T2d;
 };
 
+/* The same with Z = 1: y + x, y - x, 2 d x y. */
+struct ge_affine {
+	struct fe YpX, YmX, T2d;
+};
+
+/*
+ * A public key ready for verification: whether it decodes, and if so
+ * odd[i][j] = (2 j + 1) 2^(64 i) (-A).
+ */
+struct prepared_key {
+	unsigned char pub[ED25519_PUBLIC_LEN];
+	int valid;
+	struct ge_cached odd[PARTS][A_ODD];
+};
+
 /* d = -121665/121666, 2d, sqrt(-1) = 2^((p-1)/4) (RFC 8032 5.1) */
 static const struct fe fe_d = { {
 	0x34dca135978a3ULL, 0x1a8283b156ebdULL, 0x5e7a26001c029ULL,
@@ -74,6 +102,8 @@ static const struct fe base_x = { {
 static const struct fe base_y = { {
 	0x6666666666658ULL, 0x4ccccccccccccULL, 0x1999999999999ULL,
 	0x3333333333333ULL, 0x6666666666666ULL } };
+
+#include "ed25519_tables.h"
 
 /* L = 2^252 + 27742317777372353535851937790883648493, little-endian */
 static const unsigned char order_le[32] = {
@@ -106,7 +136,7 @@ fe_one(struct fe *h)
 }
 
 /* Limbs back under 2^51 (limb 0 under 2^51 + 2^10). */
-static void
+static inline void
 fe_carry(struct fe *h)
 {
 	uint64_t c;
@@ -154,7 +184,7 @@ fe_neg(struct fe *h, const struct fe *f)
 }
 
 /* The five column sums of a product, reduced to limbs under 2^52. */
-static void
+static inline void
 fe_reduce128(struct fe *h, u128 r0, u128 r1, u128 r2, u128 r3, u128 r4)
 {
 	uint64_t c;
@@ -513,9 +543,45 @@ ge_sub(struct ge_done *r, const struct ge_p3 *p, const struct ge_cached *q)
 	fe_add(&r->H, &b, &a);
 }
 
-/* t[i] = (2 i + 1) P for i < WNAF_ODD */
+/* P + Q for Q affine (Z = 1): ge_add() with 2 Z2 = 2. */
 static void
-ge_odd_multiples(struct ge_cached t[WNAF_ODD], const struct ge_p3 *p)
+ge_madd(struct ge_done *r, const struct ge_p3 *p, const struct ge_affine *q)
+{
+	struct fe a, b, c, d;
+
+	fe_sub(&a, &p->Y, &p->X);
+	fe_mul(&a, &a, &q->YmX);
+	fe_add(&b, &p->Y, &p->X);
+	fe_mul(&b, &b, &q->YpX);
+	fe_mul(&c, &p->T, &q->T2d);
+	fe_add(&d, &p->Z, &p->Z);
+	fe_sub(&r->E, &b, &a);
+	fe_sub(&r->F, &d, &c);
+	fe_add(&r->G, &d, &c);
+	fe_add(&r->H, &b, &a);
+}
+
+/* P - Q for Q affine: ge_sub() with 2 Z2 = 2. */
+static void
+ge_msub(struct ge_done *r, const struct ge_p3 *p, const struct ge_affine *q)
+{
+	struct fe a, b, c, d;
+
+	fe_sub(&a, &p->Y, &p->X);
+	fe_mul(&a, &a, &q->YpX);
+	fe_add(&b, &p->Y, &p->X);
+	fe_mul(&b, &b, &q->YmX);
+	fe_mul(&c, &p->T, &q->T2d);
+	fe_add(&d, &p->Z, &p->Z);
+	fe_sub(&r->E, &b, &a);
+	fe_add(&r->F, &d, &c);
+	fe_sub(&r->G, &d, &c);
+	fe_add(&r->H, &b, &a);
+}
+
+/* t[i] = (2 i + 1) P for i < n */
+static void
+ge_odd_multiples(struct ge_cached *t, int n, const struct ge_p3 *p)
 {
 	struct ge_done c;
 	struct ge_p3 twice, q;
@@ -527,11 +593,25 @@ ge_odd_multiples(struct ge_cached t[WNAF_ODD], const struct ge_p3 *p)
 	ge_cache(&two, &twice);
 	ge_cache(&t[0], p);
 	q = *p;
-	for (i = 1; i < WNAF_ODD; i++) {
+	for (i = 1; i < n; i++) {
 		ge_add(&c, &q, &two);
 		ge_to_p3(&q, &c);
 		ge_cache(&t[i], &q);
 	}
+}
+
+/* *p = 2^n P (n >= 1), with T */
+static void
+ge_dbl_n(struct ge_p3 *p, int n)
+{
+	struct ge_done c;
+
+	while (n-- > 1) {
+		ge_dbl(&c, p);
+		ge_to_p2(p, &c);
+	}
+	ge_dbl(&c, p);
+	ge_to_p3(p, &c);
 }
 
 /* ---- scalars ---------------------------------------------------------- */
@@ -549,40 +629,37 @@ scalar_canonical(const unsigned char s[32])
 	return 0;			/* s == L */
 }
 
+
 /*
- * The width-5 non-adjacent form of s < 2^253: naf[i] in {0, +-1, +-3,
- * ..., +-15}, s = sum naf[i] 2^i, any nonzero digit followed by at least
- * four zeros.  Returns the highest nonzero position, -1 for s = 0.
+ * The width-w non-adjacent form of v: naf[i] odd in (-2^(w-1), 2^(w-1))
+ * or 0, v = sum naf[i] 2^i, any nonzero digit followed by at least w - 1
+ * zeros; at most PART_DIGITS digits.  Returns the highest nonzero
+ * position, -1 for v = 0.
  */
 static int
-scalar_wnaf(signed char naf[SCALAR_BITS], const unsigned char s[32])
+wnaf64(signed char naf[PART_DIGITS], uint64_t v, int w)
 {
-	unsigned char bit[SCALAR_BITS + WNAF_W + 1];
-	int i, j, v, top = -1;
+	u128 x = v;
+	int i, d, top = -1;
 
-	memset(bit, 0, sizeof(bit));
-	memset(naf, 0, SCALAR_BITS);
-	for (i = 0; i < SCALAR_BITS; i++)
-		bit[i] = (s[i >> 3] >> (i & 7)) & 1;
-	i = 0;
-	while (i < SCALAR_BITS) {
-		if (bit[i] == 0) {
+	memset(naf, 0, PART_DIGITS);
+	for (i = 0; x != 0 && i < PART_DIGITS; ) {
+		if ((x & 1) == 0) {
+			x >>= 1;
 			i++;
 			continue;
 		}
-		for (v = 0, j = 0; j < WNAF_W; j++)
-			v |= bit[i + j] << j;
-		memset(bit + i, 0, WNAF_W);
-		if (v >= 1 << (WNAF_W - 1)) {
-			/* v - 2^W here, and 2^W carried upwards */
-			v -= 1 << WNAF_W;
-			for (j = i + WNAF_W; bit[j] == 1; j++)
-				bit[j] = 0;
-			bit[j] = 1;
-		}
-		naf[i] = (signed char)v;
+		d = (int)(x & ((1U << w) - 1));
+		if (d >= 1 << (w - 1))
+			d -= 1 << w;
+		naf[i] = (signed char)d;
 		top = i;
-		i += WNAF_W;
+		if (d > 0)
+			x -= (u128)d;
+		else
+			x += (u128)-d;	/* carried upwards */
+		x >>= w;		/* the next w - 1 digits are 0 */
+		i += w;
 	}
 	return top;
 }
@@ -657,11 +734,76 @@ ed25519_scalar_reduce(unsigned char out[32], const unsigned char in[64])
 		store_le64(out + 8 * i, r[i]);
 }
 
+
+/* ---- public keys ------------------------------------------------------ */
+
+/* Decode pub and compute the multiples of -A (struct prepared_key). */
+static void
+key_prepare(struct prepared_key *pk, const unsigned char pub[32])
+{
+	struct ge_p3 p;
+	int i;
+
+	memset(pk, 0, sizeof(*pk));
+	memcpy(pk->pub, pub, sizeof(pk->pub));
+	if (ge_decode(&p, pub) != 0)
+		return;			/* valid = 0: every signature fails */
+	fe_neg(&p.X, &p.X);		/* -A */
+	fe_neg(&p.T, &p.T);
+	for (i = 0; i < PARTS; i++) {
+		if (i > 0)
+			ge_dbl_n(&p, PART_BITS);
+		ge_odd_multiples(pk->odd[i], A_ODD, &p);
+	}
+	pk->valid = 1;
+}
+
+/*
+ * The last few keys prepared, for the next signature of the same
+ * signer (a lookup checks several entries signed with one key).  Only
+ * public data; filled under the lock, copied out under it, so a thread
+ * never reads a slot another one is replacing.
+ */
+static struct prepared_key memo[ED25519_KEPT_KEYS];
+static unsigned memo_used, memo_next;
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+key_prepared(struct prepared_key *pk, const unsigned char pub[32])
+{
+	unsigned i;
+
+	pthread_mutex_lock(&memo_lock);
+	for (i = 0; i < memo_used; i++) {
+		if (memcmp(memo[i].pub, pub, sizeof(memo[i].pub)) == 0) {
+			*pk = memo[i];
+			pthread_mutex_unlock(&memo_lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&memo_lock);
+	key_prepare(pk, pub);
+	pthread_mutex_lock(&memo_lock);
+	memo[memo_next] = *pk;
+	memo_next = (memo_next + 1) % ED25519_KEPT_KEYS;
+	if (memo_used < ED25519_KEPT_KEYS)
+		memo_used++;
+	pthread_mutex_unlock(&memo_lock);
+}
+
+void
+ed25519_prepare(const unsigned char pub[ED25519_PUBLIC_LEN])
+{
+	struct prepared_key pk;
+
+	key_prepared(&pk, pub);
+}
+
 /* ---- verification ----------------------------------------------------- */
 
 static void
 ge_add_digit(struct ge_done *c, const struct ge_p3 *p,
-    const struct ge_cached t[WNAF_ODD], int digit)
+    const struct ge_cached *t, int digit)
 {
 	if (digit > 0)
 		ge_add(c, p, &t[digit / 2]);
@@ -669,34 +811,46 @@ ge_add_digit(struct ge_done *c, const struct ge_p3 *p,
 		ge_sub(c, p, &t[-digit / 2]);
 }
 
-/* *r = [a]A + [b]B, a and b below 2^253; r's T is left stale. */
 static void
-ge_double_scalarmult(struct ge_p3 *r, const unsigned char a[32],
-    const struct ge_p3 *A, const unsigned char b[32])
+ge_madd_digit(struct ge_done *c, const struct ge_p3 *p,
+    const struct ge_affine *t, int digit)
 {
-	signed char na[SCALAR_BITS], nb[SCALAR_BITS];
-	struct ge_cached ta[WNAF_ODD], tb[WNAF_ODD];
-	struct ge_done c;
-	struct ge_p3 base;
-	int i, top, topb;
+	if (digit > 0)
+		ge_madd(c, p, &t[digit / 2]);
+	else
+		ge_msub(c, p, &t[-digit / 2]);
+}
 
-	top = scalar_wnaf(na, a);
-	topb = scalar_wnaf(nb, b);
-	if (topb > top)
-		top = topb;
-	ge_odd_multiples(ta, A);
-	ge_base(&base);
-	ge_odd_multiples(tb, &base);
+/*
+ * *r = [s]B + [k](-A) for the prepared A, s and k below 2^253, each cut
+ * into PARTS parts; r's T is left stale.
+ */
+static void
+ge_double_scalarmult(struct ge_p3 *r, const unsigned char k[32],
+    const struct prepared_key *pk, const unsigned char s[32])
+{
+	signed char nk[PARTS][PART_DIGITS], ns[PARTS][PART_DIGITS];
+	struct ge_done c;
+	int i, j, t, top = -1;
+
+	for (j = 0; j < PARTS; j++) {
+		if ((t = wnaf64(nk[j], load_le64(k + 8 * j), A_W)) > top)
+			top = t;
+		if ((t = wnaf64(ns[j], load_le64(s + 8 * j), B_W)) > top)
+			top = t;
+	}
 	ge_identity(r);
 	for (i = top; i >= 0; i--) {
 		ge_dbl(&c, r);
-		if (na[i] != 0) {
-			ge_to_p3(r, &c);
-			ge_add_digit(&c, r, ta, na[i]);
-		}
-		if (nb[i] != 0) {
-			ge_to_p3(r, &c);
-			ge_add_digit(&c, r, tb, nb[i]);
+		for (j = 0; j < PARTS; j++) {
+			if (ns[j][i] != 0) {
+				ge_to_p3(r, &c);
+				ge_madd_digit(&c, r, base_odd[j], ns[j][i]);
+			}
+			if (nk[j][i] != 0) {
+				ge_to_p3(r, &c);
+				ge_add_digit(&c, r, pk->odd[j], nk[j][i]);
+			}
 		}
 		ge_to_p2(r, &c);
 	}
@@ -707,16 +861,16 @@ ed25519_verify(const unsigned char sig[ED25519_SIGNATURE_LEN],
     const unsigned char *msg, size_t len,
     const unsigned char pub[ED25519_PUBLIC_LEN])
 {
+	struct prepared_key pk;
 	struct kb_sha512 h;
-	struct ge_p3 a, r;
+	struct ge_p3 r;
 	unsigned char digest[KB_SHA512_LEN], k[32], rcheck[32];
 
 	if (!scalar_canonical(sig + 32))
 		return KB_ERR_SIG_BAD;
-	if (ge_decode(&a, pub) != 0)
+	key_prepared(&pk, pub);
+	if (!pk.valid)
 		return KB_ERR_SIG_BAD;
-	fe_neg(&a.X, &a.X);			/* -A */
-	fe_neg(&a.T, &a.T);
 	/* k = SHA-512(R || A || M) mod L */
 	sha512_init(&h);
 	sha512_update(&h, sig, 32);
@@ -725,7 +879,60 @@ ed25519_verify(const unsigned char sig[ED25519_SIGNATURE_LEN],
 	sha512_final(&h, digest);
 	ed25519_scalar_reduce(k, digest);
 	/* R' = [S]B - [k]A must encode to the signature's R, byte for byte */
-	ge_double_scalarmult(&r, k, &a, sig + 32);
+	ge_double_scalarmult(&r, k, &pk, sig + 32);
 	ge_encode(rcheck, &r);
 	return memcmp(rcheck, sig, 32) == 0 ? 0 : KB_ERR_SIG_BAD;
+}
+
+/* ---- the tables, checked ---------------------------------------------- */
+
+/* Is the affine t the point p, limbs reduced? */
+static int
+affine_is(const struct ge_affine *t, const struct ge_p3 *p)
+{
+	struct fe zinv, x, y, v;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (t->YpX.v[i] > MASK51 || t->YmX.v[i] > MASK51 ||
+		    t->T2d.v[i] > MASK51)
+			return 0;
+	fe_invert(&zinv, &p->Z);
+	fe_mul(&x, &p->X, &zinv);
+	fe_mul(&y, &p->Y, &zinv);
+	fe_add(&v, &y, &x);
+	if (!fe_equal(&v, &t->YpX))
+		return 0;
+	fe_sub(&v, &y, &x);
+	if (!fe_equal(&v, &t->YmX))
+		return 0;
+	fe_mul(&v, &x, &y);
+	fe_mul(&v, &v, &fe_d2);
+	return fe_equal(&v, &t->T2d);
+}
+
+int
+ed25519_selftest(void)
+{
+	struct ge_p3 b, q, twice;
+	struct ge_done c;
+	struct ge_cached two;
+	int i, j;
+
+	ge_base(&b);
+	for (i = 0; i < PARTS; i++) {
+		if (i > 0)
+			ge_dbl_n(&b, PART_BITS);
+		ge_dbl(&c, &b);
+		ge_to_p3(&twice, &c);
+		ge_cache(&two, &twice);
+		q = b;
+		for (j = 0; j < B_ODD; j++) {
+			if (!affine_is(&base_odd[i][j], &q))
+				return KB_ERR_INTERNAL;
+			ge_add(&c, &q, &two);
+			ge_to_p3(&q, &c);
+		}
+	}
+	return 0;
 }

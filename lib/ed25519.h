@@ -18,6 +18,10 @@
  * encoding of [S]B - [k]A, and the public key decoded as OpenSSL and
  * OpenSSH decode it: y taken modulo p (encodings of y >= p are read as
  * y - p), x = 0 accepted with either sign bit, a y with no x refused.
+ *
+ * The decoded point of the last few public keys and its multiples are
+ * kept (process-wide, under a lock) for the next signature of the same
+ * signer: a lookup checks several entries signed with one key.
  */
 #ifndef KB_ED25519_H
 #define KB_ED25519_H
@@ -35,7 +39,23 @@ int ed25519_verify(const unsigned char sig[ED25519_SIGNATURE_LEN],
     const unsigned char *msg, size_t len,
     const unsigned char pub[ED25519_PUBLIC_LEN]);
 
+/*
+ * Decode pub and compute its multiples now, kept as a verification keeps
+ * them (the last ED25519_KEPT_KEYS keys): work for a moment the caller
+ * would spend waiting, so that its first signature costs no more than
+ * the next ones.
+ */
+#define ED25519_KEPT_KEYS	4
+void ed25519_prepare(const unsigned char pub[ED25519_PUBLIC_LEN]);
+
 /* out = in mod L, in a 512-bit little-endian number (for the tests). */
 void ed25519_scalar_reduce(unsigned char out[32], const unsigned char in[64]);
+
+/*
+ * 0 if the constant multiples of the base point (ed25519_tables.h) are
+ * what this file's arithmetic computes, else KB_ERR_INTERNAL (for the
+ * tests).
+ */
+int ed25519_selftest(void);
 
 #endif /* KB_ED25519_H */

@@ -48,6 +48,16 @@ struct assertion {
 	int targets;		/* USER@INSTANCE, widened by host groups */
 };
 
+/*
+ * A signed host group whose record is built but whose signature is
+ * checked only once the key search is sent (verify_groups()).
+ */
+struct pending_group {
+	char *name;
+	struct kb_signed_info si;
+	int member;		/* lists this instance (else: a tombstone) */
+};
+
 /* How an entry grants the key: the attachment and its end. */
 struct grant {
 	const struct kb_val *via;	/* the attachment value, or NULL */
@@ -73,6 +83,10 @@ struct search_ctx {
 						   (trusted_signers) */
 	size_t ngroups;
 	size_t groups_over;	/* member of more groups than kept */
+	struct pending_group *pending;	/* signed groups for verify_groups() */
+	size_t npending;
+	size_t pending_cap;
+	int pending_err;		/* a fatal error it met */
 	lookup_note_fn note;
 	void *note_ctx;
 	struct kb_answer *a;
@@ -989,6 +1003,175 @@ via_group_signed(const struct search_ctx *sc, const struct kb_val *via)
 	return NULL;
 }
 
+/*
+ * Keep group name (with its signed record *stext, taken over, or NULL)
+ * among the first KB_LOOKUP_MAX_GROUPS by name, sorted; a name seen
+ * before is kept once.
+ */
+static int
+group_insert(struct search_ctx *sc, const char *name, char **stext)
+{
+	char *dup;
+	size_t at;
+	int c;
+
+	for (at = 0; at < sc->ngroups; at++) {
+		if ((c = strcmp(sc->groups[at], name)) == 0)
+			return 0;	/* seen */
+		if (c > 0)
+			break;
+	}
+	if (sc->ngroups == KB_LOOKUP_MAX_GROUPS) {
+		sc->groups_over++;
+		if (at == sc->ngroups)
+			return 0;	/* sorts last */
+		sc->ngroups--;
+		free(sc->groups[sc->ngroups]);
+		free(sc->group_signed[sc->ngroups]);
+	}
+	if ((dup = strdup(name)) == NULL)
+		return KB_ERR_NOMEM;
+	memmove(&sc->groups[at + 1], &sc->groups[at],
+	    (sc->ngroups - at) * sizeof(sc->groups[0]));
+	memmove(&sc->group_signed[at + 1], &sc->group_signed[at],
+	    (sc->ngroups - at) * sizeof(sc->group_signed[0]));
+	sc->groups[at] = dup;
+	sc->group_signed[at] = stext != NULL ? *stext : NULL;
+	if (stext != NULL)
+		*stext = NULL;
+	sc->ngroups++;
+	return 0;
+}
+
+static void
+groups_clear(struct search_ctx *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->ngroups; i++) {
+		free(sc->groups[i]);
+		free(sc->group_signed[i]);
+		sc->groups[i] = NULL;
+		sc->group_signed[i] = NULL;
+	}
+	sc->ngroups = 0;
+	sc->groups_over = 0;
+}
+
+static void
+pending_clear(struct search_ctx *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->npending; i++) {
+		free(sc->pending[i].name);
+		signed_info_clear(&sc->pending[i].si);
+	}
+	sc->npending = 0;
+}
+
+/* Keep a signed group for verify_groups(); *si is taken over. */
+static int
+pending_add(struct search_ctx *sc, const char *name,
+    struct kb_signed_info *si, int member)
+{
+	struct pending_group *p;
+	size_t cap;
+
+	if (sc->npending == sc->pending_cap) {
+		cap = sc->pending_cap == 0 ? 8 : 2 * sc->pending_cap;
+		if ((p = reallocarray(sc->pending, cap, sizeof(*p))) == NULL)
+			goto nomem;
+		sc->pending = p;
+		sc->pending_cap = cap;
+	}
+	p = &sc->pending[sc->npending];
+	if ((p->name = strdup(name)) == NULL)
+		goto nomem;
+	p->si = *si;
+	memset(si, 0, sizeof(*si));
+	p->member = member;
+	sc->npending++;
+	return 0;
+ nomem:
+	signed_info_clear(si);
+	return KB_ERR_NOMEM;
+}
+
+/*
+ * The signatures of the host groups on_group() kept, checked and judged
+ * (serial floors raised from every one that verifies, age) while the key
+ * search is on its way (dir_set_idle()), at the latest before the first
+ * key entry is looked at.  One that fails gets its note; groups[] is
+ * then made again from those that verify, as on_group() makes it without
+ * signatures.  A fatal error leaves groups[] empty and stays in
+ * pending_err.
+ */
+static void
+verify_groups(struct search_ctx *sc)
+{
+	struct pending_group *p;
+	const char *why;
+	char *stext;
+	size_t i;
+	int err;
+
+	if (sc->npending == 0)
+		return;
+	groups_clear(sc);
+	for (i = 0; i < sc->npending && sc->pending_err == 0; i++) {
+		p = &sc->pending[i];
+		why = "signature";
+		stext = NULL;
+		err = signed_info_verify(sc->signers, &p->si);
+		if (err == 0)
+			err = signed_judge(sc->cfg, sc->q->floors, 1,
+			    KB_RECORD_GROUP, p->name, strlen(p->name),
+			    p->si.serial, p->si.signed_at, sc->now, &why);
+		if (err == KB_ERR_NOMEM) {
+			sc->pending_err = err;
+			break;
+		}
+		if (err == KB_ERR_SIG_REPLAYED) {
+			sc->replayed++;
+			sc->replay_sum += replay_digest(KB_RECORD_GROUP,
+			    p->name, strlen(p->name), p->si.serial);
+		}
+		if (err != 0) {
+			note_skipped(sc, err, p->name, why);
+			continue;
+		}
+		if (p->member && ((err = signed_text(&p->si, &stext)) != 0 ||
+		    (err = group_insert(sc, p->name, &stext)) != 0))
+			sc->pending_err = err;
+		free(stext);
+	}
+	if (sc->pending_err != 0)
+		groups_clear(sc);
+	else if (sc->groups_over > 0)
+		notify(sc->note, sc->note_ctx, KB_NOTE_MAX_GROUPS,
+		    KB_ERR_TOO_LONG, NULL, NULL, sc->groups_over);
+	pending_clear(sc);
+}
+
+static void
+verify_groups_idle(void *ctx)
+{
+	verify_groups(ctx);
+}
+
+/*
+ * While a search travels (the group search, or the key search when no
+ * group is to be verified): the signers' keys, ready to verify.
+ */
+static void
+prepare_signers_idle(void *ctx)
+{
+	const struct search_ctx *sc = ctx;
+
+	signers_prepare(sc->signers);
+}
+
 /* Re-check one entry and hand its keys to lookup_add_key(). */
 static int
 entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
@@ -1007,6 +1190,10 @@ entry_keys(struct search_ctx *sc, const struct kb_attr *attrs,
 
 	if (++sc->nentries > 1 && cfg->schema == KB_SCHEMA_OPENSSH_LPK)
 		return KB_ERR_DIR_AMBIGUOUS;
+	if (sc->npending > 0)
+		verify_groups(sc);	/* before any grant through one */
+	if (sc->pending_err != 0)
+		return sc->pending_err;
 	if (sc->signers != NULL && (r = entry_verify(sc, KB_RECORD_PAIR,
 	    attrs, nattrs, &stext, &err, &why)) != 0)
 		return r;
@@ -1084,18 +1271,22 @@ on_entry(void *vctx, const char *dn, const struct kb_attr *attrs,
  * One host group this instance is a member of: cn single and a valid
  * name, the member value exactly the instance id.  The first
  * KB_LOOKUP_MAX_GROUPS by name are kept, sorted, for value_grants().
+ * With trusted_signers its record is rebuilt here and its signature
+ * checked by verify_groups(), which then makes groups[] again from the
+ * groups that verify; until then groups[] serves the key search's
+ * filter only.
  */
 static int
 on_group(void *vctx, const char *dn, const struct kb_attr *attrs,
     size_t nattrs)
 {
 	struct search_ctx *sc = vctx;
+	struct kb_signed_info si;
 	const struct kb_attr *mem;
 	const struct kb_val *cn = NULL;
-	char name[KB_KEYPAIR_NAME_MAX + 1], *dup, *stext = NULL;
-	const char *why = NULL;
-	size_t i, at, ilen = strlen(sc->q->instance);
-	int c, r, err = 0, member = 0;
+	char name[KB_KEYPAIR_NAME_MAX + 1];
+	size_t i, ilen = strlen(sc->q->instance);
+	int r, member = 0;
 
 	(void)dn;
 	if (single_value(find_attr(attrs, nattrs, "cn"), &cn) != 0 ||
@@ -1113,11 +1304,11 @@ on_group(void *vctx, const char *dn, const struct kb_attr *attrs,
 		return KB_DIR_ENTRY_RELEASED;
 	}
 	if (sc->signers != NULL) {
-		if ((r = entry_verify(sc, KB_RECORD_GROUP, attrs, nattrs,
-		    &stext, &err, &why)) != 0)
+		r = signed_entry_prepare(KB_RECORD_GROUP, attrs, nattrs, &si);
+		if (r == KB_ERR_NOMEM)
 			return r;
-		if (err != 0) {
-			note_skipped(sc, err, name, why);
+		if (r != 0) {
+			note_skipped(sc, r, name, "signature");
 			return KB_DIR_ENTRY_RELEASED;
 		}
 	}
@@ -1126,41 +1317,18 @@ on_group(void *vctx, const char *dn, const struct kb_attr *attrs,
 		if (mem->vals[i].len == ilen &&
 		    memcmp(mem->vals[i].bytes, sc->q->instance, ilen) == 0)
 			member = 1;
+	if (sc->signers != NULL &&
+	    (r = pending_add(sc, name, &si, member)) != 0)
+		return r;
 	if (!member) {
 		/* signed: returned for its tombstone, its floor now known */
 		if (sc->signers == NULL)
 			notify(sc->note, sc->note_ctx, KB_NOTE_ENTRY_SKIPPED,
 			    KB_ERR_INSTANCE_NAME, name, "member mismatch", 0);
-		goto released;
+		return KB_DIR_ENTRY_RELEASED;
 	}
-	for (at = 0; at < sc->ngroups; at++) {
-		if ((c = strcmp(sc->groups[at], name)) == 0)
-			goto released;	/* seen */
-		if (c > 0)
-			break;
-	}
-	if (sc->ngroups == KB_LOOKUP_MAX_GROUPS) {
-		sc->groups_over++;
-		if (at == sc->ngroups)
-			goto released;	/* sorts last */
-		sc->ngroups--;
-		free(sc->groups[sc->ngroups]);
-		free(sc->group_signed[sc->ngroups]);
-	}
-	if ((dup = strdup(name)) == NULL) {
-		free(stext);
-		return KB_ERR_NOMEM;
-	}
-	memmove(&sc->groups[at + 1], &sc->groups[at],
-	    (sc->ngroups - at) * sizeof(sc->groups[0]));
-	memmove(&sc->group_signed[at + 1], &sc->group_signed[at],
-	    (sc->ngroups - at) * sizeof(sc->group_signed[0]));
-	sc->groups[at] = dup;
-	sc->group_signed[at] = stext;
-	stext = NULL;
-	sc->ngroups++;
- released:
-	free(stext);
+	if ((r = group_insert(sc, name, NULL)) != 0)
+		return r;
 	return KB_DIR_ENTRY_RELEASED;
 }
 
@@ -1207,7 +1375,8 @@ search_groups(struct search_ctx *sc, struct kb_dir *d, const char *base,
 	if (r == 0 && dropped > 0)
 		notify(sc->note, sc->note_ctx, KB_NOTE_VALUES_DROPPED,
 		    KB_ERR_TOO_LONG, NULL, "host groups", dropped);
-	if (r == 0 && sc->groups_over > 0)
+	/* with signers, verify_groups() counts those that verify */
+	if (r == 0 && sc->groups_over > 0 && sc->signers == NULL)
 		notify(sc->note, sc->note_ctx, KB_NOTE_MAX_GROUPS,
 		    KB_ERR_TOO_LONG, NULL, NULL, sc->groups_over);
  out:
@@ -1321,16 +1490,9 @@ add_attr(const char **list, size_t *n, const char *name)
 static int
 restart_state(struct search_ctx *sc)
 {
-	size_t i;
-
-	for (i = 0; i < sc->ngroups; i++) {
-		free(sc->groups[i]);
-		free(sc->group_signed[i]);
-		sc->groups[i] = NULL;
-		sc->group_signed[i] = NULL;
-	}
-	sc->ngroups = 0;
-	sc->groups_over = 0;
+	groups_clear(sc);
+	pending_clear(sc);
+	sc->pending_err = 0;
 	sc->nentries = 0;
 	sc->generated = 0;
 	sc->replayed = 0;
@@ -1417,8 +1579,11 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		goto out;
 	for (;;) {
 		if (groups_base != NULL) {
-			if ((r = search_groups(&sc, d, groups_base, errbuf,
-			    errlen)) != 0)
+			if (sc.signers != NULL)
+				dir_set_idle(d, prepare_signers_idle, &sc);
+			r = search_groups(&sc, d, groups_base, errbuf, errlen);
+			dir_set_idle(d, NULL, NULL);
+			if (r != 0)
 				goto out;
 			/* the answer is as old as the membership it
 			   relies on */
@@ -1426,8 +1591,17 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		}
 		if ((r = build_filter(cfg, q, &sc, &filter)) != 0)
 			goto out;
+		/* the groups' signatures are checked while it travels */
+		if (sc.npending > 0)
+			dir_set_idle(d, verify_groups_idle, &sc);
+		else if (sc.signers != NULL)
+			dir_set_idle(d, prepare_signers_idle, &sc);
 		r = dir_search(d, cfg->base, KB_SCOPE_SUB, filter, attrs, 0,
 		    on_entry, &sc, &dropped);
+		dir_set_idle(d, NULL, NULL);
+		verify_groups(&sc);	/* never sent: checked all the same */
+		if (r == 0)
+			r = sc.pending_err;
 		/*
 		 * An entry older than its floor: another lookup may have
 		 * seen a write that landed after this search was answered.
@@ -1498,6 +1672,8 @@ lookup_directory(const struct kb_config *cfg, const struct kb_query *q,
 		free(sc.groups[i]);
 		free(sc.group_signed[i]);
 	}
+	pending_clear(&sc);
+	free(sc.pending);
 	signers_free(owned);
 	lookup_answer_free(sc.a);
 	free(filter);

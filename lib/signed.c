@@ -16,6 +16,7 @@
 #include "kb.h"
 #include "b64.h"
 #include "directory.h"
+#include "ed25519.h"
 #include "fdio.h"
 #include "lookup.h"
 #include "record.h"
@@ -500,6 +501,15 @@ signers_key(const struct kb_signers *s, size_t i)
 	return s != NULL && i < s->n ? s->v[i].key : NULL;
 }
 
+void
+signers_prepare(const struct kb_signers *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; s != NULL && i < s->n && n < ED25519_KEPT_KEYS; i++)
+		n += (size_t)sshsig_prepare(s->v[i].key);
+}
+
 int
 signers_verify(const struct kb_signers *s, const unsigned char *rec,
     size_t reclen, const unsigned char *sig, size_t siglen,
@@ -537,8 +547,8 @@ signed_info_clear(struct kb_signed_info *info)
 }
 
 int
-signed_entry_verify(const struct kb_signers *s, enum kb_record_kind kind,
-    const struct kb_attr *attrs, size_t nattrs, struct kb_signed_info *info)
+signed_entry_prepare(enum kb_record_kind kind, const struct kb_attr *attrs,
+    size_t nattrs, struct kb_signed_info *info)
 {
 	const struct kb_attr *sa;
 	int r;
@@ -565,12 +575,32 @@ signed_entry_verify(const struct kb_signers *s, enum kb_record_kind kind,
 		r = KB_ERR_INVALID_ARG;
 		break;
 	}
-	if (r != 0)
-		goto out;
-	r = signers_verify(s, info->record, info->reclen, info->sig,
-	    info->siglen, &info->signer);
  out:
 	if (r != 0)
 		signed_info_clear(info);
 	return r;
+}
+
+int
+signed_info_verify(const struct kb_signers *s, struct kb_signed_info *info)
+{
+	int r;
+
+	info->signer = NULL;
+	r = signers_verify(s, info->record, info->reclen, info->sig,
+	    info->siglen, &info->signer);
+	if (r != 0)
+		signed_info_clear(info);
+	return r;
+}
+
+int
+signed_entry_verify(const struct kb_signers *s, enum kb_record_kind kind,
+    const struct kb_attr *attrs, size_t nattrs, struct kb_signed_info *info)
+{
+	int r;
+
+	if ((r = signed_entry_prepare(kind, attrs, nattrs, info)) != 0)
+		return r;
+	return signed_info_verify(s, info);
 }

@@ -97,6 +97,12 @@ const char *signers_name(const struct kb_signers *s, size_t i);
 const struct kb_key *signers_key(const struct kb_signers *s, size_t i);
 
 /*
+ * The signers' keys made ready to verify (sshsig_prepare()), as many as
+ * are kept: work for a moment spent waiting (the host group search).
+ */
+void signers_prepare(const struct kb_signers *s);
+
+/*
  * Check that sig is a keybound SSHSIG over exactly rec by one of the
  * trusted signers; *namep (may be NULL) gets its name (owned by s).
  * KB_ERR_SIG_UNTRUSTED, or sshsig_verify()'s errors.
@@ -125,6 +131,19 @@ struct kb_signed_info {
  */
 int signed_entry_verify(const struct kb_signers *s,
     enum kb_record_kind kind, const struct kb_attr *attrs, size_t nattrs,
+    struct kb_signed_info *info);
+
+/*
+ * signed_entry_verify() in two steps, for a caller that checks the
+ * signature later (while it waits for the directory): the value parsed
+ * and the record rebuilt into *info (info->signer NULL: not verified
+ * yet) ...
+ */
+int signed_entry_prepare(enum kb_record_kind kind,
+    const struct kb_attr *attrs, size_t nattrs, struct kb_signed_info *info);
+
+/* ... then its signature checked; *info is cleared if that fails. */
+int signed_info_verify(const struct kb_signers *s,
     struct kb_signed_info *info);
 
 void signed_info_clear(struct kb_signed_info *info);

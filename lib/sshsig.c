@@ -319,23 +319,46 @@ sig_public_pkey(const struct kb_key *k, EVP_PKEY **pkeyp)
 	return r;
 }
 
-/* Check an Ed25519 signature s over data with key k: lib/ed25519.c. */
-static int
-sig_verify_ed25519(const struct kb_key *k, const unsigned char *data,
-    size_t datalen, const unsigned char *s, size_t slen)
+/* The 32 bytes of Ed25519 key k (key_from_blob() checked them), or NULL. */
+static const unsigned char *
+ed25519_pub_of(const struct kb_key *k)
 {
 	struct kb_blob b;
 	const unsigned char *blob, *type, *pub;
 	size_t bloblen, typelen, publen;
 
-	if (slen != ED25519_SIG_LEN)
-		return KB_ERR_SIG_FORMAT;
 	blob = key_blob(k, &bloblen);
 	blob_init(&b, blob, bloblen);
 	if (blob_get_string(&b, &type, &typelen) != 0 ||
 	    blob_get_string(&b, &pub, &publen) != 0 || publen != ED25519_LEN)
+		return NULL;
+	return pub;
+}
+
+/* Check an Ed25519 signature s over data with key k: lib/ed25519.c. */
+static int
+sig_verify_ed25519(const struct kb_key *k, const unsigned char *data,
+    size_t datalen, const unsigned char *s, size_t slen)
+{
+	const unsigned char *pub;
+
+	if (slen != ED25519_SIG_LEN)
+		return KB_ERR_SIG_FORMAT;
+	if ((pub = ed25519_pub_of(k)) == NULL)
 		return KB_ERR_INTERNAL;		/* key_from_blob() checked */
 	return ed25519_verify(s, data, datalen, pub);
+}
+
+int
+sshsig_prepare(const struct kb_key *signer)
+{
+	const unsigned char *pub;
+
+	if (signer == NULL || key_type(signer) != KB_KT_ED25519 ||
+	    (pub = ed25519_pub_of(signer)) == NULL)
+		return 0;
+	ed25519_prepare(pub);
+	return 1;
 }
 
 /* Check an ECDSA or RSA signature s (of type a) over data with key k. */

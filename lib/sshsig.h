@@ -73,6 +73,13 @@ int sshsig_parse(const unsigned char *sig, size_t siglen,
     struct kb_key **signerp);
 
 /*
+ * Make signer ready to verify (an Ed25519 key: ed25519_prepare(); other
+ * types: nothing), for a moment spent waiting anyway.  1 if it was
+ * prepared, else 0.
+ */
+int sshsig_prepare(const struct kb_key *signer);
+
+/*
  * Verify that sig is a "keybound" SSHSIG over exactly msg made by signer.
  * Besides sshsig_parse()'s errors: KB_ERR_SIG_KEY (another key signed),
  * KB_ERR_SIG_BAD (the signature does not verify).

@@ -368,6 +368,45 @@ test_ages(void)
 	cfg.cache_ttl = TTL;
 }
 
+/*
+ * cache_consult_fresh(): the same states, but an answer usable only
+ * offline is not built (its keys are checked when it is needed).
+ */
+static void
+test_consult_fresh(void)
+{
+	struct kb_cache *c = NULL;
+	struct kb_cached cc;
+	struct timespec now;
+
+	cleanup_files();
+	CHECK_EQ_INT(record(&qall, at(0), ED1, EC1), 0);
+	CHECK_EQ_INT(cache_open(dir, &c), 0);
+	now = at(TTL * 1000 - 1);
+	CHECK_EQ_INT(cache_consult_fresh(c, &cfg, &qall, &now, note, NULL,
+	    &cc), 0);
+	CHECK_EQ_INT(cc.state, KB_CACHE_FRESH);
+	CHECK(cc.answer != NULL && cc.answer->nkeys == 2);
+	lookup_answer_free(cc.answer);
+	now = at(TTL * 1000);
+	CHECK_EQ_INT(cache_consult_fresh(c, &cfg, &qall, &now, note, NULL,
+	    &cc), 0);
+	CHECK_EQ_INT(cc.state, KB_CACHE_OFFLINE);
+	CHECK(cc.answer == NULL);
+	CHECK_EQ_INT(cc.age_ms, TTL * 1000);
+	/* built when asked for */
+	CHECK_EQ_INT(cache_consult(c, &cfg, &qall, &now, note, NULL, &cc), 0);
+	CHECK_EQ_INT(cc.state, KB_CACHE_OFFLINE);
+	CHECK(cc.answer != NULL && cc.answer->nkeys == 2);
+	lookup_answer_free(cc.answer);
+	now = at(OFFLINE * 1000LL + 1);
+	CHECK_EQ_INT(cache_consult_fresh(c, &cfg, &qall, &now, note, NULL,
+	    &cc), 0);
+	CHECK_EQ_INT(cc.state, KB_CACHE_TOO_OLD);
+	CHECK(cc.answer == NULL);
+	cache_close(c);
+}
+
 /* An empty answer for the user removes every older key for that user. */
 static void
 test_empty_supersedes(void)
@@ -1037,6 +1076,7 @@ main(void)
 	setup();
 	test_round_trip();
 	test_ages();
+	test_consult_fresh();
 	test_empty_supersedes();
 	test_order();
 	test_clock_set_back();

@@ -5,7 +5,10 @@
  * signature, message and key, garbage, S >= L, public keys that are not
  * canonical encodings, small-order points.  The verdicts must be the
  * same in every case, not only where RFC 8032 says what they should be.
- * And the reduction of 512-bit numbers modulo L, against OpenSSL's BN.
+ * A few signers with many messages each, interleaved, as a lookup checks
+ * them (the prepared keys kept between signatures).  The constant
+ * multiples of the base point against the arithmetic.  And the
+ * reduction of 512-bit numbers modulo L, against OpenSSL's BN.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -498,6 +501,88 @@ test_odd_keys(void)
 	    accepted);
 }
 
+/*
+ * Signers that sign many messages each, interleaved: first fewer signers
+ * than ed25519.c keeps prepared (every key found again), then more (keys
+ * pushed out and prepared again); each signature also with one bit
+ * changed, and the key with one bit changed, against OpenSSL.
+ */
+static void
+test_signers(int rounds)
+{
+	unsigned char seeds[7][32], pub[32], sig[64], msg[200], bad[32];
+	size_t len, bit;
+	int i, n, good = 0, same = 0, compared = 0;
+
+	for (i = 0; i < 7; i++)
+		rng_bytes(seeds[i], 32);
+	/* prepared ahead, as while a search travels: the same verdicts */
+	for (i = 0; i < 3; i++) {
+		ossl_sign(seeds[i], msg, 0, pub, sig);
+		ed25519_prepare(pub);
+	}
+	memset(bad, 0, sizeof(bad));
+	bad[0] = 2;			/* y = 2: no x, a key that fails */
+	ed25519_prepare(bad);
+	CHECK_EQ_INT(ours_verify(sig, msg, 0, bad), 0);
+	CHECK_EQ_INT(ossl_verify(sig, msg, 0, bad), 0);
+	for (i = 0; i < rounds; i++) {
+		n = i < rounds / 2 ? 3 : 7;
+		len = rng() % sizeof(msg);
+		rng_bytes(msg, len);
+		ossl_sign(seeds[i % n], msg, len, pub, sig);
+		good += ours_verify(sig, msg, len, pub);
+		bit = rng() % (8 * 64);
+		sig[bit / 8] ^= 1 << (bit % 8);
+		same += ours_verify(sig, msg, len, pub) ==
+		    ossl_verify(sig, msg, len, pub);
+		sig[bit / 8] ^= 1 << (bit % 8);
+		memcpy(bad, pub, 32);
+		bit = rng() % (8 * 32);
+		bad[bit / 8] ^= 1 << (bit % 8);
+		same += ours_verify(sig, msg, len, bad) ==
+		    ossl_verify(sig, msg, len, bad);
+		/* the good key again, after the changed one */
+		good += ours_verify(sig, msg, len, pub);
+		compared += 2;
+	}
+	CHECK_EQ_INT(good, 2 * rounds);
+	CHECK_EQ_INT(same, compared);
+}
+
+/*
+ * The multiples of B in ed25519_tables.h; and [S]B alone (the identity
+ * as key: [k]A is the identity) for S = 1 and L - 1, R = B and -B.
+ */
+static void
+test_base_multiples(void)
+{
+	static const char *base_hex =
+	    "5866666666666666666666666666666666666666666666666666666666666666";
+	unsigned char sig[64], pub[32], msg[8];
+	int i;
+
+	CHECK_EQ_INT(ed25519_selftest(), 0);
+	memset(msg, 0, sizeof(msg));
+	unhex(small_order[0], pub, 32);
+	for (i = 0; i < 2; i++) {
+		unhex(base_hex, sig, 32);
+		memset(sig + 32, 0, 32);
+		if (i == 0)
+			sig[32] = 1;
+		else {
+			memcpy(sig + 32, order_le, 32);
+			sig[32]--;		/* L - 1: -B */
+			sig[31] |= 0x80;	/* B's x is even: -B's odd */
+		}
+		CHECK_EQ_INT(ours_verify(sig, msg, sizeof(msg), pub), 1);
+		CHECK_EQ_INT(ossl_verify(sig, msg, sizeof(msg), pub), 1);
+		sig[31] ^= 0x80;		/* the other sign: refused */
+		CHECK_EQ_INT(ours_verify(sig, msg, sizeof(msg), pub), 0);
+		CHECK_EQ_INT(ossl_verify(sig, msg, sizeof(msg), pub), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -508,5 +593,7 @@ main(void)
 	test_against_openssl(heavy ? 5000 : 300);
 	test_s_not_reduced(heavy ? 500 : 30);
 	test_odd_keys();
+	test_signers(heavy ? 2000 : 100);
+	test_base_multiples();
 	return tap_done();
 }

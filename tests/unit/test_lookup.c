@@ -2,9 +2,10 @@
  * test_lookup.c - the decision path with a fake directory: re-checks,
  * parsing, policy, expiry, options, max_keys, GeneralizedTime.
  *
- * This file defines dir_open/dir_search/dir_close/dir_uri itself, so the
- * real directory client is not linked in: each test hands the fake a list
- * of entries and looks at the filter and attributes it was asked for.
+ * This file defines dir_open/dir_search/dir_close/dir_uri/dir_set_idle
+ * itself, so the real directory client is not linked in: each test hands
+ * the fake a list of entries and looks at the filter and attributes it
+ * was asked for.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -66,6 +67,28 @@ dir_move_on(struct kb_dir *d)
 	return KB_ERR_DIR_UNAVAILABLE;
 }
 
+/* As the real client: run once, after the next search is "sent". */
+static dir_idle_fn fake_idle;
+static void *fake_idle_ctx;
+
+void
+dir_set_idle(struct kb_dir *d, dir_idle_fn fn, void *ctx)
+{
+	(void)d;
+	fake_idle = fn;
+	fake_idle_ctx = ctx;
+}
+
+static void
+fake_run_idle(void)
+{
+	dir_idle_fn fn = fake_idle;
+
+	fake_idle = NULL;
+	if (fn != NULL)
+		fn(fake_idle_ctx);
+}
+
 /* lookup_prepare() sets the client's environment; nothing to do here. */
 int
 dir_init_env(void)
@@ -124,6 +147,7 @@ dir_search_values(struct kb_dir *d, const char *base, int scope,
 	    vr_value ? vr_value : "");
 	if (dropped != NULL)
 		*dropped = 0;
+	fake_run_idle();
 	for (i = 0; i < nfake_groups; i++) {
 		r = fn(ctx, "cn=g", fake_groups[i].attrs,
 		    fake_groups[i].nattrs);
@@ -155,6 +179,7 @@ dir_search(struct kb_dir *d, const char *base, int scope, const char *filter,
 	}
 	if (dropped != NULL)
 		*dropped = 0;
+	fake_run_idle();
 	for (i = 0; i < nfake; i++) {
 		r = fn(ctx, "cn=x", fake[i].attrs, fake[i].nattrs);
 		if (r == KB_DIR_ENTRY_RELEASED)
