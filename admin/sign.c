@@ -349,39 +349,22 @@ sign_name(const struct sign_read *sr, const char *dn)
 static int
 sign_vouch(const struct admin_signer *s, struct sign_read *sr)
 {
-	const struct kb_attr *sa, *attrs = image_view(&sr->img);
-	size_t nattrs = sr->img.nattrs;
+	const struct kb_attr *attrs = image_view(&sr->img);
 	struct kb_signed_info info;
-	unsigned char *rec = NULL, *sig = NULL;
-	size_t reclen = 0, siglen = 0;
-	uint64_t serial, at;
 	int r;
 
-	if (attrs == NULL && nattrs > 0)
+	if (attrs == NULL && sr->img.nattrs > 0)
 		return KB_ERR_NOMEM;
-	sa = attr_find(attrs, nattrs, AT_SIGNATURE);
-	if (sa == NULL || sa->nvals == 0)
-		return KB_ERR_SIG_MISSING;
-	if (sa->nvals != 1)
-		return KB_ERR_SIG_FORMAT;
-	if ((r = signed_value_parse(sa->vals[0].bytes, sa->vals[0].len,
-	    &serial, &at, &sig, &siglen)) != 0)
-		goto out;
-	r = sr->kind == KB_RECORD_PAIR ?
-	    signed_pair_record(attrs, nattrs, serial, at, &rec, &reclen) :
-	    signed_group_record(attrs, nattrs, serial, at, &rec, &reclen);
-	if (r != 0)
-		goto out;
-	r = sshsig_verify(s->pub, rec, reclen, sig, siglen);
-	if (r == KB_ERR_SIG_KEY && s->trusted != NULL) {
-		r = signed_entry_verify(s->trusted, sr->kind, attrs, nattrs,
-		    &info);
-		signed_info_clear(&info);
-	} else if (r == KB_ERR_SIG_KEY)
+	if ((r = signed_entry_prepare(sr->kind, attrs, sr->img.nattrs,
+	    &info)) != 0)
+		return r;
+	r = sshsig_verify(s->pub, info.record, info.reclen, info.sig,
+	    info.siglen);
+	if (r == KB_ERR_SIG_KEY && s->trusted != NULL)
+		r = signed_info_verify(s->trusted, &info);
+	else if (r == KB_ERR_SIG_KEY)
 		r = KB_ERR_SIG_UNTRUSTED;
- out:
-	free(rec);
-	free(sig);
+	signed_info_clear(&info);
 	return r;
 }
 
@@ -443,15 +426,6 @@ sign_floor(struct kb_admin *a, const struct sign_read *sr, const char *dn,
 	return 0;
 }
 
-/* After a signed write: this CLI has seen serial for dn. */
-static void
-sign_floor_raise(struct kb_admin *a, enum kb_record_kind kind,
-    const char *dn, uint64_t serial)
-{
-	if (a->signer->floors != NULL)
-		(void)floors_check(a->signer->floors, kind, dn, strlen(dn),
-		    serial, 1);
-}
 
 /* The assertion that keyboundSignature still holds old (or none). */
 static int
@@ -571,6 +545,20 @@ sign_confirm(struct kb_admin *a, const char *dn, const char *name)
 	sign_read_clear(&sr);
 }
 
+/*
+ * After a signed write of serial: this CLI has seen it, and the entry is
+ * read back.
+ */
+static void
+sign_written(struct kb_admin *a, const struct sign_read *sr, const char *dn,
+    uint64_t serial)
+{
+	if (a->signer->floors != NULL)
+		(void)floors_check(a->signer->floors, sr->kind, dn, strlen(dn),
+		    serial, 1);
+	sign_confirm(a, dn, sign_name(sr, dn));
+}
+
 /* How a signed write treats the entry it reads. */
 enum sign_how {
 	SIGN_CHANGE,		/* verify what is there, apply mods, sign */
@@ -672,8 +660,7 @@ sign_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 	if (r != 0)
 		goto out;
 	*serialp = serial;
-	sign_floor_raise(a, sr.kind, dn, serial);
-	sign_confirm(a, dn, sign_name(&sr, dn));
+	sign_written(a, &sr, dn, serial);
  out:
 	sign_read_clear(&sr);
 	free(value);
@@ -769,10 +756,8 @@ admin_add(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 	    (r = mods_signed(mods, nmods, vals, &all)) != 0)
 		goto out;
 	vals[0] = value;
-	if ((r = dir_add(a->dir, dn, all, nmods + 1)) == 0) {
-		sign_floor_raise(a, sr.kind, dn, serial);
-		sign_confirm(a, dn, sign_name(&sr, dn));
-	}
+	if ((r = dir_add(a->dir, dn, all, nmods + 1)) == 0)
+		sign_written(a, &sr, dn, serial);
  out:
 	sign_read_clear(&sr);
 	free(value);
