@@ -358,7 +358,7 @@ verdicts_print(const struct kb_admin *a, const struct verdicts *vs)
 	if (a->json)
 		putchar('[');
 	else
-		printf("%-5s  %-24s  %6s  %-20s  %-8s  %-50s  %s\n", "KIND",
+		printf("%-5s  %-24s  %13s  %-20s  %-8s  %-50s  %s\n", "KIND",
 		    "NAME", "SERIAL", "SIGNED_AT", "AGE", "SIGNER", "STATUS");
 	for (i = 0; i < vs->n; i++) {
 		v = &vs->v[i];
@@ -389,7 +389,7 @@ verdicts_print(const struct kb_admin *a, const struct verdicts *vs)
 		age_text(vs->now - v->signed_at, age, sizeof(age));
 		printf("%-5s  ", v->kind == KB_RECORD_PAIR ? "pair" : "group");
 		text_safe_pad(stdout, v->name, strlen(v->name), 24);
-		printf("  %6llu  %-20s  %-8s  ", (unsigned long long)v->serial,
+		printf("  %13llu  %-20s  %-8s  ", (unsigned long long)v->serial,
 		    when[0] ? when : "-", v->signed_at ? age : "-");
 		if (v->signer_name != NULL) {
 			text_safe(stdout, v->signer_name,
