@@ -6,13 +6,15 @@
  * A write never vouches for what it did not check: it reads the entry,
  * verifies the signature it carries (this signing key, or one of the
  * config's trusted_signers), applies its own change to that image in
- * memory (image.c), signs the result (serial + 1, now; lib/signed.c, the
- * mapping the hosts use) and sends the change and the new signature in
- * one modify, asserting that keyboundSignature still holds the value
- * read.  An entry that does not verify is not written to: only `resign`
- * signs an entry as it stands.  A change slipped in between the read and
- * the modify leaves the entry not verifying, which the read-back
- * reports; hosts that require signatures refuse it (fail closed).
+ * memory (image.c), signs the result (a new serial, now; lib/signed.c,
+ * the mapping the hosts use) and sends the change and the new signature
+ * in one modify, asserting that keyboundSignature still holds the value
+ * read.  An entry that does not verify, or whose serial is older than
+ * one this CLI has seen (its own floors), is not written to: only
+ * `resign` signs an entry as it stands.  A change slipped in between the
+ * read and the modify leaves the entry not verifying, which the
+ * read-back reports; hosts that require signatures refuse it (fail
+ * closed).
  */
 #include <sys/stat.h>
 
