@@ -21,6 +21,7 @@
 
 #include "kb.h"
 #include "ed25519.h"
+#include "ed25519_oracle.h"
 #include "tap.h"
 
 /* RFC 8032 section 7.1: secret key, public key, message, signature */
@@ -147,27 +148,6 @@ unhex(const char *h, unsigned char *out, size_t max)
 		out[i] = (unsigned char)b;
 	}
 	return n;
-}
-
-/* OpenSSL's verdict: 1 good, 0 refused (also for a key it refuses). */
-static int
-ossl_verify(const unsigned char sig[64], const unsigned char *msg,
-    size_t len, const unsigned char pub[32])
-{
-	static const unsigned char none[1];
-	EVP_PKEY *pk;
-	EVP_MD_CTX *md = NULL;
-	int ok = 0;
-
-	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
-	if (pk != NULL && (md = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
-	    EVP_DigestVerify(md, sig, 64, len ? msg : none, len) == 1)
-		ok = 1;
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pk);
-	ERR_clear_error();
-	return ok;
 }
 
 static int
