@@ -595,6 +595,14 @@ sign_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 		all = NULL;
 		if ((r = sign_read(a, dn, 1, &sr)) != 0)
 			goto out;
+		/* a failed assertion was the caller's if ours still holds */
+		if (round > 0 && assertion != NULL && sr.found &&
+		    ((oldsig == NULL && sr.oldsig == NULL) ||
+		    (oldsig != NULL && sr.oldsig != NULL &&
+		    strcmp(oldsig, sr.oldsig) == 0))) {
+			r = KB_ERR_DIR_ASSERTION;
+			goto out;
+		}
 		if (sr.found == 0 || sr.kind == 0) {
 			/* gone, or no pair or group: the server says */
 			if (how == SIGN_AS_IS)
@@ -638,21 +646,10 @@ sign_modify(struct kb_admin *a, const char *dn, const struct kb_mod *mods,
 		}
 		if (r != KB_ERR_DIR_ASSERTION || a->no_assertion)
 			break;
-		/* whose assertion failed: ours if the signature moved */
+		/* whose assertion failed: the next read tells */
 		free(oldsig);
-		if ((oldsig = sr.oldsig) != NULL)
-			sr.oldsig = NULL;
-		if ((r = sign_read(a, dn, 0, &sr)) != 0)
-			goto out;
-		if (sr.found == 0 || (assertion != NULL &&
-		    ((oldsig == NULL && sr.oldsig == NULL) ||
-		    (oldsig != NULL && sr.oldsig != NULL &&
-		    strcmp(oldsig, sr.oldsig) == 0)))) {
-			r = sr.found == 0 ? KB_ERR_DIR_NO_SUCH_OBJECT :
-			    KB_ERR_DIR_ASSERTION;
-			goto out;
-		}
-		r = KB_ERR_DIR_ASSERTION;
+		oldsig = sr.oldsig;
+		sr.oldsig = NULL;
 	}
 	if (r == KB_ERR_DIR_ASSERTION) {
 		admin_err("%s: signed by others meanwhile, again and again; "
